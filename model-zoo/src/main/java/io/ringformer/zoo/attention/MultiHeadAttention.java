@@ -1,0 +1,164 @@
+package io.ringformer.zoo.attention;
+
+import io.ringformer.zoo.Initializer;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Multi-head attention (Vaswani et al. 2017, §3.2.2) on rows of [B·T, d]: self-attention through one fused QKV
+ * projection, cross-attention through a query projection and one fused key/value projection. Heads are split by
+ * a reshape and a permute, attended with {@link ScaledDotProductAttention}, merged back and projected.
+ *
+ * <p>Every mask and position bias of a self-attention layer (causal, ALiBi) is folded into one constant before it
+ * reaches the scores, so each adds a single op however many there are. Sequence lengths are fixed when the graph
+ * is built; the batch dimension is free.
+ */
+public final class MultiHeadAttention {
+
+    /**
+     * @param width     model width d
+     * @param heads     number of heads H; d must divide by H
+     * @param causal    whether query t may only see keys at or before t
+     * @param positions ROPE and ALIBI act here; LEARNED and SINUSOIDAL are the embeddings' business
+     * @param dropout   drop probability on the attention weights while training
+     */
+    public record Spec(int width, int heads, boolean causal, PositionType positions, double dropout) {
+        public Spec {
+            if (width <= 0 || heads <= 0 || width % heads != 0) {
+                throw new IllegalArgumentException("width " + width + " must be a positive multiple of heads " + heads);
+            }
+            if (positions == PositionType.ROPE && (width / heads) % 2 != 0) {
+                throw new IllegalArgumentException("rope needs an even head width, got " + width / heads);
+            }
+            if (dropout < 0 || dropout >= 1) {
+                throw new IllegalArgumentException("dropout must be in [0, 1), got " + dropout);
+            }
+        }
+
+        public int headDim() {
+            return width / heads;
+        }
+    }
+
+    /** Projections of a self-attention layer: qkv [d, 3d] (+[3d]), out [d, d] (+[d]). */
+    public record SelfWeights(SDVariable qkv, SDVariable qkvBias, SDVariable out, SDVariable outBias) {
+        /** GPT-2 initialisation: N(0, 0.02²), the output projection scaled by {@code outStd}. */
+        public static SelfWeights create(SameDiff sd, String name, int width, Initializer init, double outStd) {
+            return new SelfWeights(
+                    sd.var(name + "/w_qkv", init.normal(0.02, width, 3L * width)),
+                    sd.var(name + "/b_qkv", init.zeros(3L * width)),
+                    sd.var(name + "/w_out", init.normal(outStd, width, width)),
+                    sd.var(name + "/b_out", init.zeros(width)));
+        }
+    }
+
+    /** Projections of a cross-attention layer: q [d, d], kv [dₘ, 2d], out [d, d], each with a bias. */
+    public record CrossWeights(SDVariable q, SDVariable qBias, SDVariable kv, SDVariable kvBias,
+                               SDVariable out, SDVariable outBias) {
+        public static CrossWeights create(SameDiff sd, String name, int width, int memoryWidth, Initializer init,
+                                          double outStd) {
+            return new CrossWeights(
+                    sd.var(name + "/w_q", init.normal(0.02, width, width)),
+                    sd.var(name + "/b_q", init.zeros(width)),
+                    sd.var(name + "/w_kv", init.normal(0.02, memoryWidth, 2L * width)),
+                    sd.var(name + "/b_kv", init.zeros(2L * width)),
+                    sd.var(name + "/w_out", init.normal(outStd, width, width)),
+                    sd.var(name + "/b_out", init.zeros(width)));
+        }
+    }
+
+    /** The projected output rows and the attention weights. */
+    public record Output(SDVariable rows, SDVariable weights) {}
+
+    private final Spec spec;
+
+    public MultiHeadAttention(Spec spec) {
+        this.spec = spec;
+    }
+
+    public Spec spec() {
+        return spec;
+    }
+
+    /**
+     * @param x        [B·T, d]
+     * @param keep     [B, T] padding mask (1 real, 0 pad) or null
+     * @param training adds attention dropout when the spec asks for it
+     * @return rows [B·T, d], weights [B, H, T, T]
+     */
+    public Output selfAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable keep,
+                                SelfWeights w, boolean training) {
+        int h = spec.heads();
+        int dh = spec.headDim();
+        SDVariable qkv = sd.nn.linear(x, w.qkv(), w.qkvBias());                             // [B·T, 3d]
+        SDVariable heads = sd.permute(sd.reshape(qkv, -1, length, 3, h, dh), 2, 0, 3, 1, 4); // [3, B, H, T, dh]
+        SDVariable[] split = sd.unstack(heads, 0, 3);
+        SDVariable q = split[0];                                                             // [B, H, T, dh]
+        SDVariable k = split[1];                                                             // [B, H, T, dh]
+        SDVariable v = split[2];                                                             // [B, H, T, dh]
+        if (spec.positions() == PositionType.ROPE) {
+            q = RotaryPositions.apply(sd, name + "/rope_q", q, h, length, dh);
+            k = RotaryPositions.apply(sd, name + "/rope_k", k, h, length, dh);
+        }
+        SDVariable bias = selfBias(sd, name, length, x.dataType());                           // [1|T.., T, T] or null
+        if (keep != null) {
+            SDVariable pad = AttentionMasks.padding(sd, keep, length);                       // [B, 1, 1, T]
+            bias = bias == null ? pad : bias.add(pad);
+        }
+        return project(sd, name, q, k, v, bias, length, w.out(), w.outBias(), training);
+    }
+
+    /**
+     * Queries from x, keys and values from another sequence of a different length (encoder–decoder attention).
+     *
+     * @param x          [B·T, d]
+     * @param memory     [B·S, dₘ]
+     * @param memoryKeep [B, S] padding mask of the memory, or null
+     * @return rows [B·T, d], weights [B, H, T, S]
+     */
+    public Output crossAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable memory,
+                                 int memoryLength, SDVariable memoryKeep, CrossWeights w, boolean training) {
+        int h = spec.heads();
+        int dh = spec.headDim();
+        SDVariable q = sd.permute(sd.reshape(sd.nn.linear(x, w.q(), w.qBias()), -1, length, h, dh),
+                0, 2, 1, 3);                                                                  // [B, H, T, dh]
+        SDVariable kv = sd.nn.linear(memory, w.kv(), w.kvBias());                            // [B·S, 2d]
+        SDVariable[] split = sd.unstack(
+                sd.permute(sd.reshape(kv, -1, memoryLength, 2, h, dh), 2, 0, 3, 1, 4), 0, 2); // 2 × [B, H, S, dh]
+        SDVariable bias = memoryKeep == null ? null : AttentionMasks.padding(sd, memoryKeep, memoryLength);
+        return project(sd, name, q, split[0], split[1], bias, length, w.out(), w.outBias(), training);
+    }
+
+    private Output project(SameDiff sd, String name, SDVariable q, SDVariable k, SDVariable v, SDVariable bias,
+                           int length, SDVariable out, SDVariable outBias, boolean training) {
+        ScaledDotProductAttention.Output attended = ScaledDotProductAttention.apply(sd, name, q, k, v, bias,
+                spec.headDim(), training ? spec.dropout() : 0);                              // [B, H, T, dh]
+        SDVariable merged = sd.reshape(sd.permute(attended.values(), 0, 2, 1, 3), -1, spec.width()); // [B·T, d]
+        return new Output(sd.nn.linear(name + "/out", merged, out, outBias), attended.weights());
+    }
+
+    /** Causal mask and ALiBi folded into one constant: [T, T], [1, H, T, T], or null when neither applies. */
+    private SDVariable selfBias(SameDiff sd, String name, int length, DataType type) {
+        boolean alibi = spec.positions() == PositionType.ALIBI;
+        if (!alibi && !spec.causal()) {
+            return null;
+        }
+        float[][] causal = spec.causal() ? AttentionMasks.causal(length, length) : new float[length][length];
+        if (!alibi) {
+            return sd.constant(name + "/mask", Nd4j.createFromArray(causal).castTo(type));
+        }
+        float[][][] bias = AlibiBias.bias(spec.heads(), length, length);
+        for (float[][] head : bias) {
+            for (int t = 0; t < length; t++) {
+                for (int s = 0; s < length; s++) {
+                    head[t][s] += causal[t][s];
+                }
+            }
+        }
+        INDArray constant = Nd4j.createFromArray(bias).reshape(1, spec.heads(), length, length).castTo(type);
+        return sd.constant(name + "/mask", constant);
+    }
+}

@@ -1,0 +1,159 @@
+package io.ringformer.zoo.gpt;
+
+import io.ringformer.zoo.Initializer;
+import io.ringformer.zoo.attention.MultiHeadAttention;
+import io.ringformer.zoo.attention.PositionType;
+import io.ringformer.zoo.attention.SinusoidalPositions;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A decoder-only transformer language model in the shape of GPT-2 (Radford et al. 2019) as nanoGPT writes it:
+ * token (+ absolute position) embeddings, pre-LayerNorm blocks of causal multi-head attention and a GELU MLP,
+ * a final LayerNorm, and an LM head tied to the token embedding.
+ *
+ * <p>The graph works on rows: activations are [B·T, d] between blocks, so every projection is one 2-D matmul.
+ * The sequence length is the block size; shorter prompts are right-padded, which causal attention makes harmless.
+ *
+ * <p>Placeholders: {@value #TOKENS} [B, T] and {@value #TARGETS} [B, T] (int32; a target of −1 is ignored, as
+ * PyTorch's ignore_index). Outputs: {@value #LOGITS} [B·T, V] and {@value #LOSS}, the mean cross-entropy over
+ * the targets that are not ignored.
+ */
+public final class Gpt {
+
+    /**
+     * @param vocabSize V
+     * @param blockSize T, the context length
+     * @param layers    number of transformer blocks
+     * @param heads     attention heads per block
+     * @param width     model width d
+     * @param dropout   drop probability on embeddings, attention weights and residual branches while training
+     * @param positions LEARNED, SINUSOIDAL, ROPE or ALIBI
+     */
+    public record Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
+                         PositionType positions) {
+        public Config {
+            if (vocabSize < 2 || blockSize < 1 || layers < 1) {
+                throw new IllegalArgumentException("vocab_size ≥ 2, block_size ≥ 1 and n_layer ≥ 1 are required");
+            }
+            new MultiHeadAttention.Spec(width, heads, true, positions, dropout); // validates width, heads, dropout
+        }
+    }
+
+    public static final String TOKENS = "tokens";
+    public static final String TARGETS = "targets";
+    public static final String LOGITS = "logits";
+    public static final String LOSS = "loss";
+
+    private final Config config;
+    private final SameDiff sd;
+    private final List<String> attentionMaps = new ArrayList<>();
+
+    private Gpt(Config config, SameDiff sd) {
+        this.config = config;
+        this.sd = sd;
+    }
+
+    /**
+     * Builds the graph with parameters initialised from {@code seed}.
+     *
+     * @param training adds dropout ops when {@code config.dropout() > 0}; an inference graph has none
+     */
+    public static Gpt build(Config config, DataType dataType, long seed, boolean training) {
+        Gpt gpt = new Gpt(config, SameDiff.create());
+        gpt.define(new Initializer(seed, dataType), training);
+        return gpt;
+    }
+
+    private void define(Initializer init, boolean training) {
+        int v = config.vocabSize();
+        int t = config.blockSize();
+        int d = config.width();
+        DataType type = init.dataType();
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3: scale residual projections
+        MultiHeadAttention attention = new MultiHeadAttention(
+                new MultiHeadAttention.Spec(d, config.heads(), true, config.positions(), config.dropout()));
+
+        SDVariable tokens = sd.placeHolder(TOKENS, DataType.INT32, -1, t);                     // [B, T]
+        SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, -1, t);                   // [B, T]
+
+        // Embeddings. One-hot × table, because M2.1's gather has broken backprop (DESIGN.md §2).
+        SDVariable wte = sd.var("wte", init.normal(0.02, v, d));                               // [V, d]
+        SDVariable oneHot = sd.reshape(sd.oneHot(tokens, v, -1, 1.0, 0.0, type), -1, v);      // [B·T, V]
+        SDVariable x = sd.mmul(oneHot, wte);                                                   // [B·T, d]
+        if (config.positions().isAbsolute()) {
+            SDVariable wpe = config.positions() == PositionType.LEARNED
+                    ? sd.var("wpe", init.normal(0.02, t, d))                                   // [T, d]
+                    : sd.constant("wpe", Nd4j.createFromArray(SinusoidalPositions.table(t, d)).castTo(type));
+            x = sd.reshape(sd.reshape(x, -1, t, d).add(wpe), -1, d);                          // [B·T, d]
+        }
+        x = dropout(x, training);
+
+        for (int layer = 0; layer < config.layers(); layer++) {
+            String name = "h" + layer;
+            SDVariable h = layerNorm(name + "/ln_1", x, d, init);                             // [B·T, d]
+            MultiHeadAttention.Output attended = attention.selfAttention(sd, name + "/attn", h, t, null,
+                    MultiHeadAttention.SelfWeights.create(sd, name + "/attn", d, init, residualStd), training);
+            attentionMaps.add(attended.weights().name());                                     // [B, H, T, T]
+            x = x.add(dropout(attended.rows(), training));                                    // [B·T, d]
+
+            h = layerNorm(name + "/ln_2", x, d, init);                                        // [B·T, d]
+            SDVariable up = sd.nn.linear(h,
+                    sd.var(name + "/mlp/w_fc", init.normal(0.02, d, 4L * d)),
+                    sd.var(name + "/mlp/b_fc", init.zeros(4L * d)));                          // [B·T, 4d]
+            SDVariable down = sd.nn.linear(sd.nn.gelu(up),
+                    sd.var(name + "/mlp/w_proj", init.normal(residualStd, 4L * d, d)),
+                    sd.var(name + "/mlp/b_proj", init.zeros(d)));                             // [B·T, d]
+            x = x.add(dropout(down, training));                                               // [B·T, d]
+        }
+        x = layerNorm("ln_f", x, d, init);                                                    // [B·T, d]
+        SDVariable logits = sd.mmul(LOGITS, x, wte, false, true, false);                      // [B·T, V], tied head
+
+        // Cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
+        SDVariable flatTargets = sd.reshape(targets, -1);                                     // [B·T]
+        SDVariable picked = sd.oneHot(flatTargets, v, -1, 1.0, 0.0, type);                    // [B·T, V]; −1 → 0s
+        SDVariable counted = sd.math.max(sd.gte(flatTargets, 0).castTo(type).sum(), sd.constant(
+                Nd4j.scalar(type, 1.0)));                                                     // []
+        SDVariable logProbs = sd.nn.logSoftmax(logits);                                       // [B·T, V]
+        logProbs.mul(picked).sum().neg().div(LOSS, counted);                                  // []
+        sd.setLossVariables(LOSS);
+    }
+
+    private SDVariable layerNorm(String name, SDVariable x, int width, Initializer init) {
+        return sd.nn.layerNorm(x, sd.var(name + "/gain", init.ones(width)),
+                sd.var(name + "/bias", init.zeros(width)), false, 1);                         // [B·T, d]
+    }
+
+    private SDVariable dropout(SDVariable x, boolean training) {
+        return training && config.dropout() > 0 ? sd.nn.dropoutInverted(x, config.dropout()) : x;
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    public SameDiff graph() {
+        return sd;
+    }
+
+    /** Names of the trainable variables, in the order they were created (embeddings first). */
+    public List<String> parameterNames() {
+        List<String> names = new ArrayList<>();
+        sd.variables().forEach(variable -> {
+            if (variable.getVariableType() == VariableType.VARIABLE) {
+                names.add(variable.name());
+            }
+        });
+        return names;
+    }
+
+    /** The name of layer {@code layer}'s attention weights, [B, H, T, T]: an attention map to look at. */
+    public String attentionMap(int layer) {
+        return attentionMaps.get(layer);
+    }
+}
