@@ -86,11 +86,14 @@ public final class Gpt {
         SDVariable wte = sd.var("wte", init.normal(0.02, v, d));                               // [V, d]
         SDVariable oneHot = sd.reshape(sd.oneHot(tokens, v, -1, 1.0, 0.0, type), -1, v);      // [B·T, V]
         SDVariable x = sd.mmul(oneHot, wte);                                                   // [B·T, d]
-        if (config.positions().isAbsolute()) {
-            SDVariable wpe = config.positions() == PositionType.LEARNED
-                    ? sd.var("wpe", init.normal(0.02, t, d))                                   // [T, d]
-                    : sd.constant("wpe", Nd4j.createFromArray(SinusoidalPositions.table(t, d)).castTo(type));
+        if (config.positions() == PositionType.LEARNED) {
+            SDVariable wpe = sd.var("wpe", init.normal(0.02, t, d));                           // [T, d]
             x = sd.reshape(sd.reshape(x, -1, t, d).add(wpe), -1, d);                          // [B·T, d]
+        } else if (config.positions() == PositionType.SINUSOIDAL) {
+            // Vaswani et al. §3.4 scale embeddings by √d, or the unit-sized table drowns the 0.02-sized tokens.
+            SDVariable table = sd.constant("sinusoid", Nd4j.createFromArray(SinusoidalPositions.table(t, d))
+                    .castTo(type));                                                            // [T, d]
+            x = sd.reshape(sd.reshape(x.mul(Math.sqrt(d)), -1, t, d).add(table), -1, d);      // [B·T, d]
         }
         x = dropout(x, training);
 
