@@ -37,7 +37,7 @@ public final class ModelBenchmark implements Callable<Integer> {
     @Option(names = "--positions", defaultValue = "learned",
             description = "learned, sinusoidal, rope or alibi (default ${DEFAULT-VALUE}).")
     String positions;
-    @Option(names = "--warmup", defaultValue = "10", description = "Untimed steps (default ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "30", description = "Untimed steps (default ${DEFAULT-VALUE}).")
     int warmup;
     @Option(names = "--steps", defaultValue = "30", description = "Timed steps (default ${DEFAULT-VALUE}).")
     int steps;
@@ -69,6 +69,9 @@ public final class ModelBenchmark implements Callable<Integer> {
             millis[i] = (System.nanoTime() - start) / 1e6;
         }
         opProfile.stop();
+        if (System.getenv("RINGFORMER_BENCH_TRACE") != null) {
+            System.out.println("steps (ms): " + Arrays.toString(Arrays.stream(millis).mapToLong(Math::round).toArray()));
+        }
         Arrays.sort(millis);
         double median = millis[steps / 2];
         System.out.printf("forward+backward: median %.1f ms (p10 %.1f, p90 %.1f, min %.1f) over %d steps; "

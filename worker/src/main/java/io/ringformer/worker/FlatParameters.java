@@ -1,0 +1,124 @@
+package io.ringformer.worker;
+
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The layout of a model's trainable variables in one flat fp32 vector: parameters, gradients and optimizer state
+ * all share it. Variables are laid out in reverse creation order (LM head side first), so that a later issue can
+ * all-reduce the vector in buckets in the order backprop finishes them (DESIGN.md §3).
+ *
+ * <p>SameDiff keeps its own copy of every variable; {@link #write} copies the flat master values into it.
+ */
+public final class FlatParameters {
+
+    /** One variable's place in the flat vector. */
+    public record Segment(String name, long[] shape, int offset, int length, boolean decayed) {}
+
+    private final List<Segment> segments;
+    private final int size;
+
+    private FlatParameters(List<Segment> segments, int size) {
+        this.segments = segments;
+        this.size = size;
+    }
+
+    /**
+     * @param names   trainable variables in creation order
+     * @param decayed which variables take weight decay
+     */
+    public static FlatParameters of(SameDiff sd, List<String> names, Predicate<String> decayed) {
+        List<String> reversed = new ArrayList<>(names);
+        Collections.reverse(reversed);
+        List<Segment> segments = new ArrayList<>();
+        long offset = 0;
+        for (String name : reversed) {
+            INDArray array = sd.getArrForVarName(name);
+            segments.add(new Segment(name, array.shape(), Math.toIntExact(offset), Math.toIntExact(array.length()),
+                    decayed.test(name)));
+            offset += array.length();
+        }
+        return new FlatParameters(List.copyOf(segments), Math.toIntExact(offset));
+    }
+
+    public int size() {
+        return size;
+    }
+
+    public List<Segment> segments() {
+        return segments;
+    }
+
+    public List<String> names() {
+        return segments.stream().map(Segment::name).toList();
+    }
+
+    /** Which flat elements take weight decay. */
+    public boolean[] decayMask() {
+        boolean[] mask = new boolean[size];
+        for (Segment s : segments) {
+            if (s.decayed()) {
+                java.util.Arrays.fill(mask, s.offset(), s.offset() + s.length(), true);
+            }
+        }
+        return mask;
+    }
+
+    /** The graph's current values, flattened. */
+    public float[] read(SameDiff sd) {
+        float[] flat = new float[size];
+        for (Segment s : segments) {
+            buffer(sd.getArrForVarName(s.name())).get(flat, s.offset(), s.length());
+        }
+        return flat;
+    }
+
+    /** Copies the flat values into the graph's variables. */
+    public void write(float[] flat, SameDiff sd) {
+        for (Segment s : segments) {
+            buffer(sd.getArrForVarName(s.name())).put(flat, s.offset(), s.length());
+        }
+    }
+
+    /** {@code into += weight · gradients}, each gradient at its variable's place. */
+    public void accumulate(Map<String, INDArray> gradients, float weight, float[] into) {
+        float[] scratch = new float[0];
+        for (Segment s : segments) {
+            INDArray gradient = gradients.get(s.name());
+            if (gradient == null) {
+                throw new IllegalStateException("no gradient for " + s.name());
+            }
+            if (scratch.length < s.length()) {
+                scratch = new float[s.length()];
+            }
+            buffer(gradient).get(scratch, 0, s.length());
+            for (int i = 0; i < s.length(); i++) {
+                into[s.offset() + i] += weight * scratch[i];
+            }
+        }
+    }
+
+    /** A float view of an array's memory in 'c' order (a copy first if it is a view or not fp32). */
+    private static FloatBuffer buffer(INDArray array) {
+        INDArray plain = array;
+        if (array.isView() || array.ordering() != 'c' || array.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT
+                || array.offset() != 0) {
+            if (array.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
+                throw new IllegalStateException("parameters must be fp32 master copies, got " + array.dataType());
+            }
+            plain = array.dup('c');
+            if (array.isView()) {
+                throw new IllegalStateException("cannot write into a view");
+            }
+        }
+        FloatBuffer buffer = plain.data().asNioFloat();
+        buffer.position(0);
+        return buffer;
+    }
+}
