@@ -1,6 +1,8 @@
 package io.ringformer.zoo.attention;
 
+import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
+import io.ringformer.zoo.MixedPrecision;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -23,7 +25,7 @@ public final class MultiHeadAttention {
      * @param heads     number of heads H; d must divide by H
      * @param causal    whether query t may only see keys at or before t
      * @param positions ROPE and ALIBI act here; LEARNED and SINUSOIDAL are the embeddings' business
-     * @param dropout   drop probability on the attention weights while training
+     * @param dropout   drop probability on the attention weights while training (see {@link Dropout})
      */
     public record Spec(int width, int heads, boolean causal, PositionType positions, double dropout) {
         public Spec {
@@ -74,9 +76,16 @@ public final class MultiHeadAttention {
     public record Output(SDVariable rows, SDVariable weights) {}
 
     private final Spec spec;
+    private final MixedPrecision precision;
 
     public MultiHeadAttention(Spec spec) {
+        this(spec, MixedPrecision.FP32);
+    }
+
+    /** With every projection and attention matmul in {@code precision}'s compute type. */
+    public MultiHeadAttention(Spec spec, MixedPrecision precision) {
         this.spec = spec;
+        this.precision = precision;
     }
 
     public Spec spec() {
@@ -86,14 +95,14 @@ public final class MultiHeadAttention {
     /**
      * @param x        [B·T, d]
      * @param keep     [B, T] padding mask (1 real, 0 pad) or null
-     * @param training adds attention dropout when the spec asks for it
+     * @param dropout  attention dropout while training, or null
      * @return rows [B·T, d], weights [B, H, T, T]
      */
     public Output selfAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable keep,
-                                SelfWeights w, boolean training) {
+                                SelfWeights w, Dropout dropout) {
         int h = spec.heads();
         int dh = spec.headDim();
-        SDVariable qkv = sd.nn.linear(x, w.qkv(), w.qkvBias());                             // [B·T, 3d]
+        SDVariable qkv = precision.linear(sd, null, x, w.qkv(), w.qkvBias());                             // [B·T, 3d]
         SDVariable heads = sd.permute(sd.reshape(qkv, -1, length, 3, h, dh), 2, 0, 3, 1, 4); // [3, B, H, T, dh]
         SDVariable[] split = sd.unstack(heads, 0, 3);
         SDVariable q = split[0];                                                             // [B, H, T, dh]
@@ -108,7 +117,7 @@ public final class MultiHeadAttention {
             SDVariable pad = AttentionMasks.padding(sd, keep, length);                       // [B, 1, 1, T]
             bias = bias == null ? pad : bias.add(pad);
         }
-        return project(sd, name, q, k, v, bias, length, w.out(), w.outBias(), training);
+        return project(sd, name, q, k, v, bias, length, length, w.out(), w.outBias(), dropout);
     }
 
     /**
@@ -120,24 +129,25 @@ public final class MultiHeadAttention {
      * @return rows [B·T, d], weights [B, H, T, S]
      */
     public Output crossAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable memory,
-                                 int memoryLength, SDVariable memoryKeep, CrossWeights w, boolean training) {
+                                 int memoryLength, SDVariable memoryKeep, CrossWeights w, Dropout dropout) {
         int h = spec.heads();
         int dh = spec.headDim();
-        SDVariable q = sd.permute(sd.reshape(sd.nn.linear(x, w.q(), w.qBias()), -1, length, h, dh),
+        SDVariable q = sd.permute(sd.reshape(precision.linear(sd, null, x, w.q(), w.qBias()), -1, length, h, dh),
                 0, 2, 1, 3);                                                                  // [B, H, T, dh]
-        SDVariable kv = sd.nn.linear(memory, w.kv(), w.kvBias());                            // [B·S, 2d]
+        SDVariable kv = precision.linear(sd, null, memory, w.kv(), w.kvBias());                            // [B·S, 2d]
         SDVariable[] split = sd.unstack(
                 sd.permute(sd.reshape(kv, -1, memoryLength, 2, h, dh), 2, 0, 3, 1, 4), 0, 2); // 2 × [B, H, S, dh]
         SDVariable bias = memoryKeep == null ? null : AttentionMasks.padding(sd, memoryKeep, memoryLength);
-        return project(sd, name, q, split[0], split[1], bias, length, w.out(), w.outBias(), training);
+        return project(sd, name, q, split[0], split[1], bias, length, memoryLength, w.out(), w.outBias(), dropout);
     }
 
     private Output project(SameDiff sd, String name, SDVariable q, SDVariable k, SDVariable v, SDVariable bias,
-                           int length, SDVariable out, SDVariable outBias, boolean training) {
+                           int length, int keyLength, SDVariable out, SDVariable outBias, Dropout dropout) {
         ScaledDotProductAttention.Output attended = ScaledDotProductAttention.apply(sd, name, q, k, v, bias,
-                spec.headDim(), training ? spec.dropout() : 0);                              // [B, H, T, dh]
+                spec.headDim(), weights -> dropout == null ? weights
+                        : dropout.apply(weights, 1, spec.heads(), length, keyLength), precision);                              // [B, H, T, dh]
         SDVariable merged = sd.reshape(sd.permute(attended.values(), 0, 2, 1, 3), -1, spec.width()); // [B·T, d]
-        return new Output(sd.nn.linear(name + "/out", merged, out, outBias), attended.weights());
+        return new Output(precision.linear(sd, name + "/out", merged, out, outBias), attended.weights());
     }
 
     /** Causal mask and ALiBi folded into one constant: [T, T], [1, H, T, T], or null when neither applies. */

@@ -1,5 +1,7 @@
 package io.ringformer.zoo.attention;
 
+import io.ringformer.zoo.MixedPrecision;
+import java.util.function.UnaryOperator;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 
@@ -22,18 +24,27 @@ public final class ScaledDotProductAttention {
      * @param k    [B, H, S, dh]
      * @param v    [B, H, S, dh]
      * @param bias    additive, broadcastable to [B, H, T, S], or null
-     * @param dropout probability of dropping an attention weight (inverted dropout), 0 for none
      */
     public static Output apply(SameDiff sd, String name, SDVariable q, SDVariable k, SDVariable v,
-                               SDVariable bias, int headDim, double dropout) {
+                               SDVariable bias, int headDim) {
+        return apply(sd, name, q, k, v, bias, headDim, UnaryOperator.identity(), MixedPrecision.FP32);
+    }
+
+    /**
+     * As above, with both matmuls in {@code precision}'s compute type (the softmax stays fp32) and the weights
+     * passed through {@code beforeValues} (attention dropout) on their way to the values.
+     */
+    public static Output apply(SameDiff sd, String name, SDVariable q, SDVariable k, SDVariable v,
+                               SDVariable bias, int headDim, UnaryOperator<SDVariable> beforeValues,
+                               MixedPrecision precision) {
         SDVariable scaled = q.mul(1.0 / Math.sqrt(headDim));                      // [B, H, T, dh]; T·dh < T·S work
-        SDVariable scores = sd.mmul(scaled, k, false, true, false);               // [B, H, T, S]
+        SDVariable scores = precision.mmul(sd, scaled, k, false, true);             // [B, H, T, S]
         if (bias != null) {
             scores = scores.add(bias);                                            // [B, H, T, S]
         }
         SDVariable weights = sd.nn.softmax(name + "/weights", scores, 3);         // [B, H, T, S]
-        SDVariable attend = dropout > 0 ? sd.nn.dropoutInverted(weights, dropout) : weights;
-        SDVariable values = sd.mmul(attend, v);                                   // [B, H, T, dh]
+        SDVariable attend = beforeValues.apply(weights);                            // [B, H, T, S]
+        SDVariable values = precision.mmul(sd, attend, v, false, false);          // [B, H, T, dh]
         return new Output(values, weights);
     }
 }

@@ -179,7 +179,7 @@ public class SelfAttentionLayer extends SameDiffLayer {
         MultiHeadAttention.SelfWeights weights = new MultiHeadAttention.SelfWeights(
                 params.get(QKV_WEIGHT), params.get(QKV_BIAS), params.get(OUT_WEIGHT), params.get(OUT_BIAS));
         SDVariable attended = new MultiHeadAttention(spec())
-                .selfAttention(sd, "attention", rows, t, keep, weights, false).rows();    // [B·T, d]
+                .selfAttention(sd, "attention", rows, t, keep, weights, null).rows();    // [B·T, d]
         SDVariable out = sd.permute(sd.reshape(attended, -1, t, d), 0, 2, 1);             // [B, d, T]
         if (keep != null) {
             out = out.mul(sd.reshape(keep, -1, 1, t));                                    // [B, d, T], 0 at padding

@@ -1,15 +1,19 @@
 package io.ringformer.zoo.gpt;
 
+import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
+import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.attention.SinusoidalPositions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -53,6 +57,7 @@ public final class Gpt {
     private final Config config;
     private final SameDiff sd;
     private final List<String> attentionMaps = new ArrayList<>();
+    private Dropout dropout;
 
     private Gpt(Config config, SameDiff sd) {
         this.config = config;
@@ -62,22 +67,29 @@ public final class Gpt {
     /**
      * Builds the graph with parameters initialised from {@code seed}.
      *
-     * @param training adds dropout ops when {@code config.dropout() > 0}; an inference graph has none
+     * @param training adds dropout when {@code config.dropout() > 0}, fed by {@link #dropoutNoise}; an inference
+     *                 graph has none
      */
     public static Gpt build(Config config, DataType dataType, long seed, boolean training) {
+        return build(config, dataType, seed, training, MixedPrecision.FP32);
+    }
+
+    /** As above, with every matmul in {@code precision}'s compute type (fp32 master weights stay in the graph). */
+    public static Gpt build(Config config, DataType dataType, long seed, boolean training, MixedPrecision precision) {
         Gpt gpt = new Gpt(config, SameDiff.create());
-        gpt.define(new Initializer(seed, dataType), training);
+        gpt.define(new Initializer(seed, dataType), training, precision);
         return gpt;
     }
 
-    private void define(Initializer init, boolean training) {
+    private void define(Initializer init, boolean training, MixedPrecision precision) {
+        dropout = new Dropout(sd, training ? config.dropout() : 0);
         int v = config.vocabSize();
         int t = config.blockSize();
         int d = config.width();
         DataType type = init.dataType();
         double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3: scale residual projections
         MultiHeadAttention attention = new MultiHeadAttention(
-                new MultiHeadAttention.Spec(d, config.heads(), true, config.positions(), config.dropout()));
+                new MultiHeadAttention.Spec(d, config.heads(), true, config.positions(), config.dropout()), precision);
 
         SDVariable tokens = sd.placeHolder(TOKENS, DataType.INT32, -1, t);                     // [B, T]
         SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, -1, t);                   // [B, T]
@@ -95,27 +107,30 @@ public final class Gpt {
                     .castTo(type));                                                            // [T, d]
             x = sd.reshape(sd.reshape(x.mul(Math.sqrt(d)), -1, t, d).add(table), -1, d);      // [B·T, d]
         }
-        x = dropout(x, training);
+        x = dropout.apply(x, t, d);                                                           // [B·T, d]
 
         for (int layer = 0; layer < config.layers(); layer++) {
             String name = "h" + layer;
             SDVariable h = layerNorm(name + "/ln_1", x, d, init);                             // [B·T, d]
             MultiHeadAttention.Output attended = attention.selfAttention(sd, name + "/attn", h, t, null,
-                    MultiHeadAttention.SelfWeights.create(sd, name + "/attn", d, init, residualStd), training);
+                    MultiHeadAttention.SelfWeights.create(sd, name + "/attn", d, init, residualStd),
+                    dropout.isActive() ? dropout : null);
             attentionMaps.add(attended.weights().name());                                     // [B, H, T, T]
-            x = x.add(dropout(attended.rows(), training));                                    // [B·T, d]
+            x = x.add(dropout.apply(attended.rows(), t, d));                                  // [B·T, d]
 
             h = layerNorm(name + "/ln_2", x, d, init);                                        // [B·T, d]
-            SDVariable up = sd.nn.linear(h,
+            SDVariable up = precision.linear(sd, null, h,
                     sd.var(name + "/mlp/w_fc", init.normal(0.02, d, 4L * d)),
                     sd.var(name + "/mlp/b_fc", init.zeros(4L * d)));                          // [B·T, 4d]
-            SDVariable down = sd.nn.linear(sd.nn.gelu(up),
+            SDVariable down = precision.linear(sd, null, sd.nn.gelu(up),
                     sd.var(name + "/mlp/w_proj", init.normal(residualStd, 4L * d, d)),
                     sd.var(name + "/mlp/b_proj", init.zeros(d)));                             // [B·T, d]
-            x = x.add(dropout(down, training));                                               // [B·T, d]
+            x = x.add(dropout.apply(down, t, d));                                             // [B·T, d]
         }
         x = layerNorm("ln_f", x, d, init);                                                    // [B·T, d]
-        SDVariable logits = sd.mmul(LOGITS, x, wte, false, true, false);                      // [B·T, V], tied head
+        SDVariable logits = precision.isFullPrecision()                                       // [B·T, V], tied head
+                ? sd.mmul(LOGITS, x, wte, false, true, false)
+                : sd.identity(LOGITS, precision.mmul(sd, x, wte, false, true));
 
         // Cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
         SDVariable flatTargets = sd.reshape(targets, -1);                                     // [B·T]
@@ -132,8 +147,12 @@ public final class Gpt {
                 sd.var(name + "/bias", init.zeros(width)), false, 1);                         // [B·T, d]
     }
 
-    private SDVariable dropout(SDVariable x, boolean training) {
-        return training && config.dropout() > 0 ? sd.nn.dropoutInverted(x, config.dropout()) : x;
+    /**
+     * Dropout masks for a training graph: sequences {@code first …} of the global batch of {@code step}. Empty when
+     * the graph has no dropout.
+     */
+    public Map<String, INDArray> dropoutNoise(long seed, long step, int firstSequence, int sequences) {
+        return dropout.noise(seed, step, firstSequence, sequences);
     }
 
     public Config config() {

@@ -36,7 +36,7 @@ class MultiHeadAttentionTest {
                     sd.var("w_out", init.normal(0.3, D, D)), sd.var("b_out", init.normal(0.1, D)));
             SDVariable x = sd.var("x", uniform(9, type, B * T, D));
             SDVariable keepMask = keep == null ? null : sd.constant(Nd4j.createFromArray(keep).castTo(type));
-            return new SelfGraph(sd, mha.selfAttention(sd, "attn", x, T, keepMask, w, false), w);
+            return new SelfGraph(sd, mha.selfAttention(sd, "attn", x, T, keepMask, w, null), w);
         }
 
         double[][] matrix(String name) {
@@ -128,7 +128,7 @@ class MultiHeadAttentionTest {
             SDVariable x = sd.var("x", uniform(1, type, B * T, D));
             SDVariable memory = sd.var("memory", uniform(2, type, B * S, MEMORY_WIDTH));
             SDVariable keep = sd.constant(Nd4j.createFromArray(MEMORY_KEEP).castTo(type));
-            return new CrossGraph(sd, mha.crossAttention(sd, "cross", x, T, memory, S, keep, w, false));
+            return new CrossGraph(sd, mha.crossAttention(sd, "cross", x, T, memory, S, keep, w, null));
         }
 
         double[][] matrix(String name) {

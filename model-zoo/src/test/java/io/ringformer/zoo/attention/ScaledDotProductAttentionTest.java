@@ -30,7 +30,7 @@ class ScaledDotProductAttentionTest {
         SDVariable bias = sd.constant(Nd4j.createFromArray(AttentionMasks.causal(T, S))).add(
                 AttentionMasks.padding(sd, keepMask, S));                                   // [B, 1, T, S]
         ScaledDotProductAttention.Output out = ScaledDotProductAttention.apply(sd, "sdpa",
-                sd.constant(q), sd.constant(k), sd.constant(v), bias, DH, 0);
+                sd.constant(q), sd.constant(k), sd.constant(v), bias, DH);
 
         double[][][][] expectedBias = new double[B][H][T][S];
         boolean[][] seesSomething = new boolean[B][T];
@@ -79,7 +79,7 @@ class ScaledDotProductAttentionTest {
         ScaledDotProductAttention.Output out = ScaledDotProductAttention.apply(sd, "sdpa",
                 sd.constant(uniform(1, DataType.FLOAT, B, H, T, DH)),
                 sd.constant(uniform(2, DataType.FLOAT, B, H, S, DH)),
-                sd.constant(uniform(3, DataType.FLOAT, B, H, S, DH)), bias, DH, 0);
+                sd.constant(uniform(3, DataType.FLOAT, B, H, S, DH)), bias, DH);
         INDArray weights = out.weights().eval();
         for (int h = 0; h < H; h++) {
             for (int t = 0; t < T; t++) {
@@ -105,7 +105,7 @@ class ScaledDotProductAttentionTest {
             }
         }
         SDVariable bias = sd.constant(Nd4j.createFromArray(lowerTriangle));
-        ScaledDotProductAttention.Output out = ScaledDotProductAttention.apply(sd, "sdpa", q, k, v, bias, DH, 0);
+        ScaledDotProductAttention.Output out = ScaledDotProductAttention.apply(sd, "sdpa", q, k, v, bias, DH);
         String loss = GradientCheck.projectToScalar(sd, out.values(), 11, B, H, T, DH);
         GradientCheck.check(sd, loss, Map.of(), 60, "q", "k", "v");
     }

@@ -53,6 +53,31 @@ class GptTest {
         GradientCheck.check(gpt.graph(), Gpt.LOSS, feed, 12, names.toArray(String[]::new));
     }
 
+    @Test
+    void dropoutMasksComeFromSeedStepAndSequenceAndBackpropCorrectly() {
+        Gpt gpt = Gpt.build(new Gpt.Config(11, 6, 2, 2, 12, 0.3, PositionType.ROPE), DataType.DOUBLE, 3, true);
+        int[][] tokens = randomTokens(1, 3, 6, 11);
+        Map<String, INDArray> step1 = batch(tokens, tokens);
+        step1.putAll(gpt.dropoutNoise(5, 1, 0, 3));
+        Map<String, INDArray> again = batch(tokens, tokens);
+        again.putAll(gpt.dropoutNoise(5, 1, 0, 3));
+        Map<String, INDArray> step2 = batch(tokens, tokens);
+        step2.putAll(gpt.dropoutNoise(5, 2, 0, 3));
+        SameDiff sd = gpt.graph();
+        double loss1 = sd.output(step1, Gpt.LOSS).get(Gpt.LOSS).getDouble(0);
+        assertEquals(loss1, sd.output(again, Gpt.LOSS).get(Gpt.LOSS).getDouble(0), 0.0);
+        assertNotEquals(loss1, sd.output(step2, Gpt.LOSS).get(Gpt.LOSS).getDouble(0));
+        // Sequence 2's noise does not depend on which slice of the batch it was generated in.
+        INDArray whole = gpt.dropoutNoise(5, 1, 0, 3).get("dropout_noise_0");
+        INDArray alone = gpt.dropoutNoise(5, 1, 2, 1).get("dropout_noise_0");
+        assertEquals(whole.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(12, 18),
+                org.nd4j.linalg.indexing.NDArrayIndex.all()), alone);
+        double dropped = whole.lt(0.3).castTo(DataType.DOUBLE).meanNumber().doubleValue();
+        assertEquals(0.3, dropped, 0.1, "share of dropped units");
+        // With the noise fixed, the dropped graph is a plain function: finite differences hold.
+        GradientCheck.check(sd, Gpt.LOSS, step1, 8, gpt.parameterNames().toArray(String[]::new));
+    }
+
     @ParameterizedTest
     @EnumSource(PositionType.class)
     void logitsBeforeAChangedTokenDoNotChange(PositionType positions) {

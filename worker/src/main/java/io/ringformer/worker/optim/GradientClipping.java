@@ -5,23 +5,24 @@ public final class GradientClipping {
 
     private GradientClipping() {}
 
-    /** The L2 norm of the whole vector, accumulated in double. */
-    public static double norm(float[] gradient) {
+    /** The L2 norm of {@code gradient[0, length)}, accumulated in double. */
+    public static double norm(float[] gradient, int length) {
         double sum = 0;
-        for (float g : gradient) {
-            sum += (double) g * g;
+        for (int i = 0; i < length; i++) {
+            sum += (double) gradient[i] * gradient[i];
         }
         return Math.sqrt(sum);
     }
 
     /**
-     * Clips in place when {@code maxNorm > 0}; returns the norm before clipping (what a log should show).
+     * Clips {@code gradient[0, length)} in place when {@code maxNorm > 0}; returns the norm before clipping (what
+     * a log should show).
      */
-    public static double clip(float[] gradient, double maxNorm) {
-        double norm = norm(gradient);
+    public static double clip(float[] gradient, int length, double maxNorm) {
+        double norm = norm(gradient, length);
         if (maxNorm > 0 && norm > maxNorm) {
             float scale = (float) (maxNorm / (norm + 1e-6));
-            for (int i = 0; i < gradient.length; i++) {
+            for (int i = 0; i < length; i++) {
                 gradient[i] *= scale;
             }
         }

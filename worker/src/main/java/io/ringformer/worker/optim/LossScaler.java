@@ -34,14 +34,14 @@ public final class LossScaler {
     }
 
     /**
-     * Divides the gradient by the scale in place and decides the step.
+     * Divides {@code gradient[0, length)} by the scale in place and decides the step.
      *
      * @return true when the step should be applied; false when a value was not finite (then the scale halves)
      */
-    public boolean unscale(float[] gradient) {
+    public boolean unscale(float[] gradient, int length) {
         boolean finite = true;
         float inverse = (float) (1.0 / scale);
-        for (int i = 0; i < gradient.length; i++) {
+        for (int i = 0; i < length; i++) {
             float g = gradient[i] * inverse;
             finite &= Float.isFinite(g);
             gradient[i] = g;
