@@ -1,13 +1,16 @@
 package io.ringformer.launch;
 
 import io.ringformer.launch.bench.BenchCommand;
+import io.ringformer.worker.checkpoint.CheckpointException;
+import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code ringformer} command line. Every subcommand has {@code --help}. */
 @Command(name = "ringformer", mixinStandardHelpOptions = true, version = "ringformer 0.1.0",
         description = "Train transformer models on a cluster, from Java.",
-        subcommands = {BenchCommand.class})
+        subcommands = {TrainCommand.class, GenerateCommand.class, EvalCommand.class, CheckpointsCommand.class,
+                BenchCommand.class})
 public final class Ringformer implements Runnable {
 
     @CommandLine.Spec
@@ -26,9 +29,14 @@ public final class Ringformer implements Runnable {
             return 2;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof IllegalArgumentException) {
+            // Bad input (config, files, checkpoints) is the user's to fix: one line, exit 2, no stack trace.
+            if (e instanceof IllegalArgumentException || e instanceof CheckpointException) {
                 commandLine.getErr().println("ringformer: " + e.getMessage());
                 return 2;
+            }
+            if (e instanceof UncheckedIOException io) {
+                commandLine.getErr().println("ringformer: " + io.getMessage());
+                return 1;
             }
             throw e;
         });

@@ -208,6 +208,21 @@ public final class TrainConfig {
         }
     }
 
+    /**
+     * Keys of the model's shape ({@code model.*} except dropout) whose values differ from {@code other}'s, as
+     * "key: this value vs other value".
+     */
+    public List<String> modelDifferences(TrainConfig other) {
+        List<String> differences = new ArrayList<>();
+        for (Key key : KEYS) {
+            if (key.name().startsWith("model.") && !key.name().equals("model.dropout")
+                    && !values.get(key.name()).equals(other.values.get(key.name()))) {
+                differences.add(key.name() + ": " + values.get(key.name()) + " vs " + other.values.get(key.name()));
+            }
+        }
+        return differences;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof TrainConfig other && values.equals(other.values);

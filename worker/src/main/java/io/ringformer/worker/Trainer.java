@@ -97,7 +97,7 @@ public final class Trainer {
         SDVariable scale = sd.placeHolder(LOSS_SCALE, DataType.FLOAT);
         sd.getVariable(Gpt.LOSS).mul(SCALED_LOSS, scale);
         sd.setLossVariables(SCALED_LOSS);
-        sd.createGradFunction(); // now rather than inside the first step, so step times are comparable
+        createGradientFunction(sd); // now rather than inside the first step, so step times are comparable
 
         this.parameterNames = gpt.parameterNames();
         this.layout = FlatParameters.of(sd, parameterNames, Trainer::decays);
@@ -109,6 +109,17 @@ public final class Trainer {
         this.schedule = schedule(config);
         this.fp16 = precision.compute() == DataType.HALF;
         this.scaler = new LossScaler(fp16);
+    }
+
+    /** M2.1 prints a line per differentiated op (~100) to System.out while it builds the backward graph. */
+    private static void createGradientFunction(SameDiff sd) {
+        java.io.PrintStream out = System.out;
+        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        try {
+            sd.createGradFunction();
+        } finally {
+            System.setOut(out);
+        }
     }
 
     /** The model shape a config asks for. */
@@ -226,6 +237,10 @@ public final class Trainer {
     /** The fp32 master parameters (live; do not modify). */
     public float[] parameters() {
         return params;
+    }
+
+    public int rank() {
+        return exchange.rank();
     }
 
     public int parameterCount() {

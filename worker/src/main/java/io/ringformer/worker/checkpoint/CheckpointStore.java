@@ -42,7 +42,8 @@ import java.util.stream.Stream;
  *
  * <p>Writing is atomic: every file goes into a hidden temporary directory, is fsynced, the manifest last; then
  * the directory is renamed into place and its parent fsynced. A crash leaves either the old set of checkpoints
- * or the new one, never a half-written checkpoint under a real name. Only the newest {@code keep} are kept.
+ * or the new one, never a half-written checkpoint under a real name. The newest {@code keep} valid ones are kept,
+ * so a corrupt checkpoint never pushes the last good one out.
  *
  * <p>Reading checks the manifest: a missing file, a wrong size or a wrong SHA-256 makes that checkpoint invalid;
  * {@link #latestValid} then falls back to the previous one and says so.
@@ -198,7 +199,7 @@ public final class CheckpointStore {
                 long bytes = Files.size(file);
                 if (bytes != ((Number) expected.get("bytes")).longValue()) {
                     return entry.getKey() + " has " + bytes + " bytes, the manifest says " + expected.get("bytes")
-                            + " (truncated?)";
+                            + " (truncated or appended to)";
                 }
                 if (!sha256(file).equals(expected.get("sha256"))) {
                     return entry.getKey() + " does not match its SHA-256 (corrupted)";
@@ -237,10 +238,16 @@ public final class CheckpointStore {
         }
     }
 
+    /** Keeps the newest {@code keep} valid checkpoints; invalid ones older than a kept one go too. */
     private void prune() throws IOException {
-        List<Path> all = checkpoints();
-        for (int i = keep; i < all.size(); i++) {
-            deleteTree(all.get(i));
+        int valid = 0;
+        for (Path checkpoint : checkpoints()) {
+            boolean usable = verify(checkpoint) == null;
+            if (valid >= keep || (!usable && valid > 0)) {
+                deleteTree(checkpoint);
+            } else if (usable) {
+                valid++;
+            }
         }
     }
 

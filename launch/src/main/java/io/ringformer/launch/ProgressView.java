@@ -1,0 +1,89 @@
+package io.ringformer.launch;
+
+import io.ringformer.worker.Trainer;
+import io.ringformer.worker.TrainingRun;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * What a person sees while training. On a terminal: one line redrawn in place, a bar with step, loss, tokens/s
+ * and ETA. Without one (a pipe, a log file, CI): one plain line per log interval, no carriage returns. Either
+ * way, evaluations and checkpoints get lines of their own, and loss.png is rewritten at each evaluation.
+ */
+final class ProgressView implements TrainingRun.Listener {
+
+    private static final int BAR_WIDTH = 24;
+
+    private final PrintStream out;
+    private final boolean terminal;
+    private final LossPlot plot;
+    private long firstStep;
+    private long lastStep;
+    private long startedNanos;
+    private boolean lineOpen;
+
+    ProgressView(PrintStream out, boolean terminal, Path runDirectory) {
+        this.out = out;
+        this.terminal = terminal;
+        this.plot = new LossPlot(runDirectory.resolve("loss.png"));
+    }
+
+    @Override
+    public void started(long firstStep, long lastStep, int parameters) {
+        this.firstStep = firstStep;
+        this.lastStep = lastStep;
+        this.startedNanos = System.nanoTime();
+        line(String.format("training %,d parameters, steps %d → %d", parameters, firstStep, lastStep));
+    }
+
+    @Override
+    public void stepped(Trainer.StepResult r, double tokensPerSecond) {
+        long done = r.step() + 1;
+        plot.step(done, r.loss());
+        double elapsedSeconds = (System.nanoTime() - startedNanos) / 1e9;
+        double perStep = elapsedSeconds / Math.max(1, done - firstStep);
+        String eta = format(Duration.ofSeconds(Math.round(perStep * (lastStep - done))));
+        String figures = String.format("step %d/%d  loss %.4f  lr %.2e  %,.0f tok/s  ETA %s%s", done, lastStep,
+                r.loss(), r.lr(), tokensPerSecond, eta, r.applied() ? "" : "  (step skipped: overflow)");
+        if (terminal) {
+            int filled = (int) (BAR_WIDTH * done / Math.max(1, lastStep));
+            out.print("\r[" + "=".repeat(filled) + " ".repeat(BAR_WIDTH - filled) + "] " + figures + "\033[K");
+            out.flush();
+            lineOpen = true;
+        } else {
+            out.println(figures);
+        }
+    }
+
+    @Override
+    public void evaluated(long step, double trainLoss, double valLoss) {
+        plot.evaluation(step, trainLoss, valLoss);
+        try {
+            plot.write();
+        } catch (IOException e) {
+            line("could not write loss.png: " + e.getMessage());
+        }
+        line(String.format("step %d: train loss %.4f, val loss %.4f", step, trainLoss, valLoss));
+    }
+
+    @Override
+    public void checkpointed(Path checkpoint) {
+        line("checkpoint " + checkpoint);
+    }
+
+    /** A line of its own, closing the progress line first. */
+    void line(String text) {
+        if (lineOpen) {
+            out.println();
+            lineOpen = false;
+        }
+        out.println(text);
+    }
+
+    private static String format(Duration d) {
+        return d.toHours() > 0 ? String.format("%dh%02dm", d.toHours(), d.toMinutesPart())
+                : String.format("%dm%02ds", d.toMinutes(), d.toSecondsPart());
+    }
+}

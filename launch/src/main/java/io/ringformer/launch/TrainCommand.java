@@ -1,0 +1,69 @@
+package io.ringformer.launch;
+
+import io.ringformer.worker.TrainConfig;
+import io.ringformer.worker.TrainedModel;
+import io.ringformer.worker.TrainingRun;
+import io.ringformer.worker.exchange.LocalExchange;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ringformer train}: one process trains the config's model in a run directory. Ctrl-C stops after the
+ * current step and writes a checkpoint; {@code --resume} continues from the newest valid one.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a model.")
+public final class TrainCommand implements Callable<Integer> {
+
+    @Mixin
+    ConfigOptions config;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default: runs/<config name>).")
+    Path out;
+
+    @Option(names = "--resume", description = "Continue from the newest valid checkpoint in the run directory.")
+    boolean resume;
+
+    @Option(names = "--sample", defaultValue = "300", paramLabel = "N",
+            description = "Characters to sample at the end (default ${DEFAULT-VALUE}; 0 for none).")
+    int sample;
+
+    @Override
+    public Integer call() {
+        TrainConfig settings = config.load();
+        Path directory = out != null ? out : Path.of("runs", config.name());
+        ProgressView view = new ProgressView(System.out, System.console() != null, directory);
+        TrainingRun run = new TrainingRun(settings, directory, view, view::line);
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread stopper = new Thread(() -> {
+            run.requestStop();
+            try {
+                finished.await();  // let the loop write its checkpoint before the JVM exits
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Runtime.getRuntime().addShutdownHook(stopper);
+        TrainingRun.Outcome outcome;
+        try {
+            outcome = run.run(resume, new LocalExchange());
+        } finally {
+            finished.countDown();
+        }
+        if (outcome.interrupted()) {
+            view.line("stopped at step " + outcome.steps() + "; continue with --resume");
+            return 130;
+        }
+        Runtime.getRuntime().removeShutdownHook(stopper);
+        view.line(String.format("done: %d steps, val loss %.4f. Run directory %s (loss.png, metrics.jsonl, "
+                + "checkpoints/)", outcome.steps(), outcome.valLoss(), directory.toAbsolutePath()));
+        if (sample > 0 && outcome.lastCheckpoint() != null) {
+            TrainedModel model = TrainedModel.load(outcome.lastCheckpoint(), view::line);
+            view.line("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+        }
+        return 0;
+    }
+}

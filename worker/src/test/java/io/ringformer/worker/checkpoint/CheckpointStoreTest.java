@@ -1,0 +1,104 @@
+package io.ringformer.worker.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ringformer.worker.Trainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointStoreTest {
+
+    @TempDir
+    Path run;
+    Path tokenizer;
+
+    @BeforeEach
+    void tokenizerFile() throws Exception {
+        tokenizer = Files.writeString(run.resolve("tok.txt"), "ringformer-char-tokenizer 1\n97\n98\n");
+    }
+
+    static Trainer.State state(long step) {
+        float[] p = new float[1000];
+        float[] m = new float[1000];
+        float[] v = new float[1000];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = (float) Math.sin(step + i);
+            m[i] = i * 1e-3f;
+            v[i] = Float.MIN_VALUE * i;
+        }
+        return new Trainer.State(step, p, m, v, step, 32768.0, 17);
+    }
+
+    @Test
+    void roundTripsExactlyAndKeepsTheNewest() {
+        CheckpointStore store = new CheckpointStore(run, 2);
+        for (long step : new long[] {10, 20, 30}) {
+            store.write(state(step), "model:\n  n_layer: 2\n", tokenizer, Map.of("loss", 1.5));
+        }
+        assertEquals(List.of("step-00000030", "step-00000020"),
+                store.checkpoints().stream().map(p -> p.getFileName().toString()).toList());
+        Checkpoint loaded = store.latestValid(w -> { });
+        Trainer.State expected = state(30);
+        assertArrayEquals(expected.params(), loaded.state().params());
+        assertArrayEquals(expected.firstMoment(), loaded.state().firstMoment());
+        assertArrayEquals(expected.secondMoment(), loaded.state().secondMoment());
+        assertEquals(30, loaded.state().optimizerSteps());
+        assertEquals(32768.0, loaded.state().lossScale());
+        assertEquals(17, loaded.state().cleanSteps());
+        assertEquals("model:\n  n_layer: 2\n", loaded.configYaml());
+        assertEquals(1.5, ((Number) loaded.info().get("loss")).doubleValue());
+        assertNull(CheckpointStore.verify(loaded.directory()));
+    }
+
+    @Test
+    void aCorruptedNewestFallsBackToThePreviousAndSaysSo() throws Exception {
+        CheckpointStore store = new CheckpointStore(run, 3);
+        store.write(state(10), "a: 1\n", tokenizer, Map.of());
+        Path newest = store.write(state(20), "a: 1\n", tokenizer, Map.of());
+        byte[] bytes = Files.readAllBytes(newest.resolve(CheckpointStore.PARAMS));
+        bytes[100] ^= 1;                                                      // one flipped bit
+        Files.write(newest.resolve(CheckpointStore.PARAMS), bytes);
+        List<String> warnings = new ArrayList<>();
+        Checkpoint loaded = store.latestValid(warnings::add);
+        assertEquals(10, loaded.step());
+        assertTrue(warnings.get(0).contains("step-00000020") && warnings.get(0).contains("SHA-256"),
+                warnings.toString());
+        assertTrue(warnings.get(1).contains("step-00000010"), warnings.toString());
+    }
+
+    @Test
+    void aTruncatedFileIsNamedAndNoValidCheckpointIsAnError() throws Exception {
+        CheckpointStore store = new CheckpointStore(run, 3);
+        Path only = store.write(state(10), "a: 1\n", tokenizer, Map.of());
+        byte[] bytes = Files.readAllBytes(only.resolve(CheckpointStore.OPTIMIZER));
+        Files.write(only.resolve(CheckpointStore.OPTIMIZER), java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        assertTrue(CheckpointStore.verify(only).contains("optimizer.bin") && CheckpointStore.verify(only)
+                .contains("truncated"), CheckpointStore.verify(only));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> store.latestValid(w -> { }));
+        assertTrue(e.getMessage().contains("no valid checkpoint"), e.getMessage());
+    }
+
+    @Test
+    void anInterruptedWriteIsInvisible() throws Exception {
+        CheckpointStore store = new CheckpointStore(run, 3);
+        store.write(state(10), "a: 1\n", tokenizer, Map.of());
+        Path partial = Files.createDirectories(store.directory().resolve(".step-00000020.tmp-123"));
+        Files.writeString(partial.resolve(CheckpointStore.PARAMS), "half");
+        Path unnamed = Files.createDirectories(store.directory().resolve("step-00000030"));   // no manifest
+        List<String> warnings = new ArrayList<>();
+        assertEquals(10, store.latestValid(warnings::add).step());
+        assertTrue(warnings.get(0).contains("manifest.json is missing"), warnings.toString());
+        assertEquals(2, store.checkpoints().size(), "the temporary directory is not a checkpoint");
+        assertTrue(Files.exists(unnamed));
+    }
+}
