@@ -35,8 +35,9 @@ public final class TrainConfig {
             new Key("data.path", Type.STRING, "data/moby-dick.txt",
                     "UTF-8 text file, relative to the working directory"),
             new Key("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training"),
-            new Key("train.batch_size", Type.INT, 12, "sequences per micro-batch"),
-            new Key("train.grad_accum", Type.INT, 1, "micro-batches accumulated into one optimizer step"),
+            new Key("train.batch_size", Type.INT, 12,
+                    "sequences per optimizer step: the global batch, whatever the workers and accumulation"),
+            new Key("train.grad_accum", Type.INT, 1, "micro-batches a worker splits its share of the batch into"),
             new Key("train.max_iters", Type.INT, 2000, "optimizer steps"),
             new Key("train.seed", Type.INT, 1337, "seed of the initial parameters and of the batch sequence"),
             new Key("train.precision", Type.STRING, "fp32", "fp32 | bf16 | fp16 (matmul compute type)"),
@@ -53,7 +54,7 @@ public final class TrainConfig {
             new Key("eval.interval", Type.INT, 250, "steps between evaluations"),
             new Key("eval.iters", Type.INT, 20, "fixed batches per split in one evaluation"),
             new Key("checkpoint.interval", Type.INT, 250, "steps between checkpoints (and one at the end)"),
-            new Key("checkpoint.keep", Type.INT, 3, "checkpoints kept in the run directory"),
+            new Key("checkpoint.keep", Type.INT, 3, "valid checkpoints kept in the run directory"),
             new Key("log.interval", Type.INT, 10, "steps between log lines and metrics records"));
 
     private final Map<String, Object> values;

@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 
 /** {@code ringformer bench …}: benchmarks are commands that print figures, never timed assertions in tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure speed.",
-        subcommands = {ModelBenchmark.class})
+        subcommands = {TrainBenchmark.class, ModelBenchmark.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec
