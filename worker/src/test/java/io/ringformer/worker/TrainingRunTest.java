@@ -55,6 +55,18 @@ class TrainingRunTest {
     }
 
     @Test
+    void theSameSeedGeneratesTheSameTextFromACheckpoint(@TempDir Path dir) {
+        new TrainingRun(config(4), dir, new TrainingRun.Listener() { }, s -> { }).run(false, new LocalExchange());
+        TrainedModel model = TrainedModel.load(dir, s -> { });
+        assertEquals(4, model.checkpoint().step());
+        String first = model.generate("Call me", 40, 0.8, 5, 3);
+        assertEquals(40, first.length());
+        assertEquals(first, TrainedModel.load(dir, s -> { }).generate("Call me", 40, 0.8, 5, 3));
+        assertTrue(!first.equals(model.generate("Call me", 40, 0.8, 5, 4)), "another seed, another text");
+        assertTrue(Double.isFinite(model.validationLoss()));
+    }
+
+    @Test
     void aRunDirectoryWithCheckpointsNeedsResume(@TempDir Path dir) {
         new TrainingRun(config(4), dir, new TrainingRun.Listener() { }, s -> { }).run(false, new LocalExchange());
         ConfigException e = assertThrows(ConfigException.class,
