@@ -122,7 +122,7 @@ public final class Gpt {
             SDVariable up = precision.linear(sd, null, h,
                     sd.var(name + "/mlp/w_fc", init.normal(0.02, d, 4L * d)),
                     sd.var(name + "/mlp/b_fc", init.zeros(4L * d)));                          // [B·T, 4d]
-            SDVariable down = precision.linear(sd, null, sd.nn.gelu(up),
+            SDVariable down = precision.linear(sd, null, gelu(up),
                     sd.var(name + "/mlp/w_proj", init.normal(residualStd, 4L * d, d)),
                     sd.var(name + "/mlp/b_proj", init.zeros(d)));                             // [B·T, d]
             x = x.add(dropout.apply(down, t, d));                                             // [B·T, d]
@@ -140,6 +140,15 @@ public final class Gpt {
         SDVariable logProbs = sd.nn.logSoftmax(logits);                                       // [B·T, V]
         logProbs.mul(picked).sum().neg().div(LOSS, counted);                                  // []
         sd.setLossVariables(LOSS);
+    }
+
+    /**
+     * GELU as PyTorch's nn.GELU (and so nanoGPT) computes it, x·Φ(x) = ½·x·(1 + erf(x/√2)). M2.1's
+     * {@code sd.nn.gelu} is the sigmoid approximation x·σ(1.702x) (0.8458 at x = 1 against 0.8413), and its
+     * "precise" variant's derivative disagrees with its own forward pass, so GELU is written from primitives.
+     */
+    private SDVariable gelu(SDVariable x) {
+        return x.mul(0.5).mul(sd.math.erf(x.mul(1.0 / Math.sqrt(2.0))).add(1.0));          // [B·T, 4d]
     }
 
     private SDVariable layerNorm(String name, SDVariable x, int width, Initializer init) {
