@@ -89,7 +89,12 @@ public final class Trainer {
             throw new ConfigException("train.batch_size (" + globalBatch + ") must be at least world size ("
                     + exchange.worldSize() + ") × train.grad_accum (" + accumulation + ")");
         }
-        MixedPrecision precision = MixedPrecision.parse(config.getString("train.precision"));
+        MixedPrecision precision;
+        try {
+            precision = MixedPrecision.parse(config.getString("train.precision"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("train.precision: " + e.getMessage());
+        }
         Gpt.Config model = modelConfig(config, vocabSize);
         this.usesDropout = model.dropout() > 0;
         this.gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
