@@ -14,10 +14,14 @@ public final class EvalCommand implements Callable<Integer> {
             description = "A checkpoint directory, or a run directory (its newest valid checkpoint).")
     Path checkpoint;
 
+    @Option(names = "--iters", paramLabel = "N",
+            description = "Batches to average over (default: the checkpoint's eval.iters).")
+    Integer iterations;
+
     @Override
     public Integer call() {
         TrainedModel model = TrainedModel.load(checkpoint, System.err::println);
-        double loss = model.validationLoss();
+        double loss = model.validationLoss(iterations == null ? model.config().getInt("eval.iters") : iterations);
         System.out.printf("checkpoint %s (step %d): val loss %.4f, perplexity %.3f%n",
                 model.checkpoint().directory(), model.checkpoint().step(), loss, Math.exp(loss));
         return 0;

@@ -69,8 +69,8 @@ public final class TrainedModel {
         return tokenizer.decode(new Sampler(gpt).sample(prompted, tokens, temperature, topK, seed));
     }
 
-    /** Mean loss on the validation split, over {@code eval.iters} fixed batches, with the data it was trained on. */
-    public double validationLoss() {
+    /** Mean loss on the validation split over {@code iterations} fixed batches, with the data it was trained on. */
+    public double validationLoss(int iterations) {
         String text = TrainingRun.readText(Path.of(config.getString("data.path")));
         TextDataset data;
         try {
@@ -79,7 +79,11 @@ public final class TrainedModel {
             throw new ConfigException("data.path " + config.getString("data.path") + " does not fit the checkpoint's "
                     + "tokenizer: " + e.getMessage());
         }
-        Trainer trainer = new Trainer(config, data, tokenizer.vocabSize(), new LocalExchange());
+        if (iterations < 1) {
+            throw new ConfigException("evaluation needs at least one batch, got " + iterations);
+        }
+        Trainer trainer = new Trainer(config.with("eval.iters", iterations), data, tokenizer.vocabSize(),
+                new LocalExchange());
         trainer.restore(checkpoint.state());
         return trainer.evaluate(TextDataset.Split.VAL);
     }

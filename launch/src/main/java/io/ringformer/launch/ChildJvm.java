@@ -1,0 +1,69 @@
+package io.ringformer.launch;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Another {@code ringformer} process on this machine, with this JVM's classpath and the flags every role needs:
+ * one thread for ND4J and BLAS (one worker per core, DESIGN.md §2) and Aeron's export of jdk.internal.misc.
+ */
+public final class ChildJvm {
+
+    private ChildJvm() {}
+
+    /**
+     * Starts {@code ringformer <arguments>}.
+     *
+     * @param log where stdout and stderr go; null inherits this process's
+     */
+    public static Process start(List<String> arguments, String heap, Path log) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx" + heap);
+        command.add("-Djava.awt.headless=true");
+        command.add("--add-exports");
+        command.add("java.base/jdk.internal.misc=ALL-UNNAMED");
+        command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+        command.add("-Dorg.slf4j.simpleLogger.log.org.nd4j.imports=error");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(Ringformer.class.getName());
+        command.addAll(arguments);
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().put("OMP_NUM_THREADS", "1");
+        builder.environment().put("OPENBLAS_NUM_THREADS", "1");
+        if (log == null) {
+            builder.inheritIO();
+        } else {
+            File file = log.toFile();
+            builder.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(file));
+        }
+        try {
+            return builder.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start a ringformer process: " + e.getMessage(), e);
+        }
+    }
+
+    /** Kills what is still running, children first, and waits for it to go. */
+    public static void stopAll(List<Process> processes) {
+        for (Process p : processes) {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+        }
+        for (Process p : processes) {
+            try {
+                if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
+                    p.destroyForcibly().waitFor();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                p.destroyForcibly();
+            }
+        }
+    }
+}
