@@ -10,6 +10,7 @@ import io.ringformer.zoo.text.CharTokenizer;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.nio.charset.MalformedInputException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -22,7 +23,9 @@ import java.util.function.Consumer;
 
 /**
  * A training run in a run directory: {@code config.yaml}, {@code tokenizer.txt}, {@code metrics.jsonl} and
- * {@code checkpoints/}. {@link #run} is the training loop; a {@link Listener} shows it to a person.
+ * {@code checkpoints/}. {@link #run} is the training loop; a {@link Listener} shows it to a person. In a job of
+ * several ranks every rank runs the loop (the exchange keeps them in step) and rank 0 alone writes the run
+ * directory and talks to the listener; the others only read it, to resume.
  */
 public final class TrainingRun {
 
@@ -109,12 +112,14 @@ public final class TrainingRun {
             log.accept("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());
         }
         Path tokenizerFile = directory.resolve("tokenizer.txt");
-        try {
-            Files.createDirectories(directory);
-            Files.writeString(directory.resolve("config.yaml"), config.toYaml());
-            tokenizer.save(tokenizerFile);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write to run directory " + directory, e);
+        if (exchange.rank() == 0) {
+            try {
+                Files.createDirectories(directory);
+                Files.writeString(directory.resolve("config.yaml"), config.toYaml());
+                tokenizer.save(tokenizerFile);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write to run directory " + directory, e);
+            }
         }
         return loop(trainer, store, tokenizerFile);
     }
@@ -127,15 +132,16 @@ public final class TrainingRun {
         int saveEvery = Math.max(1, config.getInt("checkpoint.interval"));
         long tokensPerStep = (long) config.getInt("train.batch_size") * config.getInt("model.block_size");
         boolean leader = trainer.rank() == 0;
+        Listener listener = leader ? this.listener : new Listener() { };
         listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount());
         double lastLoss = Double.NaN;
         double valLoss = Double.NaN;
         Path lastCheckpoint = null;
         long savedAt = -1;
-        try (BufferedWriter metrics = Files.newBufferedWriter(directory.resolve("metrics.jsonl"),
-                StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+        try (BufferedWriter metrics = leader ? Files.newBufferedWriter(directory.resolve("metrics.jsonl"),
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND) : new BufferedWriter(Writer.nullWriter())) {
             if (trainer.nextStep() == 0) {
-                valLoss = evaluate(trainer, 0, metrics);
+                valLoss = evaluate(trainer, 0, metrics, listener);
             }
             while (trainer.nextStep() < maxSteps && !stopRequested) {
                 Trainer.StepResult r = trainer.trainStep();
@@ -148,15 +154,15 @@ public final class TrainingRun {
                     listener.stepped(r, tokensPerSecond);
                 }
                 if (done % evalEvery == 0 || done == maxSteps) {
-                    valLoss = evaluate(trainer, done, metrics);
+                    valLoss = evaluate(trainer, done, metrics, listener);
                 }
                 if (leader && (done % saveEvery == 0 || done == maxSteps)) {
-                    lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss);
+                    lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
                     savedAt = done;
                 }
             }
             if (stopRequested && leader && savedAt != trainer.nextStep() && trainer.nextStep() > 0) {
-                lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss);
+                lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write metrics in " + directory, e);
@@ -165,7 +171,8 @@ public final class TrainingRun {
     }
 
     /** Train and val loss on the fixed evaluation batches, recorded and shown; returns the val loss. */
-    private double evaluate(Trainer trainer, long step, BufferedWriter metrics) throws IOException {
+    private double evaluate(Trainer trainer, long step, BufferedWriter metrics, Listener listener)
+            throws IOException {
         double train = trainer.evaluate(TextDataset.Split.TRAIN);
         double val = trainer.evaluate(TextDataset.Split.VAL);
         record(metrics, Map.of("step", step, "val_loss", val, "train_loss", train));
@@ -173,7 +180,8 @@ public final class TrainingRun {
         return val;
     }
 
-    private Path save(CheckpointStore store, Trainer trainer, Path tokenizerFile, double loss, double valLoss) {
+    private Path save(CheckpointStore store, Trainer trainer, Path tokenizerFile, double loss, double valLoss,
+                      Listener listener) {
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("loss", loss);
         info.put("val_loss", valLoss);
