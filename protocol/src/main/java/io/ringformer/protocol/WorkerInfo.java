@@ -1,0 +1,63 @@
+package io.ringformer.protocol;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * What a live worker publishes in its ephemeral node {@code workers/<id>}.
+ *
+ * <p>JSON: {@code {"host":"node7","endpoint":"aeron:udp?endpoint=10.0.0.7:40123","device":"cpu",
+ * "state":"joining","job_token":"…"}}
+ *
+ * @param host     the worker's host name, for people reading the cluster's state
+ * @param endpoint the Aeron channel the worker receives on (resolved after subscribing on port 0)
+ * @param device   e.g. {@code cpu}, {@code cuda:0}
+ * @param state    what the worker is doing
+ * @param jobToken the token from the job's spec; the coordinator admits only workers that present it
+ */
+public record WorkerInfo(String host, String endpoint, String device, State state, String jobToken) {
+
+    /** A worker's life: joining (registered, no generation yet), syncing (receiving parameters), training, leaving. */
+    public enum State {
+        JOINING, SYNCING, TRAINING, LEAVING;
+
+        @JsonValue
+        public String json() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        @JsonCreator
+        public static State of(String text) {
+            for (State state : values()) {
+                if (state.json().equals(text)) {
+                    return state;
+                }
+            }
+            throw new IllegalArgumentException("unknown worker state '" + text + "'; expected one of "
+                    + Arrays.stream(values()).map(State::json).toList());
+        }
+    }
+
+    public WorkerInfo {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(state, "state");
+        Objects.requireNonNull(jobToken, "job_token");
+    }
+
+    public WorkerInfo withState(State next) {
+        return new WorkerInfo(host, endpoint, device, next, jobToken);
+    }
+
+    public byte[] encode() {
+        return Json.encode(this);
+    }
+
+    public static WorkerInfo decode(byte[] bytes) {
+        return Json.decode(bytes, WorkerInfo.class, "worker info");
+    }
+}
