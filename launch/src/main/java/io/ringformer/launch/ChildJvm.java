@@ -29,6 +29,7 @@ public final class ChildJvm {
         command.add("java.base/jdk.internal.misc=ALL-UNNAMED");
         command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
         command.add("-Dorg.slf4j.simpleLogger.log.org.nd4j.imports=error");
+        command.add("-Dorg.slf4j.simpleLogger.log.org.apache.zookeeper=error");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(Ringformer.class.getName());

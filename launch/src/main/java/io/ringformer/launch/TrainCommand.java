@@ -27,14 +27,30 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the newest valid checkpoint in the run directory.")
     boolean resume;
 
+    @Option(names = "--workers", defaultValue = "1", paramLabel = "N",
+            description = "Worker processes on this machine, with an embedded ZooKeeper and a coordinator "
+                    + "(default ${DEFAULT-VALUE}: train in this process).")
+    int workers;
+
     @Option(names = "--sample", defaultValue = "300", paramLabel = "N",
             description = "Characters to sample at the end (default ${DEFAULT-VALUE}; 0 for none).")
     int sample;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         TrainConfig settings = config.load();
         Path directory = out != null ? out : Path.of("runs", config.name());
+        if (workers < 1) {
+            throw new IllegalArgumentException("--workers must be at least 1");
+        }
+        if (workers > 1) {
+            int exit = LocalCluster.train(settings, directory.toAbsolutePath(), workers, resume);
+            if (exit == 0 && sample > 0) {
+                TrainedModel model = TrainedModel.load(directory, System.err::println);
+                System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+            }
+            return exit;
+        }
         ProgressView view = new ProgressView(System.out, System.console() != null, directory);
         TrainingRun run = new TrainingRun(settings, directory, view, view::line);
         CountDownLatch finished = new CountDownLatch(1);

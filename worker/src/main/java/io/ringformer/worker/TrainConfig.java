@@ -55,7 +55,9 @@ public final class TrainConfig {
             new Key("eval.iters", Type.INT, 20, "fixed batches per split in one evaluation"),
             new Key("checkpoint.interval", Type.INT, 250, "steps between checkpoints (and one at the end)"),
             new Key("checkpoint.keep", Type.INT, 3, "valid checkpoints kept in the run directory"),
-            new Key("log.interval", Type.INT, 10, "steps between log lines and metrics records"));
+            new Key("log.interval", Type.INT, 10, "steps between log lines and metrics records"),
+            new Key("exchange.wire", Type.STRING, "fp32", "gradients on the wire: fp32 | bf16 | fp16 (summed in fp32)"),
+            new Key("exchange.timeout_ms", Type.INT, 30000, "longest wait for one all-reduce before the step fails"));
 
     private final Map<String, Object> values;
 

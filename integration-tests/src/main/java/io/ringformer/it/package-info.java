@@ -1,4 +1,0 @@
-/**
- * Integration tests on real processes: standalone ZooKeeper, a coordinator and worker JVMs. Arrive with the cluster issue (#5).
- */
-package io.ringformer.it;

@@ -1,0 +1,86 @@
+package io.ringformer.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ringformer.worker.checkpoint.CheckpointStore;
+import java.io.File;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ringformer train --workers N}: real worker JVMs meeting through an embedded ZooKeeper and all-reducing
+ * over Aeron. Data parallelism must not change the arithmetic: N workers on a global batch end with the
+ * parameters of one process on the same batch.
+ */
+class TrainingJobIT {
+
+    static final int STEPS = 20;
+
+    static String[] train(Path out, int workers) {
+        return new String[] {"train", "--config", "../configs/gpt-char-tiny.yaml", "--workers", "" + workers,
+                "--out", out.toString(), "--sample", "0", "--set", "data.path=" + Cli.mobyDick(),
+                "--set", "train.max_iters=" + STEPS, "--set", "train.batch_size=12", "--set", "checkpoint.interval=" + STEPS,
+                "--set", "eval.interval=" + STEPS, "--set", "eval.iters=2"};
+    }
+
+    static float[] finalParameters(Path run) {
+        return CheckpointStore.load(run.resolve("checkpoints").resolve(String.format("step-%08d", STEPS)))
+                .state().params();
+    }
+
+    static double maxDifference(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double max = 0;
+        for (int i = 0; i < a.length; i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
+    }
+
+    @Test
+    @Timeout(600)
+    void twoAndThreeWorkersEndWithTheParametersOfOneProcess(@TempDir Path dir) throws Exception {
+        Cli.run(dir.resolve("one.log"), 0, 300, train(dir.resolve("one"), 1));
+        float[] one = finalParameters(dir.resolve("one"));
+        for (int workers : new int[] {2, 3}) {
+            Path run = dir.resolve("workers-" + workers);
+            Cli.run(dir.resolve(workers + ".log"), 0, 300, train(run, workers));
+            double difference = maxDifference(one, finalParameters(run));
+            System.out.printf("%d workers vs one process after %d steps: max |Δθ| = %.3g%n", workers, STEPS, difference);
+            assertTrue(difference < 1e-5, workers + " workers: parameters differ by " + difference);
+        }
+    }
+
+    @Test
+    @Timeout(600)
+    void twoWorkersTrainSampleAndLeaveNothingBehind(@TempDir Path dir) throws Exception {
+        Set<String> shmBefore = sharedMemory();
+        Path run = dir.resolve("run");
+        String out = Cli.run(dir.resolve("train.log"), 0, 300, train(run, 2));
+        assertTrue(out.contains("rank 0 of 2") && out.contains("rank 1 of 2"), out);
+        assertTrue(out.contains("checkpoint " + run.resolve("checkpoints")), out);
+        String text = Cli.run(dir.resolve("generate.log"), 0, 120, "generate", "--checkpoint", run.toString(),
+                "--prompt", "The whale", "--tokens", "50", "--seed", "5");
+        assertTrue(text.contains("The whale") && text.strip().length() >= 50, text);
+
+        List<ProcessHandle> left = ProcessHandle.allProcesses()
+                .filter(p -> p.info().commandLine().map(c -> c.contains(run.toString())).orElse(false))
+                .collect(Collectors.toList());
+        assertTrue(left.isEmpty(), "processes left behind: " + left);
+        Set<String> shmAfter = sharedMemory();
+        shmAfter.removeAll(shmBefore);
+        assertTrue(shmAfter.isEmpty(), "/dev/shm directories left behind: " + shmAfter);
+    }
+
+    static Set<String> sharedMemory() {
+        String[] names = new File("/dev/shm").list((d, name) -> name.startsWith("ringformer-"));
+        return names == null ? new java.util.HashSet<>() : new java.util.HashSet<>(Arrays.asList(names));
+    }
+}

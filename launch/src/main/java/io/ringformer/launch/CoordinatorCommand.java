@@ -1,0 +1,69 @@
+package io.ringformer.launch;
+
+import io.ringformer.coordinator.Coordinator;
+import io.ringformer.protocol.JobSpec;
+import io.ringformer.protocol.JobStatus;
+import io.ringformer.protocol.JobStatusNode;
+import io.ringformer.protocol.ZkConnection;
+import io.ringformer.protocol.ZkLayout;
+import io.ringformer.worker.TrainConfig;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import org.apache.curator.framework.CuratorFramework;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ringformer coordinator}: submits the job (once; a second coordinator with the same config joins as a
+ * standby) and runs the rendezvous and generations until the job has finished or failed.
+ */
+@Command(name = "coordinator", mixinStandardHelpOptions = true,
+        description = "Submit a job and coordinate its workers (a second one is a standby).")
+public final class CoordinatorCommand implements Callable<Integer> {
+
+    @Option(names = "--zk", required = true, paramLabel = "HOSTS", description = "ZooKeeper, host:port[,…].")
+    String zooKeeper;
+
+    @Option(names = "--job", required = true, description = "Job name.")
+    String job;
+
+    @Mixin
+    ConfigOptions config;
+
+    @Option(names = "--min-workers", defaultValue = "1", description = "Fewest workers to train with (default ${DEFAULT-VALUE}).")
+    int minWorkers;
+
+    @Option(names = "--max-workers", description = "Most workers in a generation (default: --min-workers).")
+    Integer maxWorkers;
+
+    @Option(names = "--settle-ms", defaultValue = "2000",
+            description = "How long to wait for more than --min-workers (default ${DEFAULT-VALUE}).")
+    long settleMs;
+
+    @Override
+    public Integer call() throws Exception {
+        TrainConfig settings = config.load();
+        ZkLayout layout = new ZkLayout(job);
+        try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {
+            client.start();
+            Coordinator.submit(client, layout, JobSpec.of(UUID.randomUUID().toString(),
+                    settings.getInt("train.batch_size"), minWorkers, maxWorkers == null ? minWorkers : maxWorkers,
+                    settleMs, settings.toYaml()));
+            try (Coordinator coordinator = new Coordinator(client, layout, "coordinator-" + ProcessHandle.current().pid())) {
+                coordinator.start();
+                System.out.println("coordinator of job '" + job + "' at " + zooKeeper + " (leader when elected)");
+                JobStatusNode status = new JobStatusNode(client, layout);
+                while (true) {
+                    Optional<JobStatus> now = status.read();
+                    if (now.isPresent() && now.get().ended()) {
+                        System.out.println("job " + job + " " + now.get().state().json() + ": " + now.get().detail());
+                        return now.get().state() == JobStatus.State.FINISHED ? 0 : 1;
+                    }
+                    Thread.sleep(500);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.ringformer.launch;
+
+import io.ringformer.protocol.ZkConnection;
+import io.ringformer.worker.Worker;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ringformer worker}: one replica of a job; see {@link Worker} for what it does. */
+@Command(name = "worker", mixinStandardHelpOptions = true, description = "Join a job as a worker.")
+public final class WorkerCommand implements Callable<Integer> {
+
+    @Option(names = "--zk", required = true, paramLabel = "HOSTS", description = "ZooKeeper, host:port[,…].")
+    String zooKeeper;
+
+    @Option(names = "--job", required = true, description = "Job name.")
+    String job;
+
+    @Option(names = "--bind", defaultValue = "127.0.0.1",
+            description = "Address peers reach this worker's Aeron inbox at (default ${DEFAULT-VALUE}).")
+    String bind;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "Device label (default ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--id", description = "Worker id, unique in the job (default: host-pid).")
+    String id;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default: runs/<job>); rank 0 writes it.")
+    Path out;
+
+    @Option(names = "--resume", description = "Continue from the newest valid checkpoint in the run directory.")
+    boolean resume;
+
+    @Option(names = "--rendezvous-timeout-ms", defaultValue = "120000",
+            description = "Longest wait for the job spec and admission (default ${DEFAULT-VALUE}).")
+    long rendezvousTimeoutMs;
+
+    @Override
+    public Integer call() throws Exception {
+        String workerId = id != null ? id
+                : InetAddress.getLocalHost().getHostName().replace('.', '-') + "-" + ProcessHandle.current().pid();
+        Path directory = out != null ? out : Path.of("runs", job);
+        ProgressView view = new ProgressView(System.out, System.console() != null, directory);
+        Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, ZkConnection.DEFAULT_SESSION_TIMEOUT_MS),
+                job, workerId, bind, device, directory, resume, rendezvousTimeoutMs);
+        return new Worker(options, view, view::line).run();
+    }
+}

@@ -1,0 +1,130 @@
+package io.ringformer.worker;
+
+import io.aeron.Aeron;
+import io.ringformer.protocol.Generation;
+import io.ringformer.protocol.JobSpec;
+import io.ringformer.protocol.JobStatus;
+import io.ringformer.protocol.JobStatusNode;
+import io.ringformer.protocol.WorkerInfo;
+import io.ringformer.protocol.WorkerSession;
+import io.ringformer.protocol.ZkConnection;
+import io.ringformer.protocol.ZkLayout;
+import io.ringformer.worker.exchange.ExchangeTimeoutException;
+import io.ringformer.worker.exchange.MediaDriverHost;
+import io.ringformer.worker.exchange.RingAllReduce;
+import io.ringformer.worker.exchange.Wire;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.apache.curator.framework.CuratorFramework;
+
+/**
+ * The worker role: one replica in a job.
+ *
+ * <ol>
+ *   <li>Starts its own Aeron media driver and opens its inbox on {@code bind}:0; the OS picks the port.</li>
+ *   <li>Reads the job spec from ZooKeeper and registers an ephemeral node holding its host, inbox endpoint and
+ *       device ({@link WorkerSession}).</li>
+ *   <li>Waits for a generation that names it: its position is its rank, the member order is the ring.</li>
+ *   <li>Trains ({@link TrainingRun}) with a {@link RingAllReduce} over the members' endpoints; rank 0 writes the
+ *       run directory and publishes the job status.</li>
+ * </ol>
+ * Failure: a member that dies makes the others' all-reduce time out after {@code exchange.timeout_ms}; this
+ * worker then reports the failure, leaves its last checkpoint as it was, and exits with 1. Re-forming the ring
+ * at the next generation without a restart is not built yet; {@code --resume} restarts from the checkpoint.
+ */
+public final class Worker {
+
+    /** How to reach the job and where to train. */
+    public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
+                          Path runDirectory, boolean resume, long rendezvousTimeoutMs) {}
+
+    private final Options options;
+    private final TrainingRun.Listener listener;
+    private final Consumer<String> log;
+
+    public Worker(Options options, TrainingRun.Listener listener, Consumer<String> log) {
+        this.options = options;
+        this.listener = listener;
+        this.log = log;
+    }
+
+    /** Runs the job to its end; returns the process exit code. */
+    public int run() throws Exception {
+        ZkLayout layout = new ZkLayout(options.job());
+        try (MediaDriverHost driver = MediaDriverHost.start();
+             Aeron aeron = driver.connect();
+             RingAllReduce.Inbox inbox = RingAllReduce.Inbox.open(aeron,
+                     "aeron:udp?endpoint=" + options.bindAddress() + ":0");
+             CuratorFramework client = options.zooKeeper().newClient()) {
+            client.start();
+            JobSpec spec = awaitSpec(client, layout);
+            TrainConfig config = TrainConfig.parse(spec.configYaml(), "the job spec of '" + options.job() + "'");
+            BlockingQueue<Generation> generations = new LinkedBlockingQueue<>();
+            WorkerInfo info = new WorkerInfo(InetAddress.getLocalHost().getHostName(), inbox.endpoint(),
+                    options.device(), WorkerInfo.State.JOINING, spec.jobToken());
+            try (WorkerSession session = new WorkerSession(client, layout, options.id(), info, generations::offer)) {
+                session.start();
+                Generation generation = awaitMembership(generations);
+                int rank = generation.rankOf(options.id());
+                RingAllReduce.Config ring = new RingAllReduce.Config(options.job(), generation.number(), rank,
+                        generation.worldSize(), generation.endpoints(), config.getInt("exchange.timeout_ms"),
+                        Wire.valueOf(config.getString("exchange.wire").toUpperCase(Locale.ROOT)));
+                log.accept("worker " + options.id() + ": rank " + rank + " of " + generation.worldSize()
+                        + " in generation " + generation.number());
+                session.updateState(WorkerInfo.State.TRAINING);
+                JobStatusNode status = new JobStatusNode(client, layout);
+                try (RingAllReduce exchange = new RingAllReduce(aeron, inbox, ring)) {
+                    TrainingRun.Outcome outcome = new TrainingRun(config, options.runDirectory(), listener, log)
+                            .run(options.resume(), exchange);
+                    if (rank == 0) {
+                        status.update(s -> s.withStep(outcome.steps(), outcome.lastLoss())
+                                .withCheckpoint(String.valueOf(outcome.lastCheckpoint()))
+                                .withState(JobStatus.State.FINISHED, "trained to step " + outcome.steps()));
+                    }
+                    return 0;
+                } catch (ExchangeTimeoutException e) {
+                    String why = "rank " + rank + ": " + e.getMessage() + " — a worker died or stalled; the last "
+                            + "checkpoint is intact, restart the job with --resume";
+                    log.accept(why);
+                    status.update(s -> s.withState(JobStatus.State.FAILED, why));
+                    return 1;
+                } finally {
+                    session.updateState(WorkerInfo.State.LEAVING);
+                }
+            }
+        }
+    }
+
+    private JobSpec awaitSpec(CuratorFramework client, ZkLayout layout) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.rendezvousTimeoutMs());
+        while (client.checkExists().forPath(layout.spec()) == null) {
+            if (System.nanoTime() > deadline) {
+                throw new ConfigException("job '" + options.job() + "' has no spec in ZooKeeper at "
+                        + options.zooKeeper().connectString() + "; start its coordinator with --config first");
+            }
+            Thread.sleep(100);
+        }
+        return JobSpec.decode(client.getData().forPath(layout.spec()));
+    }
+
+    private Generation awaitMembership(BlockingQueue<Generation> generations) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.rendezvousTimeoutMs());
+        while (true) {
+            long left = deadline - System.nanoTime();
+            Generation generation = generations.poll(Math.max(0, left), TimeUnit.NANOSECONDS);
+            if (generation == null) {
+                throw new IllegalStateException("worker " + options.id() + " was not admitted to job '"
+                        + options.job() + "' within " + options.rendezvousTimeoutMs() + " ms; is its coordinator"
+                        + " running, and are enough workers registered?");
+            }
+            if (generation.rankOf(options.id()) >= 0) {
+                return generation;
+            }
+        }
+    }
+}
