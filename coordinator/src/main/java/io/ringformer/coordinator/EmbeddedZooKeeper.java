@@ -44,6 +44,9 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
     private static final long START_TIMEOUT_MS = 15_000;
 
     private final int tickTimeMs;
+    private final String bindAddress;
+    private final int fixedPort;
+    private final Path keptDirectory;
     private Path baseDir;
     private ZooKeeperServerEmbedded server;
     private int port;
@@ -54,6 +57,19 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
 
     /** @param tickTimeMs ZooKeeper's time unit, 100–1000 ms; sessions may last 2 to 20 ticks… up to 60 s */
     public EmbeddedZooKeeper(int tickTimeMs) {
+        this(tickTimeMs, "127.0.0.1", 0, null);
+    }
+
+    /**
+     * A server to keep: {@code ringformer zookeeper}.
+     *
+     * @param port          0 for one the OS has free
+     * @param dataDirectory null for a temporary directory deleted on close; otherwise kept
+     */
+    public EmbeddedZooKeeper(int tickTimeMs, String bindAddress, int port, Path dataDirectory) {
+        this.bindAddress = bindAddress;
+        this.fixedPort = port;
+        this.keptDirectory = dataDirectory;
         if (tickTimeMs < 100 || tickTimeMs > 1000) {
             throw new IllegalArgumentException("tickTime must be in [100, 1000] ms for 2–4 s sessions, got "
                     + tickTimeMs);
@@ -66,10 +82,11 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         if (server != null) {
             throw new IllegalStateException("ZooKeeper already started on port " + port);
         }
-        baseDir = Files.createTempDirectory("ringformer-zk-");
+        baseDir = keptDirectory != null ? Files.createDirectories(keptDirectory)
+                : Files.createTempDirectory("ringformer-zk-");
         Exception last = null;
         for (int attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
-            int candidate = freePort();
+            int candidate = fixedPort > 0 ? fixedPort : freePort();
             ZooKeeperServerEmbedded starting = null;
             try {
                 starting = ZooKeeperServerEmbedded.builder()
@@ -89,7 +106,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                 if (starting != null) {
                     starting.close();
                 }
-                if (!taken(candidate)) {
+                if (fixedPort > 0 || !taken(candidate)) {
                     break; // not a port clash: another port will not help
                 }
                 LOG.warn("ZooKeeper could not have port {}, another process took it (attempt {} of {})", candidate,
@@ -140,7 +157,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         p.setProperty("tickTime", Integer.toString(tickTimeMs));
         p.setProperty("dataDir", baseDir.resolve("data").toString());
         p.setProperty("clientPort", Integer.toString(clientPort));
-        p.setProperty("clientPortAddress", "127.0.0.1");
+        p.setProperty("clientPortAddress", bindAddress);
         p.setProperty("maxSessionTimeout", "60000");
         p.setProperty("maxClientCnxns", "0");
         p.setProperty("maxCnxns", "0");
@@ -194,7 +211,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
     }
 
     private void deleteBaseDir() {
-        if (baseDir == null) {
+        if (baseDir == null || keptDirectory != null) {
             return;
         }
         try (Stream<Path> paths = Files.walk(baseDir)) {

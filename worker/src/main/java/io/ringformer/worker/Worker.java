@@ -1,6 +1,9 @@
 package io.ringformer.worker;
 
 import io.aeron.Aeron;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ringformer.protocol.CheckpointManifest;
+import io.ringformer.protocol.CheckpointRegistry;
 import io.ringformer.protocol.Generation;
 import io.ringformer.protocol.JobSpec;
 import io.ringformer.protocol.JobStatus;
@@ -9,6 +12,7 @@ import io.ringformer.protocol.WorkerInfo;
 import io.ringformer.protocol.WorkerSession;
 import io.ringformer.protocol.ZkConnection;
 import io.ringformer.protocol.ZkLayout;
+import io.ringformer.worker.checkpoint.CheckpointStore;
 import io.ringformer.worker.exchange.ExchangeTimeoutException;
 import io.ringformer.worker.exchange.MediaDriverHost;
 import io.ringformer.worker.exchange.RingAllReduce;
@@ -16,6 +20,8 @@ import io.ringformer.worker.exchange.Wire;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +37,7 @@ import org.apache.curator.framework.CuratorFramework;
  *       device ({@link WorkerSession}).</li>
  *   <li>Waits for a generation that names it: its position is its rank, the member order is the ring.</li>
  *   <li>Trains ({@link TrainingRun}) with a {@link RingAllReduce} over the members' endpoints; rank 0 writes the
- *       run directory and publishes the job status.</li>
+ *       run directory, publishes each checkpoint's manifest ({@link CheckpointRegistry}) and the job status.</li>
  * </ol>
  * Failure: a member that dies makes the others' all-reduce time out after {@code exchange.timeout_ms}; this
  * worker then reports the failure, leaves its last checkpoint as it was, and exits with 1. Re-forming the ring
@@ -79,12 +85,15 @@ public final class Worker {
                 session.updateState(WorkerInfo.State.TRAINING);
                 JobStatusNode status = new JobStatusNode(client, layout);
                 try (RingAllReduce exchange = new RingAllReduce(aeron, inbox, ring)) {
-                    TrainingRun.Outcome outcome = new TrainingRun(config, options.runDirectory(), listener, log)
+                    TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout),
+                            status, generation.worldSize(), spec.configSha256());
+                    TrainingRun.Outcome outcome = new TrainingRun(config, options.runDirectory(), published, log)
                             .run(options.resume(), exchange);
                     if (rank == 0) {
                         status.update(s -> s.withStep(outcome.steps(), outcome.lastLoss())
-                                .withCheckpoint(String.valueOf(outcome.lastCheckpoint()))
                                 .withState(JobStatus.State.FINISHED, "trained to step " + outcome.steps()));
+                    } else {
+                        awaitEnd(status); // leaving first would look like a failure to the coordinator
                     }
                     return 0;
                 } catch (ExchangeTimeoutException e) {
@@ -97,6 +106,60 @@ public final class Worker {
                     session.updateState(WorkerInfo.State.LEAVING);
                 }
             }
+        }
+    }
+
+    /**
+     * The listener, plus: each checkpoint rank 0 writes is published in ZooKeeper (manifest with every file's
+     * SHA-256, read back from the checkpoint's own manifest.json) and the job status follows the steps.
+     */
+    private TrainingRun.Listener publishing(TrainingRun.Listener inner, CheckpointRegistry registry,
+                                            JobStatusNode status, int worldSize, String configSha256) {
+        return new TrainingRun.Listener() {
+            @Override
+            public void started(long firstStep, long lastStep, int parameters) {
+                inner.started(firstStep, lastStep, parameters);
+            }
+
+            @Override
+            public void stepped(Trainer.StepResult result, double tokensPerSecond) {
+                inner.stepped(result, tokensPerSecond);
+                try {
+                    status.update(s -> s.withStep(result.step() + 1, result.loss()));
+                } catch (Exception e) {
+                    log.accept("could not update the job status in ZooKeeper: " + e.getMessage());
+                }
+            }
+
+            @Override
+            public void evaluated(long step, double trainLoss, double valLoss) {
+                inner.evaluated(step, trainLoss, valLoss);
+            }
+
+            @Override
+            public void checkpointed(Path checkpoint) {
+                inner.checkpointed(checkpoint);
+                try {
+                    Map<?, ?> manifest = new ObjectMapper().readValue(
+                            checkpoint.resolve(CheckpointStore.MANIFEST).toFile(), Map.class);
+                    Map<String, String> files = new TreeMap<>();
+                    ((Map<?, ?>) manifest.get("files")).forEach((name, entry) ->
+                            files.put((String) name, (String) ((Map<?, ?>) entry).get("sha256")));
+                    registry.publish(new CheckpointManifest(CheckpointStore.stepOf(checkpoint),
+                            checkpoint.toAbsolutePath().toString(), worldSize, configSha256, files));
+                    status.update(s -> s.withCheckpoint(checkpoint.toAbsolutePath().toString()));
+                } catch (Exception e) {
+                    log.accept("checkpoint " + checkpoint + " is on disk but could not be published in ZooKeeper: "
+                            + e.getMessage());
+                }
+            }
+        };
+    }
+
+    private static void awaitEnd(JobStatusNode status) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < deadline && status.read().map(s -> !s.ended()).orElse(true)) {
+            Thread.sleep(50);
         }
     }
 
