@@ -8,6 +8,7 @@ import io.ringformer.protocol.JobStatusNode;
 import io.ringformer.protocol.ZkConnection;
 import io.ringformer.protocol.ZkLayout;
 import io.ringformer.worker.TrainConfig;
+import io.ringformer.worker.exchange.MediaDriverHost;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,8 +22,9 @@ import java.util.stream.Stream;
 import org.apache.curator.framework.CuratorFramework;
 
 /**
- * {@code ringformer train --workers N} on one machine: an embedded ZooKeeper on 127.0.0.1, a coordinator in this
- * process, and N worker JVMs (one thread each) that find each other through it. Rank 0's progress is the view;
+ * {@code ringformer train --workers N} on one machine: an embedded ZooKeeper on 127.0.0.1, a coordinator and one
+ * Aeron media driver in this process, and N worker JVMs (one thread each) that find each other through ZooKeeper
+ * and all-reduce over IPC through the shared driver. Rank 0's progress is the view;
  * the others stay quiet. At the end, or when one worker fails, or on Ctrl-C, every worker is stopped and the
  * /dev/shm directories of their media drivers are removed.
  */
@@ -35,7 +37,8 @@ final class LocalCluster {
         ZkLayout layout = new ZkLayout(job);
         List<Process> processes = new ArrayList<>();
         Thread stopper = new Thread(() -> ChildJvm.stopAll(processes));
-        try (EmbeddedZooKeeper zooKeeper = new EmbeddedZooKeeper()) {
+        try (EmbeddedZooKeeper zooKeeper = new EmbeddedZooKeeper();
+             MediaDriverHost driver = MediaDriverHost.start()) {   // one driver for the host: workers talk IPC
             zooKeeper.start();
             ZkConnection connection = ZkConnection.of(zooKeeper.connectString(), 4000);
             try (CuratorFramework client = connection.newClient()) {
@@ -47,7 +50,8 @@ final class LocalCluster {
                     Runtime.getRuntime().addShutdownHook(stopper);
                     for (int i = 0; i < workers; i++) {
                         List<String> arguments = new ArrayList<>(List.of("worker", "--zk", zooKeeper.connectString(),
-                                "--job", job, "--id", String.format("w%02d", i), "--out", runDirectory.toString()));
+                                "--job", job, "--id", String.format("w%02d", i), "--out", runDirectory.toString(),
+                                "--aeron-dir", driver.directory()));
                         if (resume) {
                             arguments.add("--resume");
                         }

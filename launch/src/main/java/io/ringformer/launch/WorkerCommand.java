@@ -34,6 +34,11 @@ public final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the newest valid checkpoint in the run directory.")
     boolean resume;
 
+    @Option(names = "--aeron-dir", paramLabel = "DIR",
+            description = "Use the media driver this host already runs (workers of one host then talk over IPC) "
+                    + "instead of starting one and talking UDP.")
+    String aeronDirectory;
+
     @Option(names = "--rendezvous-timeout-ms", defaultValue = "120000",
             description = "Longest wait for the job spec and admission (default ${DEFAULT-VALUE}).")
     long rendezvousTimeoutMs;
@@ -45,7 +50,7 @@ public final class WorkerCommand implements Callable<Integer> {
         Path directory = out != null ? out : Path.of("runs", job);
         ProgressView view = new ProgressView(System.out, System.console() != null, directory);
         Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, ZkConnection.DEFAULT_SESSION_TIMEOUT_MS),
-                job, workerId, bind, device, directory, resume, rendezvousTimeoutMs);
+                job, workerId, bind, device, directory, resume, rendezvousTimeoutMs, aeronDirectory);
         return new Worker(options, view, view::line).run();
     }
 }

@@ -32,7 +32,8 @@ import org.apache.curator.framework.CuratorFramework;
  * The worker role: one replica in a job.
  *
  * <ol>
- *   <li>Starts its own Aeron media driver and opens its inbox on {@code bind}:0; the OS picks the port.</li>
+ *   <li>Starts its own Aeron media driver and opens its inbox on {@code bind}:0 (the OS picks the port); or,
+ *       when the host runs one driver for all its workers, opens an IPC inbox on that driver.</li>
  *   <li>Reads the job spec from ZooKeeper and registers an ephemeral node holding its host, inbox endpoint and
  *       device ({@link WorkerSession}).</li>
  *   <li>Waits for a generation that names it: its position is its rank, the member order is the ring.</li>
@@ -46,8 +47,12 @@ import org.apache.curator.framework.CuratorFramework;
 public final class Worker {
 
     /** How to reach the job and where to train. */
+    /**
+     * @param aeronDirectory a media driver this host already runs (then the inbox is IPC, as for workers sharing
+     *                       one machine), or null to start one of its own and receive over UDP on {@code bindAddress}
+     */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
-                          Path runDirectory, boolean resume, long rendezvousTimeoutMs) {}
+                          Path runDirectory, boolean resume, long rendezvousTimeoutMs, String aeronDirectory) {}
 
     private final Options options;
     private final TrainingRun.Listener listener;
@@ -62,10 +67,13 @@ public final class Worker {
     /** Runs the job to its end; returns the process exit code. */
     public int run() throws Exception {
         ZkLayout layout = new ZkLayout(options.job());
-        try (MediaDriverHost driver = MediaDriverHost.start();
-             Aeron aeron = driver.connect();
-             RingAllReduce.Inbox inbox = RingAllReduce.Inbox.open(aeron,
-                     "aeron:udp?endpoint=" + options.bindAddress() + ":0");
+        boolean sharedDriver = options.aeronDirectory() != null;
+        try (MediaDriverHost driver = sharedDriver ? null : MediaDriverHost.start();
+             Aeron aeron = sharedDriver
+                     ? Aeron.connect(new Aeron.Context().aeronDirectoryName(options.aeronDirectory()))
+                     : driver.connect();
+             RingAllReduce.Inbox inbox = RingAllReduce.Inbox.open(aeron, sharedDriver ? "aeron:ipc"
+                     : "aeron:udp?endpoint=" + options.bindAddress() + ":0");
              CuratorFramework client = options.zooKeeper().newClient()) {
             client.start();
             JobSpec spec = awaitSpec(client, layout);
