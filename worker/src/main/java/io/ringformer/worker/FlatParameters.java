@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -74,7 +75,7 @@ public final class FlatParameters {
     public float[] read(SameDiff sd) {
         float[] flat = new float[size];
         for (Segment s : segments) {
-            buffer(sd.getArrForVarName(s.name())).get(flat, s.offset(), s.length());
+            readable(sd.getArrForVarName(s.name())).get(flat, s.offset(), s.length());
         }
         return flat;
     }
@@ -82,43 +83,41 @@ public final class FlatParameters {
     /** Copies the flat values into the graph's variables. */
     public void write(float[] flat, SameDiff sd) {
         for (Segment s : segments) {
-            buffer(sd.getArrForVarName(s.name())).put(flat, s.offset(), s.length());
+            writable(s.name(), sd.getArrForVarName(s.name())).put(flat, s.offset(), s.length());
         }
     }
 
     /** {@code into += weight · gradients}, each gradient at its variable's place. */
     public void accumulate(Map<String, INDArray> gradients, float weight, float[] into) {
-        float[] scratch = new float[0];
         for (Segment s : segments) {
             INDArray gradient = gradients.get(s.name());
             if (gradient == null) {
                 throw new IllegalStateException("no gradient for " + s.name());
             }
-            if (scratch.length < s.length()) {
-                scratch = new float[s.length()];
-            }
-            buffer(gradient).get(scratch, 0, s.length());
+            FloatBuffer values = readable(gradient);
             for (int i = 0; i < s.length(); i++) {
-                into[s.offset() + i] += weight * scratch[i];
+                into[s.offset() + i] += weight * values.get(i);
             }
         }
     }
 
-    /** A float view of an array's memory in 'c' order (a copy first if it is a view or not fp32). */
-    private static FloatBuffer buffer(INDArray array) {
-        INDArray plain = array;
-        if (array.isView() || array.ordering() != 'c' || array.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT
-                || array.offset() != 0) {
-            if (array.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
-                throw new IllegalStateException("parameters must be fp32 master copies, got " + array.dataType());
-            }
-            plain = array.dup('c');
-            if (array.isView()) {
-                throw new IllegalStateException("cannot write into a view");
-            }
+    /** An array's values as fp32 in 'c' order: its own memory when it is laid out so, else a copy. */
+    private static FloatBuffer readable(INDArray array) {
+        INDArray plain = isPlain(array) ? array : array.castTo(DataType.FLOAT).dup('c');
+        return plain.data().asNioFloat();
+    }
+
+    /** The array's own memory; a variable that is not a plain fp32 array would silently drop the write. */
+    private static FloatBuffer writable(String name, INDArray array) {
+        if (!isPlain(array)) {
+            throw new IllegalStateException("variable " + name + " is not a plain fp32 'c'-order array ("
+                    + array.dataType() + ", view " + array.isView() + "): the master copy cannot be written into it");
         }
-        FloatBuffer buffer = plain.data().asNioFloat();
-        buffer.position(0);
-        return buffer;
+        return array.data().asNioFloat();
+    }
+
+    private static boolean isPlain(INDArray array) {
+        return !array.isView() && array.ordering() == 'c' && array.dataType() == DataType.FLOAT
+                && array.offset() == 0;
     }
 }
