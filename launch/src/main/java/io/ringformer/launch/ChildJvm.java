@@ -27,6 +27,8 @@ public final class ChildJvm {
         command.add("-Djava.awt.headless=true");
         command.add("--add-exports");
         command.add("java.base/jdk.internal.misc=ALL-UNNAMED");
+        command.add("--add-modules");
+        command.add("jdk.incubator.vector");
         command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
         command.add("-Dorg.slf4j.simpleLogger.log.org.nd4j.imports=error");
         command.add("-Dorg.slf4j.simpleLogger.log.org.apache.zookeeper=error");
