@@ -134,7 +134,8 @@ final class BoundPrimitive implements AutoCloseable {
         return m;
     }
 
-    private static String implementation(dnnl_primitive_desc pd) {
+    /** oneDNN's name of the implementation a primitive descriptor stands for. */
+    static String implementation(dnnl_primitive_desc pd) {
         try (PointerPointer<BytePointer> out = new PointerPointer<>(1)) {
             if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, out) != dnnl_success) {
                 return "?";

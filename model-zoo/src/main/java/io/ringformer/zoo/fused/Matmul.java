@@ -26,6 +26,15 @@ import org.bytedeco.dnnl.dnnl_primitive_desc;
  * every row. With {@code accumulate}, the product (plus bias) is added to what C holds (oneDNN's sum post-op);
  * without it C is overwritten.
  *
+ * <p>Layouts, as found with oneDNN 2.5.2 on an AVX-512 CPU: contiguous row-major operands and transposed views
+ * of them get the fast blocked kernels ({@code brg:avx512_core}, {@code brg:avx512_core_bf16}, AMX where the CPU
+ * has it). Any other strided view whose last or second-to-last dim has stride 1 — column blocks, the heads of a
+ * fused projection, a C written into heads — is accepted but runs on the gemm-based kernel ({@code gemm:jit}),
+ * about 0.6–0.8× as fast at the attention shapes. A C that is column-major (stride 1 in its second-to-last dim)
+ * or has no unit stride, and an A or B with no unit stride in its last two dims, leave oneDNN with only its
+ * reference kernel ({@code ref:any}): {@code of} refuses those with an IllegalArgumentException naming the
+ * shapes; {@link #ofAnyKernel} accepts them.
+ *
  * <p>oneDNN picks the kernel itself ({@link #implementation()} names it; AMX on CPUs that have it, AVX-512 bf16
  * dot products on CPUs with AVX512-BF16). {@link #run()} allocates nothing on the Java heap; the primitive's
  * scratchpad is allocated once here.
@@ -53,10 +62,24 @@ public final class Matmul implements AutoCloseable {
      *
      * @param bias nullable; F32 {@code [N]} or {@code [1, N]}
      * @throws IllegalArgumentException if the shapes or types do not fit, or oneDNN has no implementation for
-     *                                  these layouts (the message names the shapes and oneDNN's status)
+     *                                  these layouts, or only its reference kernel (the message names the shapes
+     *                                  and oneDNN's status or kernel)
      * @throws IllegalStateException    if oneDNN is not available ({@link Dnnl#unavailableReason()})
      */
     public static Matmul of(View a, View b, View bias, View c, boolean accumulate) {
+        return create(a, b, bias, c, accumulate, false);
+    }
+
+    /**
+     * Like {@link #of}, but also accepts layouts for which oneDNN has only its reference kernel ({@code ref:any}:
+     * a C that is column-major or has no unit stride, an operand with no unit stride in its last two dims). That
+     * kernel is correct but some hundred times slower; meant for tests and odd one-off products.
+     */
+    public static Matmul ofAnyKernel(View a, View b, View bias, View c, boolean accumulate) {
+        return create(a, b, bias, c, accumulate, true);
+    }
+
+    private static Matmul create(View a, View b, View bias, View c, boolean accumulate, boolean allowReference) {
         validate(a, b, bias, c);
         Dnnl.requireAvailable();
         Dnnl.pinCurrentThread();
@@ -104,6 +127,14 @@ public final class Matmul implements AutoCloseable {
             if (status != dnnl_success) {
                 throw new IllegalArgumentException("oneDNN has no matmul for " + what + ": "
                         + Dnnl.statusName(status));
+            }
+            String kernel = BoundPrimitive.implementation(pd);
+            if (!allowReference && kernel.startsWith("ref")) {
+                dnnl_primitive_desc_destroy(pd);
+                throw new IllegalArgumentException("oneDNN has only its slow reference kernel (" + kernel + ") for "
+                        + what + ": give C (and A, B) a unit stride in one of the last two dims and C row-major"
+                        + " rows (stride 1 in the last dim), e.g. write C contiguous and Reorder it, or use"
+                        + " Matmul.ofAnyKernel");
             }
             int n = bias == null ? 3 : 4;
             int[] kinds = new int[n];

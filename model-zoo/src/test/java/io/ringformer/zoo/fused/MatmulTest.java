@@ -342,6 +342,25 @@ class MatmulTest {
         assertClose(expect, dwv, "bf16 dW += Xᵀ·dY");
     }
 
+    /** A column-major C only has oneDNN's reference kernel: of() refuses it, ofAnyKernel() computes it right. */
+    @Test
+    void columnMajorCNeedsTheReferenceKernel() {
+        Random r = new Random(18);
+        int m = 6, k = 5, n = 4;
+        NativeBuffer a = random(m * k, r), b = random(k * n, r), c = random(m * n, r);
+        View av = View.matrix(a, 0, m, k), bv = View.matrix(b, 0, k, n);
+        View cv = View.matrix(c, 0, n, m).transposed();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Matmul.of(av, bv, null, cv, false));
+        assertTrue(e.getMessage().contains("ref") && e.getMessage().contains("[6, 4] strides [1, 6]"), e.getMessage());
+        double[][] expect = reference(av, bv, null, cv, null);
+        try (Matmul mm = Matmul.ofAnyKernel(av, bv, null, cv, false)) {
+            assertTrue(mm.implementation().startsWith("ref"), mm.implementation());
+            mm.run();
+        }
+        assertClose(expect, cv, "column-major C");
+    }
+
     // ---- bad input ----
 
     @Test
