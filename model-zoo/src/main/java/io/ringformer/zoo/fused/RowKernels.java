@@ -1,0 +1,163 @@
+package io.ringformer.zoo.fused;
+
+import java.nio.ByteBuffer;
+import java.util.Objects;
+
+/**
+ * What {@link ScalarKernels} and {@link VectorKernels} share: the index bookkeeping of the kernels that work row by
+ * row (causal rows, heads, positions, ignored targets), written once in terms of a few operations on contiguous
+ * runs of floats, which each implementation supplies. All offsets and counts are in floats.
+ */
+abstract class RowKernels implements Kernels {
+
+    /** The float at float index {@code index} of a native-order buffer. */
+    static float get(ByteBuffer buffer, int index) {
+        return buffer.getFloat(Float.BYTES * index);
+    }
+
+    static void put(ByteBuffer buffer, int index, float value) {
+        buffer.putFloat(Float.BYTES * index, value);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Operations on runs of n floats, supplied by the implementations
+
+    /** buffer[offset + i] = 0 for i < n. */
+    abstract void zero(ByteBuffer buffer, int offset, int n);
+
+    /** y[yOffset + i] += alpha·x[xOffset + i] for i < n. */
+    abstract void axpy(float alpha, ByteBuffer x, int xOffset, ByteBuffer y, int yOffset, int n);
+
+    /** out[outOffset + i] = alpha·a[aOffset + i] + b[bOffset + i] for i < n; just alpha·a when b is null. */
+    abstract void scaleAdd(float alpha, ByteBuffer a, int aOffset, ByteBuffer b, int bOffset, ByteBuffer out,
+                           int outOffset, int n);
+
+    /**
+     * Softmax in place over the n = t + 1 scores z[s] = scores[offset + s] of causal row t:
+     * p[s] = softmax over s of (scale·z[s] − slope·(t − s)).
+     */
+    abstract void softmaxRow(ByteBuffer scores, int offset, int n, float scale, float slope);
+
+    /** In place on dp over n entries at offset: ds[s] = scale·p[s]·(dp[s] − Σ_s' p[s']·dp[s']). */
+    abstract void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float scale);
+
+    /**
+     * −log softmax(row)[target] of the vocab logits at offset (0 ≤ target < vocab), in double; when dLogits is not
+     * null, also dLogits[offset + i] = gradScale·(softmax(row)[i] − [i = target]).
+     */
+    abstract double crossEntropyRow(ByteBuffer logits, int offset, int vocab, int target, ByteBuffer dLogits,
+                                    float gradScale);
+
+    /**
+     * Rotates the n pairs (a, b) = (buffer[aOffset + i], buffer[bOffset + i]) in place by the angles whose cosines
+     * and sines are at cos/sin[angleOffset + i]: a' = a·cos − b·sin, b' = b·cos + a·sin; by minus those angles
+     * when {@code inverse}.
+     */
+    abstract void rotate(ByteBuffer buffer, int aOffset, int bOffset, ByteBuffer cos, ByteBuffer sin, int angleOffset,
+                         int n, boolean inverse);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Kernels in terms of them
+
+    @Override
+    public void causalSoftmax(ByteBuffer scores, int groups, int length, int heads, float scale, float[] slopes) {
+        for (int group = 0; group < groups; group++) {
+            float slope = slopes == null ? 0f : slopes[group % heads];
+            for (int t = 0; t < length; t++) {
+                int row = (group * length + t) * length;
+                softmaxRow(scores, row, t + 1, scale, slope);
+                zero(scores, row + t + 1, length - t - 1);
+            }
+        }
+    }
+
+    @Override
+    public void causalSoftmaxBackward(ByteBuffer p, ByteBuffer dp, int groups, int length, float scale) {
+        for (int row = 0; row < groups * length; row++) {
+            int t = row % length;
+            softmaxBackwardRow(p, dp, row * length, t + 1, scale);
+            zero(dp, row * length + t + 1, length - t - 1);
+        }
+    }
+
+    @Override
+    public double crossEntropy(ByteBuffer logits, int[] targets, int targetOffset, ByteBuffer dLogits, int rows,
+                               int vocab, float gradScale) {
+        return crossEntropy(logits, targets, targetOffset, Objects.requireNonNull(dLogits), rows, vocab, gradScale,
+                            true);
+    }
+
+    @Override
+    public double crossEntropyLoss(ByteBuffer logits, int[] targets, int targetOffset, int rows, int vocab) {
+        return crossEntropy(logits, targets, targetOffset, null, rows, vocab, 0f, false);
+    }
+
+    private double crossEntropy(ByteBuffer logits, int[] targets, int targetOffset, ByteBuffer dLogits, int rows,
+                                int vocab, float gradScale, boolean gradient) {
+        double loss = 0;
+        for (int row = 0; row < rows; row++) {
+            int target = targets[targetOffset + row];
+            if (target < 0) {
+                if (gradient) {
+                    zero(dLogits, row * vocab, vocab);
+                }
+                continue;
+            }
+            Objects.checkIndex(target, vocab);
+            loss += crossEntropyRow(logits, row * vocab, vocab, target, dLogits, gradScale);
+        }
+        return loss;
+    }
+
+    @Override
+    public void columnSums(ByteBuffer dy, ByteBuffer out, int rows, int columns) {
+        zero(out, 0, columns);
+        for (int row = 0; row < rows; row++) {
+            axpy(1f, dy, row * columns, out, 0, columns);
+        }
+    }
+
+    @Override
+    public void add(ByteBuffer a, ByteBuffer b, ByteBuffer out, int n) {
+        scaleAdd(1f, a, 0, b, 0, out, 0, n);
+    }
+
+    @Override
+    public void rope(ByteBuffer qkv, int rows, int length, int heads, int headDim, ByteBuffer cos, ByteBuffer sin,
+                     boolean inverse) {
+        int half = headDim / 2;
+        int rowWidth = 3 * heads * headDim;
+        for (int row = 0; row < rows; row++) {
+            int angles = (row % length) * half;
+            // The q heads and then the k heads: the first 2·heads of the row's 3·heads blocks of headDim.
+            for (int head = 0; head < 2 * heads; head++) {
+                int a = row * rowWidth + head * headDim;
+                rotate(qkv, a, a + half, cos, sin, angles, half, inverse);
+            }
+        }
+    }
+
+    @Override
+    public void embed(int[] tokens, int tokenOffset, ByteBuffer wte, float tokenScale, ByteBuffer positions,
+                      ByteBuffer x, int rows, int length, int width) {
+        for (int row = 0; row < rows; row++) {
+            int token = tokens[tokenOffset + row];
+            scaleAdd(tokenScale, wte, token * width, positions, (row % length) * width, x, row * width, width);
+        }
+    }
+
+    @Override
+    public void embedBackward(int[] tokens, int tokenOffset, ByteBuffer dx, float tokenScale, ByteBuffer dWte,
+                              ByteBuffer dPositions, int rows, int length, int width) {
+        if (dPositions != null) {
+            zero(dPositions, 0, length * width);
+        }
+        for (int row = 0; row < rows; row++) {
+            int token = tokens[tokenOffset + row];
+            axpy(tokenScale, dx, row * width, dWte, token * width, width);
+            if (dPositions != null) {
+                axpy(1f, dx, row * width, dPositions, (row % length) * width, width);
+            }
+        }
+    }
+}
