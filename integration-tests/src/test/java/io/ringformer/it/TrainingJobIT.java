@@ -13,6 +13,8 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code ringformer train --workers N}: real worker JVMs meeting through an embedded ZooKeeper and all-reducing
@@ -24,8 +26,13 @@ class TrainingJobIT {
     static final int STEPS = 20;
 
     static String[] train(Path out, int workers) {
+        return train(out, workers, "fused");
+    }
+
+    static String[] train(Path out, int workers, String backend) {
         return new String[] {"train", "--config", "../configs/gpt-char-tiny.yaml", "--workers", "" + workers,
                 "--out", out.toString(), "--sample", "0", "--set", "data.path=" + Cli.mobyDick(),
+                "--set", "model.backend=" + backend,
                 "--set", "train.max_iters=" + STEPS, "--set", "train.batch_size=12", "--set", "checkpoint.interval=" + STEPS,
                 "--set", "eval.interval=" + STEPS, "--set", "eval.iters=2"};
     }
@@ -44,16 +51,19 @@ class TrainingJobIT {
         return max;
     }
 
-    @Test
-    @Timeout(600)
-    void twoAndThreeWorkersEndWithTheParametersOfOneProcess(@TempDir Path dir) throws Exception {
-        Cli.run(dir.resolve("one.log"), 0, 300, train(dir.resolve("one"), 1));
+    @ParameterizedTest
+    @ValueSource(strings = {"fused", "samediff"})
+    @Timeout(900)
+    void twoAndThreeWorkersEndWithTheParametersOfOneProcess(String backend, @TempDir Path dir) throws Exception {
+        String oneLog = Cli.run(dir.resolve("one.log"), 0, 300, train(dir.resolve("one"), 1, backend));
+        assertTrue(oneLog.contains("model backend: " + backend), oneLog);
         float[] one = finalParameters(dir.resolve("one"));
         for (int workers : new int[] {2, 3}) {
             Path run = dir.resolve("workers-" + workers);
-            Cli.run(dir.resolve(workers + ".log"), 0, 300, train(run, workers));
+            Cli.run(dir.resolve(workers + ".log"), 0, 300, train(run, workers, backend));
             double difference = maxDifference(one, finalParameters(run));
-            System.out.printf("%d workers vs one process after %d steps: max |Δθ| = %.3g%n", workers, STEPS, difference);
+            System.out.printf("%s, %d workers vs one process after %d steps: max |Δθ| = %.3g%n", backend, workers,
+                    STEPS, difference);
             assertTrue(difference < 1e-5, workers + " workers: parameters differ by " + difference);
         }
     }

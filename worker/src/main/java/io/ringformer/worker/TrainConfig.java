@@ -32,6 +32,9 @@ public final class TrainConfig {
             new Key("model.block_size", Type.INT, 64, "context length in tokens"),
             new Key("model.dropout", Type.DOUBLE, 0.0, "dropout on embeddings, attention weights and residuals"),
             new Key("model.positions", Type.STRING, "learned", "learned | sinusoidal | rope | alibi"),
+            new Key("model.backend", Type.STRING, "fused",
+                    "fused (hand-written step: oneDNN GEMMs, Vector API kernels) | samediff (the graph); fused falls"
+                            + " back to samediff, saying so, for what it does not cover (dropout, fp16)"),
             new Key("data.path", Type.STRING, "data/moby-dick.txt",
                     "UTF-8 text file, relative to the working directory"),
             new Key("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training"),
@@ -212,13 +215,14 @@ public final class TrainConfig {
     }
 
     /**
-     * Keys of the model's shape ({@code model.*} except dropout) whose values differ from {@code other}'s, as
+     * Keys of the model's shape ({@code model.*} except dropout and backend) whose values differ from {@code other}'s, as
      * "key: this value vs other value".
      */
     public List<String> modelDifferences(TrainConfig other) {
         List<String> differences = new ArrayList<>();
         for (Key key : KEYS) {
             if (key.name().startsWith("model.") && !key.name().equals("model.dropout")
+                    && !key.name().equals("model.backend")
                     && !values.get(key.name()).equals(other.values.get(key.name()))) {
                 differences.add(key.name() + ": " + values.get(key.name()) + " vs " + other.values.get(key.name()));
             }

@@ -1,5 +1,6 @@
 package io.ringformer.worker;
 
+import io.ringformer.worker.backend.ModelBackend;
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.worker.optim.AdamW;
 import io.ringformer.worker.optim.GradientClipping;
@@ -11,16 +12,8 @@ import io.ringformer.zoo.data.TextDataset;
 import io.ringformer.zoo.data.TextDataset.Rows;
 import io.ringformer.zoo.data.TextDataset.Split;
 import io.ringformer.zoo.gpt.Gpt;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import java.util.function.Consumer;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * One replica, one optimizer step at a time.
@@ -39,7 +32,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *   <li>Clip by global norm, then AdamW at the scheduled rate on the fp32 master copy; copy it into the graph.</li>
  * </ol>
  * Dropout masks are a function of (seed, step, sequence) ({@link io.ringformer.zoo.Dropout}), so a resumed run
- * and a run split differently across ranks draw the same masks.
+ * and a run split differently across ranks draw the same masks. The gradients come from a {@link ModelBackend}:
+ * the hand-written fused step, or the SameDiff graph.
  */
 public final class Trainer {
 
@@ -51,13 +45,10 @@ public final class Trainer {
     public record State(long step, float[] params, float[] firstMoment, float[] secondMoment, long optimizerSteps,
                         double lossScale, int cleanSteps) {}
 
-    private static final String LOSS_SCALE = "loss_scale";
-    private static final String SCALED_LOSS = "scaled_loss";
     private static final long EVAL_SALT = 0x5EED_E7A1L;
 
     private final TrainConfig config;
-    private final Gpt gpt;
-    private final SameDiff sd;
+    private final ModelBackend backend;
     private final TextDataset data;
     private final GradientExchange exchange;
     private final FlatParameters layout;
@@ -68,16 +59,21 @@ public final class Trainer {
     private final LearningRateSchedule schedule;
     private final boolean fp16;
     private LossScaler scaler;
-    private final List<String> parameterNames;
     private final int globalBatch;
     private final int blockSize;
     private final int accumulation;
     private final long seed;
-    private final boolean usesDropout;
-    private Gpt inference;
+    private final int[] tokens;        // this step's global batch [batch_size, T], row-major
+    private final int[] targets;
     private long step;
 
     public Trainer(TrainConfig config, TextDataset data, int vocabSize, GradientExchange exchange) {
+        this(config, data, vocabSize, exchange, message -> {});
+    }
+
+    /** @param log where the choice of backend is reported */
+    public Trainer(TrainConfig config, TextDataset data, int vocabSize, GradientExchange exchange,
+                   Consumer<String> log) {
         this.config = config;
         this.data = data;
         this.exchange = exchange;
@@ -96,17 +92,15 @@ public final class Trainer {
             throw new ConfigException("train.precision: " + e.getMessage());
         }
         Gpt.Config model = modelConfig(config, vocabSize);
-        this.usesDropout = model.dropout() > 0;
-        this.gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
-        this.sd = gpt.graph();
-        SDVariable scale = sd.placeHolder(LOSS_SCALE, DataType.FLOAT);
-        sd.getVariable(Gpt.LOSS).mul(SCALED_LOSS, scale);
-        sd.setLossVariables(SCALED_LOSS);
-        createGradientFunction(sd); // now rather than inside the first step, so step times are comparable
-
-        this.parameterNames = gpt.parameterNames();
-        this.layout = FlatParameters.of(sd, parameterNames, Trainer::decays);
-        this.params = layout.read(sd);
+        Gpt gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
+        this.layout = FlatParameters.of(gpt.graph(), gpt.parameterNames(), Trainer::decays);
+        this.params = layout.read(gpt.graph());
+        Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
+        this.backend = ModelBackend.create(config.getString("model.backend"), gpt, layout, precision, seed,
+                mine.count(), log);
+        backend.setParameters(params);
+        this.tokens = new int[globalBatch * blockSize];
+        this.targets = new int[globalBatch * blockSize];
         this.buffer = new float[layout.size() + 1];
         this.decay = layout.decayMask();
         this.optimizer = new AdamW(layout.size(), config.getDouble("optim.beta1"), config.getDouble("optim.beta2"),
@@ -114,17 +108,6 @@ public final class Trainer {
         this.schedule = schedule(config);
         this.fp16 = precision.compute() == DataType.HALF;
         this.scaler = new LossScaler(fp16);
-    }
-
-    /** M2.1 prints a line per differentiated op (~100) to System.out while it builds the backward graph. */
-    private static void createGradientFunction(SameDiff sd) {
-        java.io.PrintStream out = System.out;
-        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
-        try {
-            sd.createGradFunction();
-        } finally {
-            System.setOut(out);
-        }
     }
 
     /** The model shape a config asks for. */
@@ -163,19 +146,15 @@ public final class Trainer {
         long started = System.nanoTime();
         java.util.Arrays.fill(buffer, 0f);
         double lossScale = scaler.scale();
-        TextDataset.Batch global = data.batch(Split.TRAIN, seed, step, globalBatch, blockSize);
+        data.fill(Split.TRAIN, seed, step, globalBatch, blockSize, tokens, targets);
         Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
         int size = layout.size();
         for (int micro = 0; micro < accumulation; micro++) {
             Rows part = Rows.of(mine.count(), micro, accumulation);
-            int firstRow = mine.first() + part.first();
-            Map<String, INDArray> feed = feed(global, firstRow, part.count());
-            feed.putAll(gpt.dropoutNoise(seed, step, firstRow, part.count()));
-            feed.put(LOSS_SCALE, Nd4j.scalar(DataType.FLOAT, lossScale));
-            OutAndGrad result = sd.calculateGradientsAndOutputs(feed, List.of(Gpt.LOSS), parameterNames);
             float weight = (float) part.count() / globalBatch;
-            layout.accumulate(result.getGradients(), weight, buffer);
-            buffer[size] += weight * result.getOutputs().get(Gpt.LOSS).getFloat(0);
+            double loss = backend.addGradients(tokens, targets, mine.first() + part.first(), part.count(), step,
+                    (float) (weight * lossScale), buffer);
+            buffer[size] += (float) (weight * loss);
         }
         exchange.allReduce(buffer, step);
         double loss = buffer[size];
@@ -185,7 +164,7 @@ public final class Trainer {
         if (finite) {
             norm = GradientClipping.clip(buffer, size, config.getDouble("optim.grad_clip"));
             optimizer.update(params, buffer, decay, lr);
-            layout.write(params, sd);
+            backend.setParameters(params);
         }
         return new StepResult(step++, loss, norm, lr, finite, lossScale, (System.nanoTime() - started) / 1e6);
     }
@@ -195,35 +174,16 @@ public final class Trainer {
      * dropout. Every rank evaluates its rows; the exchange sums the weighted means.
      */
     public double evaluate(Split split) {
-        SameDiff graph = usesDropout ? inferenceGraph() : sd;
         int iterations = config.getInt("eval.iters");
         Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
         float[] total = new float[1];
         for (int i = 0; i < iterations; i++) {
-            TextDataset.Batch batch = data.batch(split, seed ^ EVAL_SALT, i, globalBatch, blockSize);
-            Map<String, INDArray> feed = feed(batch, mine.first(), mine.count());
-            float loss = graph.output(feed, Gpt.LOSS).get(Gpt.LOSS).getFloat(0);
-            total[0] += loss * mine.count() / (float) globalBatch;
+            data.fill(split, seed ^ EVAL_SALT, i, globalBatch, blockSize, tokens, targets);
+            double loss = backend.loss(tokens, targets, mine.first(), mine.count());
+            total[0] += (float) (loss * mine.count() / globalBatch);
         }
         exchange.allReduce(total, -1 - step);
         return total[0] / iterations;
-    }
-
-    private SameDiff inferenceGraph() {
-        if (inference == null) {
-            inference = Gpt.build(gpt.config(), DataType.FLOAT, seed, false);
-        }
-        layout.write(params, inference.graph());
-        return inference.graph();
-    }
-
-    private static Map<String, INDArray> feed(TextDataset.Batch batch, int firstRow, int rows) {
-        Map<String, INDArray> feed = new HashMap<>();
-        feed.put(Gpt.TOKENS, batch.tokens().get(NDArrayIndex.interval(firstRow, firstRow + rows),
-                NDArrayIndex.all()).dup());
-        feed.put(Gpt.TARGETS, batch.targets().get(NDArrayIndex.interval(firstRow, firstRow + rows),
-                NDArrayIndex.all()).dup());
-        return feed;
     }
 
     /** The next step to train (0 for a fresh run). */
@@ -231,8 +191,9 @@ public final class Trainer {
         return step;
     }
 
-    public Gpt model() {
-        return gpt;
+    /** Which engine computes the gradients, e.g. "fused fp32 (oneDNN GEMMs, vector 512-bit kernels)". */
+    public String backend() {
+        return backend.description();
     }
 
     public FlatParameters layout() {
@@ -266,6 +227,6 @@ public final class Trainer {
         optimizer.restore(state.firstMoment(), state.secondMoment(), state.optimizerSteps());
         scaler = new LossScaler(fp16, state.lossScale(), state.cleanSteps());
         step = state.step();
-        layout.write(params, sd);
+        backend.setParameters(params);
     }
 }

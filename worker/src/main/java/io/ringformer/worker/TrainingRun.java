@@ -106,7 +106,8 @@ public final class TrainingRun {
             tokenizer = CharTokenizer.fit(text);
         }
         TextDataset data = textDataset(text, tokenizer);
-        Trainer trainer = new Trainer(config, data, tokenizer.vocabSize(), exchange);
+        Trainer trainer = new Trainer(config, data, tokenizer.vocabSize(), exchange, log);
+        log.accept("model backend: " + trainer.backend());
         if (checkpoint != null) {
             trainer.restore(checkpoint.state());
             log.accept("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());

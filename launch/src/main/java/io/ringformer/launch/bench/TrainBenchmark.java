@@ -10,7 +10,8 @@ import io.ringformer.zoo.text.CharTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,7 +19,8 @@ import picocli.CommandLine.Option;
 
 /**
  * Whole training steps (batch, forward, backward, clip, AdamW, copy back) of a config's model on its data: the
- * median and spread of the step time after warm-up, tokens/s at the median, and the process's peak RSS.
+ * median and spread of the step time after warm-up, tokens/s at the median, and the process's peak RSS. Several
+ * backend/precision variants run side by side in alternating rounds, with ratios to the first.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Time full training steps of a config (median and spread after warm-up, tokens/s, peak RSS).")
@@ -27,42 +29,85 @@ public final class TrainBenchmark implements Callable<Integer> {
     @Mixin
     ConfigOptions config;
 
-    @Option(names = "--steps", defaultValue = "50", description = "Timed steps (default ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "50", description = "Timed steps per variant (default ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--warmup", defaultValue = "30",
-            description = "Untimed steps first; the first ~20 run several times slower (default ${DEFAULT-VALUE}).")
+            description = "Untimed steps of each variant first; SameDiff's first ~20 run several times slower"
+                    + " (default ${DEFAULT-VALUE}).")
     int warmup;
+
+    @Option(names = "--variants", split = ",", paramLabel = "BACKEND:PRECISION",
+            description = "Trainers to time side by side, e.g. samediff:fp32,fused:fp32,fused:bf16; ratios are to"
+                    + " the first. Default: the config's model.backend and train.precision.")
+    List<String> variants;
+
+    @Option(names = "--rounds", defaultValue = "5",
+            description = "The timed steps of the variants alternate in this many rounds, so that the machine's"
+                    + " drift falls on all alike (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    /** One trainer under test and its step times. */
+    private record Variant(String label, Trainer trainer, List<Double> millis) {}
 
     @Override
     public Integer call() {
-        if (steps < 1 || warmup < 0) {
-            throw new IllegalArgumentException("--steps must be at least 1 and --warmup not negative");
+        if (steps < 1 || warmup < 0 || rounds < 1) {
+            throw new IllegalArgumentException("--steps and --rounds must be at least 1 and --warmup not negative");
         }
         TrainConfig settings = config.load();
         String text = TrainingRun.readText(Path.of(settings.getString("data.path")));
         CharTokenizer tokenizer = CharTokenizer.fit(text);
-        Trainer trainer = new Trainer(settings, TextDataset.of(text, tokenizer, settings.getDouble("data.train_fraction")),
-                tokenizer.vocabSize(), new LocalExchange());
+        TextDataset data = TextDataset.of(text, tokenizer, settings.getDouble("data.train_fraction"));
+        List<String> asked = variants != null ? variants
+                : List.of(settings.getString("model.backend") + ":" + settings.getString("train.precision"));
+        List<Variant> timed = new ArrayList<>();
+        for (String variant : asked) {
+            String[] parts = variant.split(":");
+            if (parts.length != 2) {
+                throw new IllegalArgumentException("--variants takes BACKEND:PRECISION items such as fused:bf16, got '"
+                        + variant + "'");
+            }
+            TrainConfig variantSettings = TrainConfig.override(settings,
+                    List.of("model.backend=" + parts[0], "train.precision=" + parts[1]));
+            Trainer trainer = new Trainer(variantSettings, data, tokenizer.vocabSize(), new LocalExchange(),
+                    message -> System.out.println(variant + ": " + message));
+            timed.add(new Variant(variant + " [" + trainer.backend() + "]", trainer, new ArrayList<>()));
+        }
         long tokensPerStep = (long) settings.getInt("train.batch_size") * settings.getInt("model.block_size");
-        System.out.printf("%s: %,d parameters, %d tokens/step, precision %s, OMP_NUM_THREADS=%s%n", config.name(),
-                trainer.parameterCount(), tokensPerStep, settings.getString("train.precision"),
+        System.out.printf("%s: %,d parameters, %d tokens/step, OMP_NUM_THREADS=%s%n", config.name(),
+                timed.get(0).trainer().parameterCount(), tokensPerStep,
                 System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
-        for (int i = 0; i < warmup; i++) {
-            trainer.trainStep();
+        for (Variant variant : timed) {
+            for (int i = 0; i < warmup; i++) {
+                variant.trainer().trainStep();
+            }
         }
-        double[] millis = new double[steps];
-        for (int i = 0; i < steps; i++) {
-            millis[i] = trainer.trainStep().millis();
+        for (int round = 0; round < rounds; round++) {
+            int inRound = steps / rounds + (round < steps % rounds ? 1 : 0);
+            for (Variant variant : timed) {
+                for (int i = 0; i < inRound; i++) {
+                    variant.millis().add(variant.trainer().trainStep().millis());
+                }
+            }
         }
-        Arrays.sort(millis);
-        double median = millis[steps / 2];
-        System.out.printf("step: median %.1f ms, p10 %.1f, p90 %.1f, min %.1f, max %.1f (%d steps after %d warm-up)%n",
-                median, millis[steps / 10], millis[Math.min(steps - 1, steps * 9 / 10)], millis[0], millis[steps - 1],
-                steps, warmup);
-        System.out.printf("throughput: %,.0f tokens/s at the median step%n", tokensPerStep / (median / 1000.0));
+        double baseline = median(timed.get(0).millis());
+        for (Variant variant : timed) {
+            double[] millis = variant.millis().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double median = median(variant.millis());
+            System.out.printf("%s%n  step: median %.1f ms, p10 %.1f, p90 %.1f, min %.1f, max %.1f (%d steps after %d"
+                            + " warm-up); %.2fx the first; %,.0f tokens/s%n", variant.label(), median,
+                    millis[millis.length / 10], millis[Math.min(millis.length - 1, millis.length * 9 / 10)],
+                    millis[0], millis[millis.length - 1], millis.length, warmup, baseline / median,
+                    tokensPerStep / (median / 1000.0));
+        }
         System.out.printf("peak RSS: %s%n", peakRss());
         return 0;
+    }
+
+    private static double median(List<Double> values) {
+        double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return sorted[sorted.length / 2];
     }
 
     /** VmHWM from /proc/self/status (Linux). */

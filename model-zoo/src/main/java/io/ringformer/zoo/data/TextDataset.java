@@ -101,6 +101,34 @@ public final class TextDataset {
 
     /** Where each row of the global batch of {@code step} starts, as an index into the whole text. */
     public int[] windowStarts(Split split, long seed, long step, int batchSize, int blockSize) {
+        int length = checkWindow(split, batchSize, blockSize, step);
+        SplitMix64 random = new SplitMix64(batchSeed(seed, step, split));
+        int[] starts = new int[batchSize];
+        for (int row = 0; row < batchSize; row++) {
+            starts[row] = firstToken(split) + random.nextInt(length - blockSize); // torch.randint(len(data) - T)
+        }
+        return starts;
+    }
+
+    /**
+     * Writes the global batch of {@code step} into flat [batchSize, blockSize] arrays, row-major: the same windows
+     * as {@link #batch}, without allocating.
+     */
+    public void fill(Split split, long seed, long step, int batchSize, int blockSize, int[] tokens, int[] targets) {
+        if (tokens.length < batchSize * blockSize || targets.length < batchSize * blockSize) {
+            throw new IllegalArgumentException("tokens and targets need room for " + batchSize + " × " + blockSize);
+        }
+        int length = checkWindow(split, batchSize, blockSize, step);
+        SplitMix64 random = new SplitMix64(batchSeed(seed, step, split));
+        for (int row = 0; row < batchSize; row++) {
+            int start = firstToken(split) + random.nextInt(length - blockSize);
+            System.arraycopy(ids, start, tokens, row * blockSize, blockSize);
+            System.arraycopy(ids, start + 1, targets, row * blockSize, blockSize);
+        }
+    }
+
+    /** The split's token count, once the arguments are known to make sense. */
+    private int checkWindow(Split split, int batchSize, int blockSize, long step) {
         if (batchSize < 1 || blockSize < 1 || step < 0) {
             throw new IllegalArgumentException("batchSize ≥ 1, blockSize ≥ 1 and step ≥ 0 are required, got"
                     + " batchSize " + batchSize + ", blockSize " + blockSize + ", step " + step);
@@ -110,12 +138,7 @@ public final class TextDataset {
             throw new IllegalArgumentException("the " + split + " split has " + length + " tokens, fewer than blockSize"
                     + " + 1 = " + (blockSize + 1) + " (a window is blockSize tokens plus one more target)");
         }
-        SplitMix64 random = new SplitMix64(batchSeed(seed, step, split));
-        int[] starts = new int[batchSize];
-        for (int row = 0; row < batchSize; row++) {
-            starts[row] = firstToken(split) + random.nextInt(length - blockSize); // torch.randint(len(data) - T)
-        }
-        return starts;
+        return length;
     }
 
     private Batch rows(int[] starts, int first, int count, int blockSize) {

@@ -197,4 +197,18 @@ class TextDatasetTest {
                 () -> dataset.slice(Split.TRAIN, SEED, 0, 2, BLOCK, 0, 3));
         assertTrue(error.getMessage().contains("global batch 2 is smaller than world size 3"), error.getMessage());
     }
+
+    @Test
+    void fillWritesTheSameWindowsAsBatch() {
+        for (Split split : Split.values()) {
+            TextDataset.Batch batch = dataset.batch(split, SEED, 7, 5, BLOCK);
+            int[] tokens = new int[5 * BLOCK];
+            int[] targets = new int[5 * BLOCK];
+            dataset.fill(split, SEED, 7, 5, BLOCK, tokens, targets);
+            assertArrayEquals(batch.tokens().data().asInt(), tokens);
+            assertArrayEquals(batch.targets().data().asInt(), targets);
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> dataset.fill(Split.TRAIN, SEED, 7, 5, BLOCK, new int[4 * BLOCK], new int[5 * BLOCK]));
+    }
 }

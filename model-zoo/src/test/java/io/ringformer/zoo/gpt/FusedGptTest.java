@@ -1,0 +1,194 @@
+package io.ringformer.zoo.gpt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ringformer.zoo.attention.PositionType;
+import io.ringformer.zoo.fused.Kernels;
+import io.ringformer.zoo.fused.ScalarKernels;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The fused step against the SameDiff graph it replaces: same parameters and batch, same loss and gradients.
+ *
+ * <p>"Equal" is normwise per parameter tensor: ‖fused − graph‖₂ ≤ 1e-5·‖graph‖₂. Elementwise relative error is
+ * meaningless for entries that are near zero (a bias gradient summing terms of both signs); the normwise bound
+ * is what fp32 summation in a different order allows, and a wrong term anywhere breaks it by orders of magnitude.
+ */
+class FusedGptTest {
+
+    private static final double TOLERANCE = 1e-5;
+
+    /** A model and batch, the graph's loss and gradients, and the flat layout the fused model reads. */
+    private record Case(Gpt.Config config, Gpt gpt, int[] tokens, int[] targets, int sequences,
+                        Map<String, Integer> offsets, float[] flat, double loss, Map<String, INDArray> gradients) {
+
+        static Case of(Gpt.Config config, int sequences, long seed) {
+            Gpt gpt = Gpt.build(config, DataType.FLOAT, seed, false);
+            int t = config.blockSize();
+            int[][] tokens = GptTest.randomTokens(seed + 1, sequences, t, config.vocabSize());
+            int[][] targets = GptTest.randomTokens(seed + 2, sequences, t, config.vocabSize());
+            targets[sequences - 1][t - 1] = -1; // an ignored target
+            SameDiff sd = gpt.graph();
+            Map<String, INDArray> feed = GptTest.batch(tokens, targets);
+            double loss = sd.output(feed, Gpt.LOSS).get(Gpt.LOSS).getDouble(0);
+            Map<String, INDArray> gradients = quietly(() -> sd.calculateGradients(feed, gpt.parameterNames()));
+            Map<String, Integer> offsets = new LinkedHashMap<>();
+            int size = 0;
+            for (String name : gpt.parameterNames()) {
+                offsets.put(name, size);
+                size += (int) sd.getArrForVarName(name).length();
+            }
+            float[] flat = new float[size];
+            for (String name : gpt.parameterNames()) {
+                float[] values = sd.getArrForVarName(name).dup().data().asFloat();
+                System.arraycopy(values, 0, flat, offsets.get(name), values.length);
+            }
+            return new Case(config, gpt, flatten(tokens), flatten(targets), sequences, offsets, flat, loss,
+                    gradients);
+        }
+
+        FusedGpt fused(boolean bf16, Kernels kernels) {
+            FusedGpt model = new FusedGpt(config, offsets, flat.length, sequences, bf16, kernels);
+            model.setParameters(flat);
+            return model;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(PositionType.class)
+    void lossAndEveryGradientEqualTheGraphsForEachPositionType(PositionType positions) {
+        // Non-square everywhere: V 11, T 7, d 12, 3 heads of 4, F 48, 3 sequences.
+        check(Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, positions), 3, 5), Kernels.best());
+    }
+
+    @Test
+    void theScalarKernelsGiveTheSameStep() {
+        check(Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 3, 6), new ScalarKernels());
+    }
+
+    @Test
+    void atNanoGptsShapesToo() {
+        // The benchmark's widths (d 128, 4 heads, T 64, V 65), where oneDNN picks its blocked kernels.
+        check(Case.of(new Gpt.Config(65, 64, 2, 4, 128, 0, PositionType.LEARNED), 4, 7), Kernels.best());
+    }
+
+    private static void check(Case c, Kernels kernels) {
+        FusedGpt fused = c.fused(false, kernels);
+        float scale = 3f; // a loss scale times a micro-batch weight: gradients come out multiplied by it
+        double loss = fused.trainStep(c.tokens(), c.targets(), 0, c.sequences(), scale);
+        assertEquals(c.loss(), loss, TOLERANCE * c.loss(), "loss");
+        assertEquals(c.loss(), fused.loss(c.tokens(), c.targets(), 0, c.sequences()), TOLERANCE * c.loss(),
+                "evaluation loss");
+        float[] gradient = new float[c.flat().length];
+        fused.addGradients(gradient);
+        for (String name : c.gpt().parameterNames()) {
+            float[] expected = c.gradients().get(name).dup().data().asFloat();
+            double difference = 0;
+            double norm = 0;
+            for (int i = 0; i < expected.length; i++) {
+                double e = scale * expected[i];
+                double actual = gradient[c.offsets().get(name) + i];
+                difference += (actual - e) * (actual - e);
+                norm += e * e;
+            }
+            double relative = Math.sqrt(difference / norm);
+            assertTrue(norm > 0, name + " has a zero gradient in the graph; the case tests nothing");
+            assertTrue(relative <= TOLERANCE, name + ": ‖fused − graph‖/‖graph‖ = " + relative);
+        }
+    }
+
+    @Test
+    void aSliceOfTheBatchIsThatBatchAlone() {
+        Case c = Case.of(new Gpt.Config(11, 7, 1, 2, 8, 0, PositionType.ROPE), 3, 8);
+        FusedGpt fused = c.fused(false, Kernels.best());
+        double lastTwo = fused.loss(c.tokens(), c.targets(), 1, 2);
+        int t = 7;
+        int[] tokens = java.util.Arrays.copyOfRange(c.tokens(), t, 3 * t);
+        int[] targets = java.util.Arrays.copyOfRange(c.targets(), t, 3 * t);
+        assertEquals(lastTwo, fused.loss(tokens, targets, 0, 2), 1e-6);
+    }
+
+    @Test
+    void bf16StaysCloseToFp32() {
+        // bf16 keeps 8 bits of mantissa: one step's loss moves by ~1e-3 relative and gradients by ~1e-2.
+        Case c = Case.of(new Gpt.Config(65, 64, 2, 4, 128, 0, PositionType.LEARNED), 4, 9);
+        FusedGpt fp32 = c.fused(false, Kernels.best());
+        FusedGpt bf16 = c.fused(true, Kernels.best());
+        double loss32 = fp32.trainStep(c.tokens(), c.targets(), 0, c.sequences(), 1f);
+        double loss16 = bf16.trainStep(c.tokens(), c.targets(), 0, c.sequences(), 1f);
+        assertEquals(loss32, loss16, 1e-2 * loss32);
+        float[] g32 = new float[c.flat().length];
+        float[] g16 = new float[c.flat().length];
+        fp32.addGradients(g32);
+        bf16.addGradients(g16);
+        double difference = 0;
+        double norm = 0;
+        for (int i = 0; i < g32.length; i++) {
+            difference += (g16[i] - g32[i]) * (double) (g16[i] - g32[i]);
+            norm += g32[i] * (double) g32[i];
+        }
+        double relative = Math.sqrt(difference / norm);
+        assertTrue(relative < 0.05, "bf16 gradient differs from fp32 by " + relative);
+        assertTrue(relative > 0, "bf16 gave bit-identical gradients: the bf16 path did not run");
+    }
+
+    @Test
+    void aStepAllocatesNothingOnceWarm() {
+        Case c = Case.of(new Gpt.Config(65, 32, 2, 4, 64, 0, PositionType.ROPE), 4, 10);
+        FusedGpt fused = c.fused(false, Kernels.best());
+        float[] gradient = new float[c.flat().length];
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        for (int i = 0; i < 300; i++) { // until the JIT has compiled the kernels (and escape-analysed the vectors)
+            step(fused, c, gradient);
+        }
+        long before = threads.getCurrentThreadAllocatedBytes();
+        for (int i = 0; i < 50; i++) {
+            step(fused, c, gradient);
+        }
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(allocated < 50 * 64, "50 steps allocated " + allocated + " bytes on the heap");
+    }
+
+    private static void step(FusedGpt fused, Case c, float[] gradient) {
+        fused.setParameters(c.flat());
+        fused.trainStep(c.tokens(), c.targets(), 0, c.sequences(), 1f);
+        fused.addGradients(gradient);
+    }
+
+    @Test
+    void aModelWithDropoutIsRefused() {
+        Gpt.Config config = new Gpt.Config(11, 7, 1, 2, 8, 0.1, PositionType.LEARNED);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new FusedGpt(config, new HashMap<>(), 1, 1, false, Kernels.best()));
+        assertTrue(e.getMessage().contains("dropout"), e.getMessage());
+    }
+
+    private static int[] flatten(int[][] rows) {
+        int[] flat = new int[rows.length * rows[0].length];
+        for (int r = 0; r < rows.length; r++) {
+            System.arraycopy(rows[r], 0, flat, r * rows[r].length, rows[r].length);
+        }
+        return flat;
+    }
+
+    /** M2.1 prints a line per differentiated op while it builds the backward graph. */
+    private static <T> T quietly(java.util.function.Supplier<T> work) {
+        java.io.PrintStream out = System.out;
+        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        try {
+            return work.get();
+        } finally {
+            System.setOut(out);
+        }
+    }
+}
