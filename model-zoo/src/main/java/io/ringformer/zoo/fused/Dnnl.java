@@ -115,12 +115,21 @@ public final class Dnnl {
 
     /** Whether oneDNN loaded and made its CPU engine and stream. Never throws. */
     public static boolean isAvailable() {
-        return Native.REASON == null;
+        return reason() == null;
     }
 
     /** Why oneDNN is not available, or null if it is. */
     public static String unavailableReason() {
-        return Native.REASON;
+        return reason();
+    }
+
+    private static String reason() {
+        try {
+            return Native.REASON;
+        } catch (LinkageError e) {
+            // the holder itself failed to link (e.g. the dnnl jar is missing from the class path)
+            return "oneDNN classes did not load: " + e;
+        }
     }
 
     /** The CPU engine (index 0). */
@@ -136,8 +145,9 @@ public final class Dnnl {
     }
 
     static void requireAvailable() {
-        if (Native.REASON != null) {
-            throw new IllegalStateException(Native.REASON);
+        String reason = reason();
+        if (reason != null) {
+            throw new IllegalStateException(reason);
         }
     }
 
@@ -178,7 +188,7 @@ public final class Dnnl {
      * ({@link #threadControlProblem()} says why) — then only {@code OMP_NUM_THREADS=1} keeps oneDNN to one thread.
      */
     public static void pinCurrentThread() {
-        org.nd4j.nativeblas.NativeOps ops = Threads.OPS;
+        org.nd4j.nativeblas.NativeOps ops = ops();
         if (ops != null) {
             ops.setOmpNumThreads(1);
         }
@@ -186,17 +196,29 @@ public final class Dnnl {
 
     /** Whether {@link #pinCurrentThread()} works here. */
     public static boolean canPinThreads() {
-        return Threads.OPS != null;
+        return ops() != null;
     }
 
     /** Why {@link #pinCurrentThread()} does nothing, or null if it works. */
     public static String threadControlProblem() {
-        return Threads.REASON;
+        try {
+            return Threads.REASON;
+        } catch (LinkageError e) {
+            return "ND4J's classes did not load: " + e;
+        }
+    }
+
+    private static org.nd4j.nativeblas.NativeOps ops() {
+        try {
+            return Threads.OPS;
+        } catch (LinkageError e) {
+            return null;
+        }
     }
 
     /** {@code omp_get_max_threads()} as the current thread sees it, or -1 if it cannot be asked. */
     public static int maxThreadsOfCurrentThread() {
-        org.nd4j.nativeblas.NativeOps ops = Threads.OPS;
+        org.nd4j.nativeblas.NativeOps ops = ops();
         return ops == null ? -1 : ops.ompGetMaxThreads();
     }
 

@@ -43,7 +43,7 @@ public final class MatmulBench {
         layouts(r);
 
         System.out.println();
-        System.out.println("| product | shape | f32 GFLOP/s | f32 µs | f32 kernel | bf16 GFLOP/s | bf16 µs | bf16 kernel |");
+        System.out.println("| product | shape | f32 GFLOP/s | f32 µs | f32 kernel (scratchpad KiB) | bf16 GFLOP/s | bf16 µs | bf16 kernel (scratchpad KiB) |");
         System.out.println("|---|---|---|---|---|---|---|---|");
         int m = 768;
         // forward projections: X [768, K] · W [K, N]
@@ -151,8 +151,8 @@ public final class MatmulBench {
         for (ElementType t : ElementType.values()) {
             try (Matmul mm = make.apply(t)) {
                 double seconds = time(mm::run);
-                line.append(String.format(" %.0f | %.1f | %s |", mm.flops() / seconds / 1e9, seconds * 1e6,
-                        mm.implementation()));
+                line.append(String.format(" %.0f | %.1f | %s (%d) |", mm.flops() / seconds / 1e9, seconds * 1e6,
+                        mm.implementation(), mm.scratchpadBytes() / 1024));
             } catch (IllegalArgumentException e) {
                 line.append(" rejected | | ").append(e.getMessage()).append(" |");
             }
