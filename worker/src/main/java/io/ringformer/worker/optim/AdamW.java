@@ -13,6 +13,8 @@ public final class AdamW {
     private final double weightDecay;
     private final float[] m;
     private final float[] v;
+    private boolean[] decayMask;   // the last mask seen, and the same as 1/0 floats: a loop without branches,
+    private float[] decayWeights;  // which the JIT's superword pass can vectorise
     private long steps;
 
     public AdamW(int size, double beta1, double beta2, double eps, double weightDecay) {
@@ -37,17 +39,32 @@ public final class AdamW {
         double correction1 = 1.0 - Math.pow(beta1, steps);
         double correction2 = 1.0 - Math.pow(beta2, steps);
         float stepSize = (float) (lr / correction1);
-        float decayFactor = (float) (1.0 - lr * weightDecay);
         float b1 = (float) beta1, b2 = (float) beta2;
         float rootCorrection2 = (float) Math.sqrt(correction2);
         float epsilon = (float) eps;
+        float decayRate = (float) (lr * weightDecay);
+        float[] decays = decayWeights(decay, params.length);
         for (int i = 0; i < params.length; i++) {
             float g = gradient[i];
-            m[i] = b1 * m[i] + (1 - b1) * g;
-            v[i] = b2 * v[i] + (1 - b2) * g * g;
-            float p = decay == null || decay[i] ? params[i] * decayFactor : params[i];
-            params[i] = p - stepSize * m[i] / ((float) Math.sqrt(v[i]) / rootCorrection2 + epsilon);
+            float mi = b1 * m[i] + (1 - b1) * g;
+            float vi = b2 * v[i] + (1 - b2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            float p = params[i] * (1 - decayRate * decays[i]);
+            params[i] = p - stepSize * mi / ((float) Math.sqrt(vi) / rootCorrection2 + epsilon);
         }
+    }
+
+    /** 1 where an element takes weight decay, 0 where not; all 1 for a null mask. */
+    private float[] decayWeights(boolean[] decay, int size) {
+        if (decayWeights == null || decay != decayMask) {
+            decayWeights = new float[size];
+            for (int i = 0; i < size; i++) {
+                decayWeights[i] = decay == null || decay[i] ? 1f : 0f;
+            }
+            decayMask = decay;
+        }
+        return decayWeights;
     }
 
     public float[] firstMoment() {
