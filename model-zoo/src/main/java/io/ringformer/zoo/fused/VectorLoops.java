@@ -44,15 +44,6 @@ final class VectorLoops {
     private static final VectorSpecies<Short> HALVES =
             VectorSpecies.of(short.class, VectorShape.forBitSize(SPECIES.vectorBitSize() / 2));
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
-    /** 0, 1, …, LANES − 1: each lane's index within a vector. */
-    private static final float[] IOTA = new float[LANES];
-
-    static {
-        for (int i = 0; i < LANES; i++) {
-            IOTA[i] = i;
-        }
-    }
-
     static int bits() {
         return SPECIES.vectorBitSize();
     }
@@ -398,34 +389,50 @@ final class VectorLoops {
     // Softmax and cross-entropy
 
     private static final FloatVector LANE_COUNT = broadcast(SPECIES, LANES);
+    private static final FloatVector NEGATIVE_INFINITY = broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+    /** 0, 1, …, LANES − 1: each lane's index within a vector. */
+    private static final FloatVector LANE_INDICES = ZERO.addIndex(1);
 
-    static void softmaxRow(ByteBuffer scores, int offset, int n, float scale, float slope) {
-        float max = biasScores(scores, offset, n, scale, slope);
-        float sum = exponentiate(scores, offset, scores, offset, n, max);
-        scale(scores, offset, n, 1f / sum);
+    /**
+     * Where the passes over a causal row stop, for its n = t + 1 entries s ≤ t of {@code length}: whole vectors run
+     * on past t, those lanes masked, up to the next multiple of {@link #LANES} while that is within the row, which
+     * spares most rows a scalar tail (with its scalar exp); only in rows whose length is not a multiple of LANES may
+     * the last entries ≤ t take scalar code. From the end returned on, the row gets zeros.
+     */
+    private static int causalEnd(int n, int length) {
+        return Math.max(n, Math.min((n + LANES - 1) & -LANES, vectorEnd(length)));
+    }
+
+    static void softmaxRow(ByteBuffer scores, int offset, int t, int length, float scale, float slope) {
+        int end = causalEnd(t + 1, length);
+        float max = biasScores(scores, offset, t, end, scale, slope);
+        float sum = exponentiate(scores, offset, scores, offset, end, max);
+        scale(scores, offset, end, 1f / sum);
+        zero(scores, offset + end, length - end);
     }
 
     /**
-     * scores[offset + s] = scale·scores[offset + s] − slope·(t − s) for s < n = t + 1, in place; returns the maximum.
+     * In place for s < end: scores[offset + s] = scale·scores[offset + s] − slope·(t − s) where s ≤ t, −∞ past t
+     * (so that exp makes it 0). Returns the maximum.
      */
-    private static float biasScores(ByteBuffer scores, int offset, int n, float scale, float slope) {
-        int t = n - 1;
+    private static float biasScores(ByteBuffer scores, int offset, int t, int end, float scale, float slope) {
         FloatVector scales = broadcast(SPECIES, scale);
         FloatVector negativeSlopes = broadcast(SPECIES, -slope);
-        FloatVector distances = broadcast(SPECIES, t).sub(FloatVector.fromArray(SPECIES, IOTA, 0)); // t − s per lane
+        FloatVector distances = broadcast(SPECIES, t).sub(LANE_INDICES); // t − s per lane
         FloatVector maxima = broadcast(SPECIES, Float.NEGATIVE_INFINITY);
         int s = 0;
-        for (int end = vectorEnd(n); s < end; s += LANES) {
+        for (int vectorEnd = vectorEnd(end); s < vectorEnd; s += LANES) {
             int at = 4 * (offset + s);
             FloatVector z = fromByteBuffer(SPECIES, scores, at, NATIVE);
-            FloatVector biased = z.fma(scales, distances.mul(negativeSlopes));
+            FloatVector biased = z.fma(scales, distances.mul(negativeSlopes))
+                    .blend(NEGATIVE_INFINITY, distances.compare(VectorOperators.LT, ZERO));
             biased.intoByteBuffer(scores, at, NATIVE);
             maxima = maxima.max(biased);
             distances = distances.sub(LANE_COUNT);
         }
         float max = maxima.reduceLanes(VectorOperators.MAX);
-        for (; s < n; s++) {
-            float biased = scale * get(scores, offset + s) - slope * (t - s);
+        for (; s < end; s++) {
+            float biased = s <= t ? scale * get(scores, offset + s) - slope * (t - s) : Float.NEGATIVE_INFINITY;
             put(scores, offset + s, biased);
             max = Math.max(max, biased);
         }
@@ -473,33 +480,41 @@ final class VectorLoops {
         }
     }
 
-    static void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float scale) {
-        float dot = dot(p, dp, offset, n);
+    static void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int t, int length, float scale) {
+        int end = causalEnd(t + 1, length);
+        float dot = causalDot(p, dp, offset, t, end);
         FloatVector scales = broadcast(SPECIES, scale);
         FloatVector dots = broadcast(SPECIES, dot);
+        FloatVector distances = broadcast(SPECIES, t).sub(LANE_INDICES); // t − s per lane
         int s = 0;
-        for (int end = vectorEnd(n); s < end; s += LANES) {
+        for (int vectorEnd = vectorEnd(end); s < vectorEnd; s += LANES) {
             int at = 4 * (offset + s);
             FloatVector ps = fromByteBuffer(SPECIES, p, at, NATIVE);
             FloatVector dps = fromByteBuffer(SPECIES, dp, at, NATIVE);
-            ps.mul(scales).mul(dps.sub(dots)).intoByteBuffer(dp, at, NATIVE);
+            FloatVector ds = ps.mul(scales).mul(dps.sub(dots));
+            ds.blend(ZERO, distances.compare(VectorOperators.LT, ZERO)).intoByteBuffer(dp, at, NATIVE);
+            distances = distances.sub(LANE_COUNT);
         }
-        for (; s < n; s++) {
-            put(dp, offset + s, scale * get(p, offset + s) * (get(dp, offset + s) - dot));
+        for (; s < end; s++) {
+            put(dp, offset + s, s <= t ? scale * get(p, offset + s) * (get(dp, offset + s) - dot) : 0f);
         }
+        zero(dp, offset + end, length - end);
     }
 
-    /** Σ a[offset + i]·b[offset + i] for i < n. */
-    private static float dot(ByteBuffer a, ByteBuffer b, int offset, int n) {
+    /** Σ_{s ≤ t} a[offset + s]·b[offset + s], over vectors to {@code end} with the lanes past t masked. */
+    private static float causalDot(ByteBuffer a, ByteBuffer b, int offset, int t, int end) {
         FloatVector sums = FloatVector.zero(SPECIES);
-        int i = 0;
-        for (int end = vectorEnd(n); i < end; i += LANES) {
-            int at = 4 * (offset + i);
-            sums = fromByteBuffer(SPECIES, a, at, NATIVE).fma(fromByteBuffer(SPECIES, b, at, NATIVE), sums);
+        FloatVector distances = broadcast(SPECIES, t).sub(LANE_INDICES); // t − s per lane
+        int s = 0;
+        for (int vectorEnd = vectorEnd(end); s < vectorEnd; s += LANES) {
+            int at = 4 * (offset + s);
+            FloatVector products = fromByteBuffer(SPECIES, a, at, NATIVE).mul(fromByteBuffer(SPECIES, b, at, NATIVE));
+            sums = sums.add(products.blend(ZERO, distances.compare(VectorOperators.LT, ZERO)));
+            distances = distances.sub(LANE_COUNT);
         }
         float sum = sums.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            sum += get(a, offset + i) * get(b, offset + i);
+        for (; s < end && s <= t; s++) {
+            sum += get(a, offset + s) * get(b, offset + s);
         }
         return sum;
     }
