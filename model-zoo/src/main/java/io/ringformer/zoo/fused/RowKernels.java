@@ -33,13 +33,16 @@ abstract class RowKernels implements Kernels {
                            int outOffset, int n);
 
     /**
-     * Softmax in place over the n = t + 1 scores z[s] = scores[offset + s] of causal row t:
-     * p[s] = softmax over s of (scale·z[s] − slope·(t − s)).
+     * Causal row t of {@code length} scores z[s] = scores[offset + s], in place: p[s] = softmax over s ≤ t of
+     * (scale·z[s] − slope·(t − s)), and p[s] = 0 for t < s < length.
      */
-    abstract void softmaxRow(ByteBuffer scores, int offset, int n, float scale, float slope);
+    abstract void softmaxRow(ByteBuffer scores, int offset, int t, int length, float scale, float slope);
 
-    /** In place on dp over n entries at offset: ds[s] = scale·p[s]·(dp[s] − Σ_s' p[s']·dp[s']). */
-    abstract void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float scale);
+    /**
+     * Causal row t of {@code length} entries, in place on dp: ds[s] = scale·p[s]·(dp[s] − Σ_{s' ≤ t} p[s']·dp[s'])
+     * for s ≤ t, and ds[s] = 0 for t < s < length.
+     */
+    abstract void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int t, int length, float scale);
 
     /**
      * −log softmax(row)[target] of the vocab logits at offset (0 ≤ target < vocab), in double; when dLogits is not
@@ -64,9 +67,7 @@ abstract class RowKernels implements Kernels {
         for (int group = 0; group < groups; group++) {
             float slope = slopes == null ? 0f : slopes[group % heads];
             for (int t = 0; t < length; t++) {
-                int row = (group * length + t) * length;
-                softmaxRow(scores, row, t + 1, scale, slope);
-                zero(scores, row + t + 1, length - t - 1);
+                softmaxRow(scores, (group * length + t) * length, t, length, scale, slope);
             }
         }
     }
@@ -74,9 +75,7 @@ abstract class RowKernels implements Kernels {
     @Override
     public void causalSoftmaxBackward(ByteBuffer p, ByteBuffer dp, int groups, int length, float scale) {
         for (int row = 0; row < groups * length; row++) {
-            int t = row % length;
-            softmaxBackwardRow(p, dp, row * length, t + 1, scale);
-            zero(dp, row * length + t + 1, length - t - 1);
+            softmaxBackwardRow(p, dp, row * length, row % length, length, scale);
         }
     }
 

@@ -114,8 +114,8 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    void softmaxRow(ByteBuffer scores, int offset, int n, float scale, float slope) {
-        int t = n - 1;
+    void softmaxRow(ByteBuffer scores, int offset, int t, int length, float scale, float slope) {
+        int n = t + 1;
         float max = Float.NEGATIVE_INFINITY;
         for (int s = 0; s < n; s++) {
             float biased = scale * get(scores, offset + s) - slope * (t - s);
@@ -132,10 +132,12 @@ public final class ScalarKernels extends RowKernels {
         for (int s = 0; s < n; s++) {
             put(scores, offset + s, get(scores, offset + s) * inverse);
         }
+        zero(scores, offset + n, length - n);
     }
 
     @Override
-    void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float scale) {
+    void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int t, int length, float scale) {
+        int n = t + 1;
         float dot = 0f;
         for (int s = 0; s < n; s++) {
             dot += get(p, offset + s) * get(dp, offset + s);
@@ -143,6 +145,7 @@ public final class ScalarKernels extends RowKernels {
         for (int s = 0; s < n; s++) {
             put(dp, offset + s, scale * get(p, offset + s) * (get(dp, offset + s) - dot));
         }
+        zero(dp, offset + n, length - n);
     }
 
     @Override

@@ -35,7 +35,8 @@ public final class VectorKernels extends RowKernels {
     /** @throws IllegalStateException when the Vector API is not {@link #isAvailable() available} */
     public VectorKernels() {
         if (!isAvailable()) {
-            throw new IllegalStateException("the Vector API is not available: run with --add-modules jdk.incubator.vector");
+            throw new IllegalStateException(
+                    "the Vector API is not available: run with --add-modules jdk.incubator.vector");
         }
     }
 
@@ -88,13 +89,13 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    void softmaxRow(ByteBuffer scores, int offset, int n, float scale, float slope) {
-        VectorLoops.softmaxRow(scores, offset, n, scale, slope);
+    void softmaxRow(ByteBuffer scores, int offset, int t, int length, float scale, float slope) {
+        VectorLoops.softmaxRow(scores, offset, t, length, scale, slope);
     }
 
     @Override
-    void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float scale) {
-        VectorLoops.softmaxBackwardRow(p, dp, offset, n, scale);
+    void softmaxBackwardRow(ByteBuffer p, ByteBuffer dp, int offset, int t, int length, float scale) {
+        VectorLoops.softmaxBackwardRow(p, dp, offset, t, length, scale);
     }
 
     @Override
