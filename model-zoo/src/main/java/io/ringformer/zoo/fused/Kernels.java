@@ -56,7 +56,7 @@ public interface Kernels {
     void causalSoftmax(ByteBuffer scores, int groups, int length, int heads, float scale, float[] slopes);
 
     /**
-     * The backward pass of {@link #causalSoftmax}, in place on dp: ds[t, s] = scale·p[t, s]·(dp[t, s] − Σ_s'
+     * The backward pass of {@link #causalSoftmax}, in place on dp: ds[t, s] = scale·p[t, s]·(dp[t, s] − Σ_{s' ≤ t}
      * p[t, s']·dp[t, s']) for s ≤ t, and 0 above the diagonal. (The scale folds in the 1/√dh of the scores.)
      */
     void causalSoftmaxBackward(ByteBuffer p, ByteBuffer dp, int groups, int length, float scale);

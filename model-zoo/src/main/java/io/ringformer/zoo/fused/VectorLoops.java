@@ -44,6 +44,7 @@ final class VectorLoops {
     private static final VectorSpecies<Short> HALVES =
             VectorSpecies.of(short.class, VectorShape.forBitSize(SPECIES.vectorBitSize() / 2));
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
     static int bits() {
         return SPECIES.vectorBitSize();
     }

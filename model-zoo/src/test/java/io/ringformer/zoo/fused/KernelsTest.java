@@ -217,8 +217,8 @@ class KernelsTest {
     }
 
     /**
-     * erfcx, which Φ's lower tail rests on, relatively within 6e-7 for z ≤ 4 and 1.2e-6 for z ≤ 10 (beyond, e^(−z²)
-     * underflows): the rounding of the polynomial, which is fitted to 1.3e-8.
+     * erfcx, which Φ's lower tail rests on, relatively within 4e-7 for z ≤ 4 and 7e-7 for z ≤ 10 (beyond, e^(−z²)
+     * underflows), scalar and vector: the rounding in evaluating the polynomial, which is fitted to 1.5e-8.
      */
     @Test
     void erfcxIsRelativelyAccurate() {
@@ -240,8 +240,8 @@ class KernelsTest {
         System.out.printf("erfcx max relative error: scalar %.3g over [0, 4], %.3g over [4, 10]; vector %.3g, %.3g%n",
                           nearErrors[0], farErrors[0], nearErrors[1], farErrors[1]);
         for (int k = 0; k < 2; k++) {
-            assertTrue(nearErrors[k] < 6e-7, "" + nearErrors[k]);
-            assertTrue(farErrors[k] < 1.2e-6, "" + farErrors[k]);
+            assertTrue(nearErrors[k] < 4e-7, "" + nearErrors[k]);
+            assertTrue(farErrors[k] < 7e-7, "" + farErrors[k]);
         }
     }
 
