@@ -12,7 +12,6 @@ import io.ringformer.zoo.fused.View;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -60,6 +59,10 @@ public final class FusedGpt {
     private final FloatBuffer paramFloats;
     private final FloatBuffer gradFloats;
     private final Map<String, Integer> offsets;
+    private final Parameter wte;          // [V, d]
+    private final Parameter wpe;          // [T, d], learned positions only
+    private final Parameter lnFGain;      // [d]
+    private final Parameter lnFBias;      // [d]
 
     // Activations: one set per layer where the backward pass reads them.
     private final Rows embedded;          // x₀ [N, d], the residual stream entering layer 0
@@ -83,7 +86,7 @@ public final class FusedGpt {
     private final NativeBuffer dProbs;    // [B, H, T, T]
     private final ByteBuffer dProbBytes;
 
-    private final Map<Integer, Plan> plans = new HashMap<>();
+    private final Plan[] plans;           // by number of sequences, made on first use
 
     /**
      * @param offsets      each parameter's offset in the flat vector, by its {@link Gpt} name
@@ -115,6 +118,10 @@ public final class FusedGpt {
         paramFloats = paramBytes.asFloatBuffer();
         gradFloats = grads.bytes().asFloatBuffer();
 
+        wte = parameter("wte");
+        wpe = config.positions() == PositionType.LEARNED ? parameter("wpe") : null;
+        lnFGain = parameter("ln_f/gain");
+        lnFBias = parameter("ln_f/bias");
         embedded = new Rows(n, d, false);
         layers = new Layer[config.layers()];
         for (int l = 0; l < layers.length; l++) {
@@ -154,6 +161,7 @@ public final class FusedGpt {
         dHidden = new Rows(n, 4 * d, bf16);
         dProbs = NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.F32);
         dProbBytes = dProbs.bytes();
+        plans = new Plan[maxSequences + 1];
     }
 
     public Gpt.Config config() {
@@ -225,15 +233,15 @@ public final class FusedGpt {
 
     private void forward(Plan plan, int[] tokens, int offset, int n) {
         boolean sinusoidal = positionTable != null;
-        ByteBuffer positions = config.positions() == PositionType.LEARNED ? param("wpe") : positionTable;
-        kernels.embed(tokens, offset, param("wte"), sinusoidal ? (float) Math.sqrt(d) : 1f, positions,
+        ByteBuffer positions = wpe != null ? wpe.value : positionTable;
+        kernels.embed(tokens, offset, wte.value, sinusoidal ? (float) Math.sqrt(d) : 1f, positions,
                 embedded.bytes, n, t, d);                                                     // x₀ [N, d]
         Rows x = embedded;
         for (Layer layer : layers) {
             layer.forward(plan, x, n);
             x = layer.output;
         }
-        kernels.layerNorm(x.bytes, param("ln_f/gain"), param("ln_f/bias"), lnF.bytes, lnFStats.mean,
+        kernels.layerNorm(x.bytes, lnFGain.value, lnFBias.value, lnF.bytes, lnFStats.mean,
                 lnFStats.rstd, n, d, LAYER_NORM_EPS);                                          // [N, d]
         lnF.roundToBf16(n);
         plan.head.run();                                                                      // logits [N, V]
@@ -243,6 +251,14 @@ public final class FusedGpt {
     private final class Layer {
         final int index;
         final String name;
+        final Parameter ln1Gain;
+        final Parameter ln1Bias;
+        final Parameter bQkv;
+        final Parameter bOut;
+        final Parameter ln2Gain;
+        final Parameter ln2Bias;
+        final Parameter bFc;
+        final Parameter bProj;
         final Rows ln1;           // [N, d]
         final Stats ln1Stats;
         final Rows qkv;           // [N, 3d]: q | k | v, each H heads of dh (after RoPE when it applies)
@@ -260,6 +276,14 @@ public final class FusedGpt {
         Layer(int index, int n) {
             this.index = index;
             name = "h" + index;
+            ln1Gain = parameter(name + "/ln_1/gain");
+            ln1Bias = parameter(name + "/ln_1/bias");
+            bQkv = parameter(name + "/attn/b_qkv");
+            bOut = parameter(name + "/attn/b_out");
+            ln2Gain = parameter(name + "/ln_2/gain");
+            ln2Bias = parameter(name + "/ln_2/bias");
+            bFc = parameter(name + "/mlp/b_fc");
+            bProj = parameter(name + "/mlp/b_proj");
             ln1 = new Rows(n, d, bf16);
             ln1Stats = new Stats(n);
             qkv = new Rows(n, 3 * d, false);
@@ -278,7 +302,7 @@ public final class FusedGpt {
             input = x;
             LayerPlan p = plan.layers[index];
             int groups = n / t * heads;
-            kernels.layerNorm(x.bytes, param(name + "/ln_1/gain"), param(name + "/ln_1/bias"), ln1.bytes,
+            kernels.layerNorm(x.bytes, ln1Gain.value, ln1Bias.value, ln1.bytes,
                     ln1Stats.mean, ln1Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
             ln1.roundToBf16(n);
             p.qkv.run();                                                                      // [N, 3d]
@@ -292,7 +316,7 @@ public final class FusedGpt {
             p.out.run();                                                                      // [N, d] projected
             kernels.add(x.bytes, middle.bytes, middle.bytes, n * d);                         // residual
 
-            kernels.layerNorm(middle.bytes, param(name + "/ln_2/gain"), param(name + "/ln_2/bias"), ln2.bytes,
+            kernels.layerNorm(middle.bytes, ln2Gain.value, ln2Bias.value, ln2.bytes,
                     ln2Stats.mean, ln2Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
             ln2.roundToBf16(n);
             p.fc.run();                                                                       // [N, F]
@@ -309,20 +333,20 @@ public final class FusedGpt {
             // MLP: output = middle + GELU(ln₂(middle)·W_fc + b_fc)·W_proj + b_proj
             dResidual.roundToBf16(n);
             p.dProjWeight.run();                                                              // ∂W_proj = actᵀ·dOut
-            kernels.columnSums(dResidual.bytes, grad(name + "/mlp/b_proj"), n, d);
+            kernels.columnSums(dResidual.bytes, bProj.gradient, n, d);
             p.dActivated.run();                                                               // dAct = dOut·W_projᵀ
             kernels.geluBackward(hidden.bytes, dGelu.bytes, dHidden.bytes, n * 4 * d);        // dHidden [N, F]
             dHidden.roundToBf16(n);
             p.dFcWeight.run();                                                                // ∂W_fc = ln₂ᵀ·dHidden
-            kernels.columnSums(dHidden.bytes, grad(name + "/mlp/b_fc"), n, 4 * d);
+            kernels.columnSums(dHidden.bytes, bFc.gradient, n, 4 * d);
             p.dLn2.run();                                                                     // dLn₂ = dHidden·W_fcᵀ
-            kernels.layerNormBackward(dNormed.bytes, middle.bytes, param(name + "/ln_2/gain"), ln2Stats.mean,
-                    ln2Stats.rstd, dResidual.bytes, grad(name + "/ln_2/gain"), grad(name + "/ln_2/bias"), n, d);
+            kernels.layerNormBackward(dNormed.bytes, middle.bytes, ln2Gain.value, ln2Stats.mean,
+                    ln2Stats.rstd, dResidual.bytes, ln2Gain.gradient, ln2Bias.gradient, n, d);
 
             // Attention: middle = input + attend(ln₁(input))·W_out + b_out
             dResidual.roundToBf16(n);
             p.dOutWeight.run();                                                               // ∂W_out = attᵀ·dMid
-            kernels.columnSums(dResidual.bytes, grad(name + "/attn/b_out"), n, d);
+            kernels.columnSums(dResidual.bytes, bOut.gradient, n, d);
             p.dAttended.run();                                                                // dAtt = dMid·W_outᵀ
             p.dProbs.run();                                                                   // dP = dY·vᵀ
             p.dValues.run();                                                                  // dv = Pᵀ·dY
@@ -334,10 +358,10 @@ public final class FusedGpt {
             }
             dQkv.roundToBf16(n);
             p.dQkvWeight.run();                                                               // ∂W_qkv = ln₁ᵀ·dQkv
-            kernels.columnSums(dQkv.bytes, grad(name + "/attn/b_qkv"), n, 3 * d);
+            kernels.columnSums(dQkv.bytes, bQkv.gradient, n, 3 * d);
             p.dLn1.run();                                                                     // dLn₁ = dQkv·W_qkvᵀ
-            kernels.layerNormBackward(dNormed.bytes, input.bytes, param(name + "/ln_1/gain"), ln1Stats.mean,
-                    ln1Stats.rstd, dResidual.bytes, grad(name + "/ln_1/gain"), grad(name + "/ln_1/bias"), n, d);
+            kernels.layerNormBackward(dNormed.bytes, input.bytes, ln1Gain.value, ln1Stats.mean,
+                    ln1Stats.rstd, dResidual.bytes, ln1Gain.gradient, ln1Bias.gradient, n, d);
         }
     }
 
@@ -350,14 +374,14 @@ public final class FusedGpt {
         plan.dHeadWeight.run();                                                               // ∂wte = dLogitsᵀ·ln_f
         plan.dHead.run();                                                                     // dLn_f = dLogits·wte
         zero(dResidual.bytes, n * d);
-        kernels.layerNormBackward(dNormed.bytes, layers[layers.length - 1].output.bytes, param("ln_f/gain"),
-                lnFStats.mean, lnFStats.rstd, dResidual.bytes, grad("ln_f/gain"), grad("ln_f/bias"), n, d);
+        kernels.layerNormBackward(dNormed.bytes, layers[layers.length - 1].output.bytes, lnFGain.value,
+                lnFStats.mean, lnFStats.rstd, dResidual.bytes, lnFGain.gradient, lnFBias.gradient, n, d);
         for (int l = layers.length - 1; l >= 0; l--) {
             layers[l].backward(plan, n);
         }
         boolean sinusoidal = positionTable != null;
-        kernels.embedBackward(tokens, offset, dResidual.bytes, sinusoidal ? (float) Math.sqrt(d) : 1f, grad("wte"),
-                config.positions() == PositionType.LEARNED ? grad("wpe") : null, n, t, d);
+        kernels.embedBackward(tokens, offset, dResidual.bytes, sinusoidal ? (float) Math.sqrt(d) : 1f, wte.gradient,
+                wpe != null ? wpe.gradient : null, n, t, d);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -374,7 +398,10 @@ public final class FusedGpt {
         if (sequences < 1 || sequences > maxSequences) {
             throw new IllegalArgumentException("1 to " + maxSequences + " sequences per call, got " + sequences);
         }
-        return plans.computeIfAbsent(sequences, this::createPlan);
+        if (plans[sequences] == null) {
+            plans[sequences] = createPlan(sequences);
+        }
+        return plans[sequences];
     }
 
     private Plan createPlan(int b) {
@@ -492,15 +519,17 @@ public final class FusedGpt {
         }
     }
 
-    private final Map<String, ByteBuffer> paramSlices = new HashMap<>();
-    private final Map<String, ByteBuffer> gradSlices = new HashMap<>();
+    /** A parameter's values and gradient in the flat buffers, as views made once. */
+    private record Parameter(ByteBuffer value, ByteBuffer gradient) {}
 
-    private ByteBuffer param(String name) {
-        return paramSlices.computeIfAbsent(name, key -> params.slice(offset(key), size(key)));
-    }
-
-    private ByteBuffer grad(String name) {
-        return gradSlices.computeIfAbsent(name, key -> grads.slice(offset(key), size(key)));
+    private Parameter parameter(String name) {
+        int offset = offset(name);
+        int size = size(name);
+        if (offset + size > parameterCount) {
+            throw new IllegalArgumentException(name + " at " + offset + " (+" + size + ") lies outside the "
+                    + parameterCount + " parameters");
+        }
+        return new Parameter(params.slice(offset, size), grads.slice(offset, size));
     }
 
     private int offset(String name) {
