@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.fused.Kernels;
 import io.ringformer.zoo.fused.ScalarKernels;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -141,8 +142,23 @@ class FusedGptTest {
         assertTrue(relative > 0, "bf16 gave bit-identical gradients: the bf16 path did not run");
     }
 
+    /**
+     * In a JVM of its own, as a worker runs one model: this test JVM has run the kernels on dozens of odd shapes,
+     * which leaves the JIT with profiles (and deoptimisations) that a training process never has.
+     */
     @Test
-    void aStepAllocatesNothingOnceWarm() {
+    void aStepAllocatesNothingOnceWarm() throws Exception {
+        Process probe = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
+                FusedGptTest.class.getName()).redirectErrorStream(true).start();
+        String output = new String(probe.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, probe.waitFor(), output);
+        String last = output.strip().lines().reduce((a, b) -> b).orElse("");
+        assertEquals("bytes allocated by 50 warm steps: 0", last, output);
+    }
+
+    /** The probe of {@link #aStepAllocatesNothingOnceWarm}: the fewest bytes 50 warm steps allocate. */
+    public static void main(String[] args) {
         Case c = Case.of(new Gpt.Config(65, 32, 2, 4, 64, 0, PositionType.ROPE), 4, 10);
         FusedGpt fused = c.fused(false, Kernels.best());
         float[] gradient = new float[c.flat().length];
@@ -151,12 +167,15 @@ class FusedGptTest {
         for (int i = 0; i < 300; i++) { // until the JIT has compiled the kernels (and escape-analysed the vectors)
             step(fused, c, gradient);
         }
-        long before = threads.getCurrentThreadAllocatedBytes();
-        for (int i = 0; i < 50; i++) {
-            step(fused, c, gradient);
+        long fewest = Long.MAX_VALUE;  // a window may still see a recompilation: take the best of several
+        for (int window = 0; window < 10 && fewest > 0; window++) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 50; i++) {
+                step(fused, c, gradient);
+            }
+            fewest = Math.min(fewest, threads.getCurrentThreadAllocatedBytes() - before);
         }
-        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-        assertTrue(allocated < 50 * 64, "50 steps allocated " + allocated + " bytes on the heap");
+        System.out.println("bytes allocated by 50 warm steps: " + fewest);
     }
 
     private static void step(FusedGpt fused, Case c, float[] gradient) {
