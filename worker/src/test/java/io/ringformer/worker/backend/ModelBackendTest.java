@@ -54,9 +54,12 @@ class ModelBackendTest {
 
     @Test
     void bf16TracksTheFp32LossCurveOnRealText() {
-        // Over 300 steps the two runs see the same batches; bf16 rounding (8-bit mantissa in the GEMM operands)
-        // perturbs every step a little, so the curves may wander apart by a few hundredths of a nat but no more:
-        // compare 50-step means, where batch noise averages out, within 0.05 nats (about 2% of the loss there).
+        // Over 300 steps the two runs see the same batches, and bf16 perturbs every gradient by ~0.3% (unbiased:
+        // FusedGptTest). On this small model, the escape from the early plateau (steps 100–200) is sensitive to any
+        // perturbation of that size: measured with seed 1337, bf16 lags fp32 by up to 0.11 nats there; with seed 7
+        // it leads by up to 0.07; the SameDiff fp32 graph, perturbed only by summation order, stays within 0.001.
+        // So every 50-step mean must stay within 0.15 nats (about 5%) of fp32's, and both must learn. A broken bf16
+        // path (a stale or unrounded operand, a lost update) misses by whole nats or stops learning.
         Trainer fp32 = trainer(tiny("train.precision=fp32"), new ArrayList<>());
         Trainer bf16 = trainer(tiny("train.precision=bf16"), new ArrayList<>());
         assertTrue(bf16.backend().startsWith("fused bf16"), bf16.backend());
@@ -66,12 +69,13 @@ class ModelBackendTest {
             sum32[i / 50] += fp32.trainStep().loss() / 50;
             sum16[i / 50] += bf16.trainStep().loss() / 50;
         }
+        String curves = "fp32 " + java.util.Arrays.toString(sum32) + ", bf16 " + java.util.Arrays.toString(sum16);
         for (int window = 0; window < 6; window++) {
-            assertEquals(sum32[window], sum16[window], 0.05, "mean loss of steps " + 50 * window + "–"
-                    + (50 * window + 49));
+            assertEquals(sum32[window], sum16[window], 0.15, "mean loss of steps " + 50 * window + "–"
+                    + (50 * window + 49) + ": " + curves);
         }
-        assertTrue(sum32[5] < sum32[0] - 0.5, "fp32 learned: " + sum32[0] + " → " + sum32[5]);
-        assertEquals(fp32.evaluate(TextDataset.Split.VAL), bf16.evaluate(TextDataset.Split.VAL), 0.05, "val loss");
+        assertTrue(sum32[5] < sum32[0] - 0.5 && sum16[5] < sum16[0] - 0.5, "both learn: " + curves);
+        assertEquals(fp32.evaluate(TextDataset.Split.VAL), bf16.evaluate(TextDataset.Split.VAL), 0.15, "val loss");
     }
 
     @Test
