@@ -121,7 +121,12 @@ final class FastMath {
     /** d/dx x·Φ(x) = Φ(x) + x·φ(x). */
     static float geluDerivative(float x) {
         float gaussian = gaussian(x);
-        return normalCdf(x, gaussian) + x * (INV_SQRT_2PI * gaussian);
+        return geluDerivative(x, gaussian, normalCdf(x, gaussian));
+    }
+
+    /** The same from {@link #gaussian}(x) and Φ(x) already at hand. */
+    static float geluDerivative(float x, float gaussian, float cdf) {
+        return cdf + x * (INV_SQRT_2PI * gaussian);
     }
 
     /**

@@ -40,11 +40,15 @@ public interface Kernels {
     void layerNormBackward(ByteBuffer dy, ByteBuffer x, ByteBuffer gain, ByteBuffer mean, ByteBuffer rstd,
                            ByteBuffer dx, ByteBuffer dGain, ByteBuffer dBias, int rows, int width);
 
-    /** y = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact GELU (PyTorch's default), over n values. */
-    void gelu(ByteBuffer x, ByteBuffer y, int n);
+    /**
+     * y = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact GELU (PyTorch's default), over n values. When {@code slope} is
+     * not null it also receives the derivative Φ(x) + x·φ(x) (φ the standard normal density), which shares the
+     * forward pass's exp and makes the backward pass one multiply ({@link #geluBackward}).
+     */
+    void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n);
 
-    /** dx = dy·(Φ(x) + x·φ(x)), φ the standard normal density (overwritten). */
-    void geluBackward(ByteBuffer x, ByteBuffer dy, ByteBuffer dx, int n);
+    /** dx = dy·slope, the slope as {@link #gelu} saved it (overwritten; dx may be dy). */
+    void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n);
 
     /**
      * Causal softmax of attention scores, in place. The scores are [groups, length, length] with groups = B·H

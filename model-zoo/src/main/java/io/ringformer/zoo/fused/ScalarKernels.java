@@ -70,16 +70,22 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, int n) {
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
         for (int i = 0; i < n; i++) {
-            put(y, i, FastMath.gelu(get(x, i)));
+            float v = get(x, i);
+            float gaussian = FastMath.gaussian(v);
+            float cdf = FastMath.normalCdf(v, gaussian);
+            put(y, i, v * cdf);
+            if (slope != null) {
+                put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
+            }
         }
     }
 
     @Override
-    public void geluBackward(ByteBuffer x, ByteBuffer dy, ByteBuffer dx, int n) {
+    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
         for (int i = 0; i < n; i++) {
-            put(dx, i, get(dy, i) * FastMath.geluDerivative(get(x, i)));
+            put(dx, i, get(dy, i) * get(slope, i));
         }
     }
 

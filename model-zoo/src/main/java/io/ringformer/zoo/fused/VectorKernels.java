@@ -58,13 +58,13 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, int n) {
-        VectorLoops.gelu(x, y, n);
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        VectorLoops.gelu(x, y, slope, n);
     }
 
     @Override
-    public void geluBackward(ByteBuffer x, ByteBuffer dy, ByteBuffer dx, int n) {
-        VectorLoops.geluBackward(x, dy, dx, n);
+    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
+        VectorLoops.geluBackward(dy, slope, dx, n);
     }
 
     @Override

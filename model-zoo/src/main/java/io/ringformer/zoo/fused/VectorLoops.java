@@ -141,28 +141,52 @@ final class VectorLoops {
     // ---------------------------------------------------------------------------------------------------------------
     // Element-wise kernels
 
-    static void gelu(ByteBuffer x, ByteBuffer y, int n) {
+    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        // Two loops in two methods: one with both stores in it grows past what C2 inlines, and boxes its vectors.
+        int i = slope == null ? geluVectors(x, y, n) : geluAndSlopeVectors(x, y, slope, n);
+        for (; i < n; i++) {
+            float v = get(x, i);
+            float gaussian = FastMath.gaussian(v);
+            float cdf = FastMath.normalCdf(v, gaussian);
+            put(y, i, v * cdf);
+            if (slope != null) {
+                put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
+            }
+        }
+    }
+
+    /** The whole vectors of {@link #gelu} without the slope; returns where the tail starts. */
+    private static int geluVectors(ByteBuffer x, ByteBuffer y, int n) {
         int i = 0;
         for (int end = vectorEnd(n); i < end; i += LANES) {
             FloatVector v = fromByteBuffer(SPECIES, x, 4 * i, NATIVE);
             FloatVector cdf = normalCdf(v, gaussian(v));
             v.mul(cdf).intoByteBuffer(y, 4 * i, NATIVE);
         }
-        for (; i < n; i++) {
-            put(y, i, FastMath.gelu(get(x, i)));
-        }
+        return i;
     }
 
-    static void geluBackward(ByteBuffer x, ByteBuffer dy, ByteBuffer dx, int n) {
+    /** The whole vectors of {@link #gelu} with the slope Φ + x·φ; returns where the tail starts. */
+    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
         int i = 0;
         for (int end = vectorEnd(n); i < end; i += LANES) {
             FloatVector v = fromByteBuffer(SPECIES, x, 4 * i, NATIVE);
             FloatVector gaussian = gaussian(v);
-            FloatVector derivative = v.fma(gaussian.mul(INV_SQRT_2PI), normalCdf(v, gaussian));
-            fromByteBuffer(SPECIES, dy, 4 * i, NATIVE).mul(derivative).intoByteBuffer(dx, 4 * i, NATIVE);
+            FloatVector cdf = normalCdf(v, gaussian);
+            v.mul(cdf).intoByteBuffer(y, 4 * i, NATIVE);
+            v.fma(gaussian.mul(INV_SQRT_2PI), cdf).intoByteBuffer(slope, 4 * i, NATIVE);
+        }
+        return i;
+    }
+
+    static void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
+        int i = 0;
+        for (int end = vectorEnd(n); i < end; i += LANES) {
+            fromByteBuffer(SPECIES, dy, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
+                    .intoByteBuffer(dx, 4 * i, NATIVE);
         }
         for (; i < n; i++) {
-            put(dx, i, get(dy, i) * FastMath.geluDerivative(get(x, i)));
+            put(dx, i, get(dy, i) * get(slope, i));
         }
     }
 

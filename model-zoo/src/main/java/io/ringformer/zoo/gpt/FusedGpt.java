@@ -196,7 +196,7 @@ public final class FusedGpt {
         int offset = first * t;
         int n = sequences * t;
         int counted = countTargets(targets, offset, n);
-        forward(plan, tokens, offset, n);
+        forward(plan, tokens, offset, n, true);
         double sum = kernels.crossEntropy(logits.bytes, targets, offset, dLogits.bytes, n, v,
                 gradScale / Math.max(counted, 1));
         backward(plan, tokens, offset, n);
@@ -209,7 +209,7 @@ public final class FusedGpt {
         int offset = first * t;
         int n = sequences * t;
         int counted = countTargets(targets, offset, n);
-        forward(plan, tokens, offset, n);
+        forward(plan, tokens, offset, n, false);
         double sum = kernels.crossEntropyLoss(logits.bytes, targets, offset, n, v);
         return counted == 0 ? 0 : sum / counted;
     }
@@ -231,14 +231,14 @@ public final class FusedGpt {
     // ---------------------------------------------------------------------------------------------------------
     // Forward
 
-    private void forward(Plan plan, int[] tokens, int offset, int n) {
+    private void forward(Plan plan, int[] tokens, int offset, int n, boolean training) {
         boolean sinusoidal = positionTable != null;
         ByteBuffer positions = wpe != null ? wpe.value : positionTable;
         kernels.embed(tokens, offset, wte.value, sinusoidal ? (float) Math.sqrt(d) : 1f, positions,
                 embedded.bytes, n, t, d);                                                     // x₀ [N, d]
         Rows x = embedded;
         for (Layer layer : layers) {
-            layer.forward(plan, x, n);
+            layer.forward(plan, x, n, training);
             x = layer.output;
         }
         kernels.layerNorm(x.bytes, lnFGain.value, lnFBias.value, lnF.bytes, lnFStats.mean,
@@ -270,6 +270,7 @@ public final class FusedGpt {
         final Stats ln2Stats;
         final Rows hidden;        // [N, F] before GELU
         final Rows activated;     // [N, F] after GELU
+        final Rows geluSlope;     // [N, F] GELU's derivative at hidden, saved by a training forward pass
         final Rows output;        // [N, d] the residual stream leaving the block
         Rows input;               // [N, d] the residual stream entering the block (the previous output)
 
@@ -295,10 +296,11 @@ public final class FusedGpt {
             ln2Stats = new Stats(n);
             hidden = new Rows(n, 4 * d, false);
             activated = new Rows(n, 4 * d, bf16);
+            geluSlope = new Rows(n, 4 * d, false);
             output = new Rows(n, d, false);
         }
 
-        void forward(Plan plan, Rows x, int n) {
+        void forward(Plan plan, Rows x, int n, boolean training) {
             input = x;
             LayerPlan p = plan.layers[index];
             int groups = n / t * heads;
@@ -320,7 +322,7 @@ public final class FusedGpt {
                     ln2Stats.mean, ln2Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
             ln2.roundToBf16(n);
             p.fc.run();                                                                       // [N, F]
-            kernels.gelu(hidden.bytes, activated.bytes, n * 4 * d);                           // [N, F]
+            kernels.gelu(hidden.bytes, activated.bytes, training ? geluSlope.bytes : null, n * 4 * d); // [N, F]
             activated.roundToBf16(n);
             p.proj.run();                                                                     // [N, d]
             kernels.add(middle.bytes, output.bytes, output.bytes, n * d);                    // residual
@@ -335,7 +337,7 @@ public final class FusedGpt {
             p.dProjWeight.run();                                                              // ∂W_proj = actᵀ·dOut
             kernels.columnSums(dResidual.bytes, bProj.gradient, n, d);
             p.dActivated.run();                                                               // dAct = dOut·W_projᵀ
-            kernels.geluBackward(hidden.bytes, dGelu.bytes, dHidden.bytes, n * 4 * d);        // dHidden [N, F]
+            kernels.geluBackward(dGelu.bytes, geluSlope.bytes, dHidden.bytes, n * 4 * d);     // dHidden [N, F]
             dHidden.roundToBf16(n);
             p.dFcWeight.run();                                                                // ∂W_fc = ln₂ᵀ·dHidden
             kernels.columnSums(dHidden.bytes, bFc.gradient, n, 4 * d);
