@@ -8,6 +8,7 @@ import io.ringformer.zoo.fused.ElementType;
 import io.ringformer.zoo.fused.Kernels;
 import io.ringformer.zoo.fused.Matmul;
 import io.ringformer.zoo.fused.NativeBuffer;
+import io.ringformer.zoo.fused.Reorder;
 import io.ringformer.zoo.fused.View;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
@@ -27,9 +28,9 @@ import java.util.Map;
  * <p>Notation: B sequences of T tokens make N = B·T rows; width d, H heads of dh = d/H, MLP width F = 4d,
  * vocabulary V. Rows are activations [N, ·], row-major. Attention probabilities are [B, H, T, T].
  *
- * <p>In bf16 the projections and the LM head multiply bf16 copies of their operands with fp32 accumulation and
- * fp32 results; weights, gradients, LayerNorm, softmax, GELU, the loss and the attention products (q·kᵀ, p·v,
- * about 8% of the FLOPs) stay fp32. Dropout is not supported here: such models train on SameDiff.
+ * <p>In bf16 every GEMM (projections, LM head, and the attention products on heads split out of the qkv rows)
+ * multiplies bf16 copies of its operands with fp32 accumulation and fp32 results; weights, gradients, LayerNorm,
+ * softmax, GELU and the loss stay fp32. Dropout is not supported here: such models train on SameDiff.
  */
 public final class FusedGpt {
 
@@ -83,8 +84,12 @@ public final class FusedGpt {
     private final Rows dQkv;              // [N, 3d]
     private final Rows dGelu;             // [N, F] gradient of the GELU output
     private final Rows dHidden;           // [N, F] gradient of the GELU input
-    private final NativeBuffer dProbs;    // [B, H, T, T]
+    private final NativeBuffer dProbs;    // [B, H, T, T] gradient of the probabilities, then of the scores
     private final ByteBuffer dProbBytes;
+    private final NativeBuffer dScores;   // [B, H, T, T] the scores' gradient as the GEMMs read it (bf16 copy)
+    private final ByteBuffer dScoreBytes;
+    private final NativeBuffer headsOut;  // [B, H, T, dh] fp32: p·v, dv, dq or dk before it goes back into rows
+    private final NativeBuffer dHeads;    // [B, H, T, dh] the attention output's gradient split into heads
 
     private final Plan[] plans;           // by number of sequences, made on first use
 
@@ -161,6 +166,10 @@ public final class FusedGpt {
         dHidden = new Rows(n, 4 * d, bf16);
         dProbs = NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.F32);
         dProbBytes = dProbs.bytes();
+        dScores = bf16 ? NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.BF16) : dProbs;
+        dScoreBytes = dScores.bytes();
+        headsOut = NativeBuffer.allocate((long) n * d, ElementType.F32);
+        dHeads = NativeBuffer.allocate((long) n * d, attentionType());
         plans = new Plan[maxSequences + 1];
     }
 
@@ -262,8 +271,13 @@ public final class FusedGpt {
         final Rows ln1;           // [N, d]
         final Stats ln1Stats;
         final Rows qkv;           // [N, 3d]: q | k | v, each H heads of dh (after RoPE when it applies)
+        final NativeBuffer queries; // [B, H, T, dh] q split into contiguous heads (in bf16 rounded to bf16)
+        final NativeBuffer keys;    // [B, H, T, dh]
+        final NativeBuffer values;  // [B, H, T, dh]
         final NativeBuffer probs; // [B, H, T, T]
         final ByteBuffer probBytes;
+        final NativeBuffer probsForGemm; // [B, H, T, T] the probabilities as the GEMMs read them (bf16 copy)
+        final ByteBuffer probsForGemmBytes;
         final Rows attended;      // [N, d] heads merged, before the output projection
         final Rows middle;        // [N, d] the residual stream after attention
         final Rows ln2;           // [N, d]
@@ -288,8 +302,13 @@ public final class FusedGpt {
             ln1 = new Rows(n, d, bf16);
             ln1Stats = new Stats(n);
             qkv = new Rows(n, 3 * d, false);
+            queries = NativeBuffer.allocate((long) n * d, attentionType());
+            keys = NativeBuffer.allocate((long) n * d, attentionType());
+            values = NativeBuffer.allocate((long) n * d, attentionType());
             probs = NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.F32);
             probBytes = probs.bytes();
+            probsForGemm = bf16 ? NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.BF16) : probs;
+            probsForGemmBytes = probsForGemm.bytes();
             attended = new Rows(n, d, bf16);
             middle = new Rows(n, d, false);
             ln2 = new Rows(n, d, bf16);
@@ -311,9 +330,17 @@ public final class FusedGpt {
             if (ropeCos != null) {
                 kernels.rope(qkv.bytes, n, t, heads, dh, ropeCos, ropeSin, false);            // q, k rotated
             }
-            p.scores.run();                                                                   // q·kᵀ [B, H, T, T]
+            AttentionPlan a = p.attention;
+            a.splitQ.run();                                                                   // [B, H, T, dh]
+            a.splitK.run();                                                                   // [B, H, T, dh]
+            a.splitV.run();                                                                   // [B, H, T, dh]
+            a.scores.run();                                                                   // q·kᵀ [B, H, T, T]
             kernels.causalSoftmax(probBytes, groups, t, heads, (float) (1 / Math.sqrt(dh)), alibiSlopes);
-            p.values.run();                                                                   // p·v → [N, d]
+            if (bf16) {
+                kernels.toBf16(probBytes, probsForGemmBytes, groups * t * t);
+            }
+            a.values.run();                                                                   // p·v [B, H, T, dh]
+            a.merge.run();                                                                    // heads → [N, d]
             attended.roundToBf16(n);
             p.out.run();                                                                      // [N, d] projected
             kernels.add(x.bytes, middle.bytes, middle.bytes, n * d);                         // residual
@@ -350,11 +377,19 @@ public final class FusedGpt {
             p.dOutWeight.run();                                                               // ∂W_out = attᵀ·dMid
             kernels.columnSums(dResidual.bytes, bOut.gradient, n, d);
             p.dAttended.run();                                                                // dAtt = dMid·W_outᵀ
-            p.dProbs.run();                                                                   // dP = dY·vᵀ
-            p.dValues.run();                                                                  // dv = Pᵀ·dY
+            AttentionPlan a = p.attention;
+            a.splitDy.run();                                                                  // dY [B, H, T, dh]
+            a.dProbs.run();                                                                   // dP = dY·vᵀ
+            a.dValues.run();                                                                  // dv = Pᵀ·dY
+            a.mergeDv.run();                                                                  // → dQkv's v
             kernels.causalSoftmaxBackward(probBytes, dProbBytes, groups, t, (float) (1 / Math.sqrt(dh)));
-            p.dQueries.run();                                                                 // dq = dS·k
-            p.dKeys.run();                                                                    // dk = dSᵀ·q
+            if (bf16) {
+                kernels.toBf16(dProbBytes, dScoreBytes, groups * t * t);
+            }
+            a.dQueries.run();                                                                 // dq = dS·k
+            a.mergeDq.run();                                                                  // → dQkv's q
+            a.dKeys.run();                                                                    // dk = dSᵀ·q
+            a.mergeDk.run();                                                                  // → dQkv's k
             if (ropeCos != null) {
                 kernels.rope(dQkv.bytes, n, t, heads, dh, ropeCos, ropeSin, true);            // back to unrotated
             }
@@ -389,10 +424,18 @@ public final class FusedGpt {
     // ---------------------------------------------------------------------------------------------------------
     // GEMM plans: every matmul of a step, bound to its buffers for a given number of sequences.
 
-    private record LayerPlan(Matmul qkv, Matmul scores, Matmul values, Matmul out, Matmul fc, Matmul proj,
+    private record LayerPlan(Matmul qkv, AttentionPlan attention, Matmul out, Matmul fc, Matmul proj,
                              Matmul dProjWeight, Matmul dActivated, Matmul dFcWeight, Matmul dLn2,
-                             Matmul dOutWeight, Matmul dAttended, Matmul dProbs, Matmul dValues, Matmul dQueries,
-                             Matmul dKeys, Matmul dQkvWeight, Matmul dLn1) {}
+                             Matmul dOutWeight, Matmul dAttended, Matmul dQkvWeight, Matmul dLn1) {}
+
+    /**
+     * The attention products of a block on contiguous heads: oneDNN's blocked kernels run them faster than its
+     * gemm kernel on heads strided inside the qkv rows, and the reorders that split and merge (rounding to bf16 on
+     * the way in, in bf16) cost ~10 µs each.
+     */
+    private record AttentionPlan(Reorder splitQ, Reorder splitK, Reorder splitV, Matmul scores, Matmul values,
+                                 Reorder merge, Reorder splitDy, Matmul dProbs, Matmul dValues, Reorder mergeDv,
+                                 Matmul dQueries, Reorder mergeDq, Matmul dKeys, Reorder mergeDk) {}
 
     private record Plan(LayerPlan[] layers, Matmul head, Matmul dHeadWeight, Matmul dHead) {}
 
@@ -416,18 +459,9 @@ public final class FusedGpt {
             View wOut = weight(name + "/attn/w_out", d, d);
             View wFc = weight(name + "/mlp/w_fc", d, 4 * d);
             View wProj = weight(name + "/mlp/w_proj", 4 * d, d);
-            View q = heads(layer.qkv.f32, 0, b, 3 * d);
-            View k = heads(layer.qkv.f32, d, b, 3 * d);
-            View vv = heads(layer.qkv.f32, 2 * d, b, 3 * d);
-            View probs = new View(layer.probs, 0, new long[] {b, heads, t, t},
-                    new long[] {(long) heads * t * t, (long) t * t, t, 1});
-            View dProbView = new View(dProbs, 0, probs.dims(), probs.strides());
-            View attended = heads(layer.attended.f32, 0, b, d);
-            View dHeads = heads(dAttended.f32, 0, b, d);
             layerPlans[l] = new LayerPlan(
                     Matmul.of(layer.ln1.gemm(n), wQkv, bias(name + "/attn/b_qkv", 3 * d), layer.qkv.matrix(n), false),
-                    Matmul.of(q, k.transposed(), null, probs, false),
-                    Matmul.of(probs, vv, null, attended, false),
+                    attentionPlan(layer, b),
                     Matmul.of(layer.attended.gemm(n), wOut, bias(name + "/attn/b_out", d), layer.middle.matrix(n),
                             false),
                     Matmul.of(layer.ln2.gemm(n), wFc, bias(name + "/mlp/b_fc", 4 * d), layer.hidden.matrix(n), false),
@@ -442,10 +476,6 @@ public final class FusedGpt {
                     Matmul.of(layer.attended.gemm(n).transposed(), dResidual.gemm(n), null,
                             gradient(name + "/attn/w_out", d, d), false),
                     Matmul.of(dResidual.gemm(n), wOut.transposed(), null, dAttended.matrix(n), false),
-                    Matmul.of(dHeads, vv.transposed(), null, dProbView, false),
-                    Matmul.of(probs.transposed(), dHeads, null, heads(dQkv.f32, 2 * d, b, 3 * d), false),
-                    Matmul.of(dProbView, k, null, heads(dQkv.f32, 0, b, 3 * d), false),
-                    Matmul.of(dProbView.transposed(), q, null, heads(dQkv.f32, d, b, 3 * d), false),
                     Matmul.of(layer.ln1.gemm(n).transposed(), dQkv.gemm(n), null,
                             gradient(name + "/attn/w_qkv", d, 3 * d), false),
                     Matmul.of(dQkv.gemm(n), wQkv.transposed(), null, dNormed.matrix(n), false));
@@ -455,6 +485,38 @@ public final class FusedGpt {
                 Matmul.of(lnF.gemm(n), wte.transposed(), null, logits.matrix(n), false),
                 Matmul.of(dLogits.gemm(n).transposed(), lnF.gemm(n), null, gradient("wte", v, d), false),
                 Matmul.of(dLogits.gemm(n), wte, null, dNormed.matrix(n), false));
+    }
+
+    private AttentionPlan attentionPlan(Layer layer, int b) {
+        View q = View.contiguous(layer.queries, 0, b, heads, t, dh);
+        View k = View.contiguous(layer.keys, 0, b, heads, t, dh);
+        View v = View.contiguous(layer.values, 0, b, heads, t, dh);
+        View probs = View.contiguous(layer.probs, 0, b, heads, t, t);
+        View probsForGemm = View.contiguous(layer.probsForGemm, 0, b, heads, t, t);
+        View out = View.contiguous(headsOut, 0, b, heads, t, dh);
+        View dY = View.contiguous(dHeads, 0, b, heads, t, dh);
+        View dP = View.contiguous(dProbs, 0, b, heads, t, t);
+        View dS = View.contiguous(dScores, 0, b, heads, t, t);
+        return new AttentionPlan(
+                Reorder.of(heads(layer.qkv.f32, 0, b, 3 * d), q),
+                Reorder.of(heads(layer.qkv.f32, d, b, 3 * d), k),
+                Reorder.of(heads(layer.qkv.f32, 2 * d, b, 3 * d), v),
+                Matmul.of(q, k.transposed(), null, probs, false),
+                Matmul.of(probsForGemm, v, null, out, false),
+                Reorder.of(out, heads(layer.attended.f32, 0, b, d)),
+                Reorder.of(heads(dAttended.f32, 0, b, d), dY),
+                Matmul.of(dY, v.transposed(), null, dP, false),
+                Matmul.of(probsForGemm.transposed(), dY, null, out, false),
+                Reorder.of(out, heads(dQkv.f32, 2 * d, b, 3 * d)),
+                Matmul.of(dS, k, null, out, false),
+                Reorder.of(out, heads(dQkv.f32, 0, b, 3 * d)),
+                Matmul.of(dS.transposed(), q, null, out, false),
+                Reorder.of(out, heads(dQkv.f32, d, b, 3 * d)));
+    }
+
+    /** What the attention products multiply: bf16 in bf16, fp32 otherwise. */
+    private ElementType attentionType() {
+        return bf16 ? ElementType.BF16 : ElementType.F32;
     }
 
     /** [B, H, T, dh] heads inside rows of {@code width} columns, starting at column {@code column}. */

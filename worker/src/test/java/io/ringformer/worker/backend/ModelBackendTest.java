@@ -54,28 +54,38 @@ class ModelBackendTest {
 
     @Test
     void bf16TracksTheFp32LossCurveOnRealText() {
-        // Over 300 steps the two runs see the same batches, and bf16 perturbs every gradient by ~0.3% (unbiased:
-        // FusedGptTest). On this small model, the escape from the early plateau (steps 100–200) is sensitive to any
-        // perturbation of that size: measured with seed 1337, bf16 lags fp32 by up to 0.11 nats there; with seed 7
-        // it leads by up to 0.07; the SameDiff fp32 graph, perturbed only by summation order, stays within 0.001.
-        // So every 50-step mean must stay within 0.15 nats (about 5%) of fp32's, and both must learn. A broken bf16
-        // path (a stale or unrounded operand, a lost update) misses by whole nats or stops learning.
-        Trainer fp32 = trainer(tiny("train.precision=fp32"), new ArrayList<>());
-        Trainer bf16 = trainer(tiny("train.precision=bf16"), new ArrayList<>());
-        assertTrue(bf16.backend().startsWith("fused bf16"), bf16.backend());
-        double[] sum32 = new double[6];
-        double[] sum16 = new double[6];
+        // bf16 perturbs every gradient by ~0.3% (unbiased: FusedGptTest). On this small model the escape from the
+        // early plateau (steps 100–200) is chaotic under any perturbation of that size: per seed, bf16's 50-step
+        // means ran up to 0.2 nats behind or 0.1 ahead of fp32's (seed 1337: +0.17; seeds 1–6 at the end: −0.02,
+        // −0.07, 0.00, −0.01, −0.04, +0.08), while the SameDiff graph, perturbed only by summation order, stays
+        // within 0.001. So: over six seeds the mean gap of the last 100 steps is within 0.05 nats (about 2% of the
+        // loss there), no single run ends more than 0.25 apart, and every run learns. A broken bf16 path (a stale
+        // or unrounded operand, a lost update) is off by whole nats, or off the same way on every seed.
+        double gaps = 0;
+        for (int seed = 1; seed <= 6; seed++) {
+            double[] fp32 = lastHundredAndFirstFifty(tiny("train.precision=fp32", "train.seed=" + seed));
+            double[] bf16 = lastHundredAndFirstFifty(tiny("train.precision=bf16", "train.seed=" + seed));
+            String curves = "seed " + seed + ": fp32 " + fp32[1] + " → " + fp32[0] + ", bf16 " + bf16[1] + " → "
+                    + bf16[0];
+            assertTrue(fp32[0] < fp32[1] - 0.5 && bf16[0] < bf16[1] - 0.5, "both learn: " + curves);
+            assertEquals(fp32[0], bf16[0], 0.25, curves);
+            gaps += (bf16[0] - fp32[0]) / 6;
+        }
+        assertEquals(0, gaps, 0.05, "mean gap of bf16's last 100 steps over fp32's, over six seeds");
+    }
+
+    /** Trains 300 steps: the mean loss of the last 100 and of the first 50. */
+    private static double[] lastHundredAndFirstFifty(TrainConfig config) {
+        Trainer trainer = trainer(config, new ArrayList<>());
+        assertTrue(trainer.backend().startsWith("fused " + config.getString("train.precision")), trainer.backend());
+        double last = 0;
+        double first = 0;
         for (int i = 0; i < 300; i++) {
-            sum32[i / 50] += fp32.trainStep().loss() / 50;
-            sum16[i / 50] += bf16.trainStep().loss() / 50;
+            double loss = trainer.trainStep().loss();
+            last += i >= 200 ? loss / 100 : 0;
+            first += i < 50 ? loss / 50 : 0;
         }
-        String curves = "fp32 " + java.util.Arrays.toString(sum32) + ", bf16 " + java.util.Arrays.toString(sum16);
-        for (int window = 0; window < 6; window++) {
-            assertEquals(sum32[window], sum16[window], 0.15, "mean loss of steps " + 50 * window + "–"
-                    + (50 * window + 49) + ": " + curves);
-        }
-        assertTrue(sum32[5] < sum32[0] - 0.5 && sum16[5] < sum16[0] - 0.5, "both learn: " + curves);
-        assertEquals(fp32.evaluate(TextDataset.Split.VAL), bf16.evaluate(TextDataset.Split.VAL), 0.15, "val loss");
+        return new double[] {last, first};
     }
 
     @Test
