@@ -1,16 +1,11 @@
-package io.ringformer.worker.backend;
+package io.ringformer.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.ringformer.worker.ConfigException;
-import io.ringformer.worker.RealText;
-import io.ringformer.worker.TrainConfig;
-import io.ringformer.worker.Trainer;
 import io.ringformer.worker.exchange.LocalExchange;
 import io.ringformer.zoo.data.TextDataset;
-import io.ringformer.zoo.text.CharTokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -18,20 +13,15 @@ import org.junit.jupiter.api.Test;
 /** The trainer on either backend: the same training, and the fallback to SameDiff where fused does not reach. */
 class ModelBackendTest {
 
-    static final String TEXT = RealText.mobyDick(60_000);
-    static final CharTokenizer TOKENIZER = CharTokenizer.fit(TEXT);
-    static final TextDataset DATA = TextDataset.of(TEXT, TOKENIZER, 0.9);
-
+    /** TrainerTest's small GPT, with a schedule long enough for 300 steps. */
     static TrainConfig tiny(String... overrides) {
-        List<String> all = new ArrayList<>(List.of("model.n_layer=2", "model.n_head=2", "model.n_embd=32",
-                "model.block_size=32", "train.batch_size=8", "optim.warmup_iters=5", "optim.lr_decay_iters=300",
-                "optim.lr=3e-3", "eval.iters=4"));
+        List<String> all = new ArrayList<>(List.of("optim.lr_decay_iters=300", "eval.iters=4"));
         all.addAll(List.of(overrides));
-        return TrainConfig.override(TrainConfig.defaults(), all);
+        return TrainerTest.tiny(all.toArray(String[]::new));
     }
 
     static Trainer trainer(TrainConfig config, List<String> log) {
-        return new Trainer(config, DATA, TOKENIZER.vocabSize(), new LocalExchange(), log::add);
+        return new Trainer(config, TrainerTest.DATA, TrainerTest.TOKENIZER.vocabSize(), new LocalExchange(), log::add);
     }
 
     @Test
