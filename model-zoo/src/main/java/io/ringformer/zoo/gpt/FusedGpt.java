@@ -12,8 +12,6 @@ import io.ringformer.zoo.fused.Reorder;
 import io.ringformer.zoo.fused.View;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -668,25 +666,5 @@ public final class FusedGpt {
         for (int i = 0; i < n; i++) {
             bytes.putFloat(4 * i, 0f);
         }
-    }
-
-    /** The names of every parameter this model reads, for checking a layout. */
-    public static List<String> parameterNames(Gpt.Config config) {
-        List<String> names = new ArrayList<>();
-        names.add("wte");
-        if (config.positions() == PositionType.LEARNED) {
-            names.add("wpe");
-        }
-        for (int l = 0; l < config.layers(); l++) {
-            String h = "h" + l;
-            for (String suffix : new String[] {"/ln_1/gain", "/ln_1/bias", "/attn/w_qkv", "/attn/b_qkv",
-                    "/attn/w_out", "/attn/b_out", "/ln_2/gain", "/ln_2/bias", "/mlp/w_fc", "/mlp/b_fc",
-                    "/mlp/w_proj", "/mlp/b_proj"}) {
-                names.add(h + suffix);
-            }
-        }
-        names.add("ln_f/gain");
-        names.add("ln_f/bias");
-        return names;
     }
 }

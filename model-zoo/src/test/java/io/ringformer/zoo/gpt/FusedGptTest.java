@@ -108,6 +108,29 @@ class FusedGptTest {
     }
 
     @Test
+    void attentionMapsEqualTheGraphs() {
+        Case c = Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 3, 11);
+        FusedGpt fused = c.fused(false, Kernels.best());
+        fused.loss(c.tokens(), c.targets(), 0, c.sequences());
+        int[][] tokens = new int[3][];
+        int[][] targets = new int[3][];
+        for (int s = 0; s < 3; s++) {
+            tokens[s] = java.util.Arrays.copyOfRange(c.tokens(), 7 * s, 7 * s + 7);
+            targets[s] = java.util.Arrays.copyOfRange(c.targets(), 7 * s, 7 * s + 7);
+        }
+        for (int layer = 0; layer < 2; layer++) {
+            String name = c.gpt().attentionMap(layer);
+            float[] expected = c.gpt().graph().output(GptTest.batch(tokens, targets), name).get(name).dup().data()
+                    .asFloat();                                                               // [B, H, T, T]
+            float[] actual = fused.attentionMap(layer, 3);
+            assertEquals(expected.length, actual.length);
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], actual[i], 1e-6, "layer " + layer + " weight " + i);
+            }
+        }
+    }
+
+    @Test
     void aSliceOfTheBatchIsThatBatchAlone() {
         Case c = Case.of(new Gpt.Config(11, 7, 1, 2, 8, 0, PositionType.ROPE), 3, 8);
         FusedGpt fused = c.fused(false, Kernels.best());
