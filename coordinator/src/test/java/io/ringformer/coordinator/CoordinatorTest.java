@@ -218,7 +218,13 @@ class CoordinatorTest {
         Sessions.expire(firstClient, zooKeeper.connectString()); // c1: SUSPENDED, then LOST; its latch node is gone
 
         second.awaitLeadership();
-        assertFalse(first.isLeader());
+        // c1 learns of its expired session on Curator's event thread, which may come after c2 has won the latch
+        // (what keeps c1 from writing meanwhile is the fenced generation write, GenerationNodeTest): wait, bounded.
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (first.isLeader() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertFalse(first.isLeader(), "c1 still holds the latch 10 s after its session expired");
         workers.get(1).crash();
         assertEquals(List.of("w0", "w2", "w3"), w0.await(2).members()); // written by c2
 
