@@ -1,9 +1,10 @@
 package io.ringformer.zoo.data;
 
 import io.ringformer.zoo.text.CharTokenizer;
-import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The token ids of a text, split into train and val, served as batches of random windows as nanoGPT's
@@ -12,7 +13,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Why: in data-parallel training every rank must agree on the global batch without talking, and a run resumed
  * from a checkpoint at step s must see the batches it would have seen. So the window starts of a batch come from a
  * generator seeded by mixing (seed, step, split), never from random state carried between calls: any process, at
- * any world size, computes the same global batch and keeps its own rows ({@link #slice}). Windows are drawn with
+ * any world size, computes the same global batch and keeps its own rows ({@link Rows#of}). Windows are drawn with
  * replacement, so there are no epochs; the step number alone names a batch.
  *
  * <p>Layout: ids [0, n_train) are the train split and [n_train, n) the val split, n_train = ⌊n · trainFraction⌋
@@ -87,7 +88,11 @@ public final class TextDataset {
 
     /** The global batch of {@code step}: {@code batchSize} rows of {@code blockSize} tokens. */
     public Batch batch(Split split, long seed, long step, int batchSize, int blockSize) {
-        return rows(windowStarts(split, seed, step, batchSize, blockSize), 0, batchSize, blockSize);
+        int[] tokens = new int[batchSize * blockSize];
+        int[] targets = new int[batchSize * blockSize];
+        fill(split, seed, step, batchSize, blockSize, tokens, targets);
+        return new Batch(Nd4j.createFromArray(tokens).reshape(batchSize, blockSize),
+                Nd4j.createFromArray(targets).reshape(batchSize, blockSize));              // [B, T] int32 each
     }
 
     /**
@@ -96,39 +101,29 @@ public final class TextDataset {
      */
     public Batch slice(Split split, long seed, long step, int globalBatch, int blockSize, int rank, int worldSize) {
         Rows rows = Rows.of(globalBatch, rank, worldSize);
-        return rows(windowStarts(split, seed, step, globalBatch, blockSize), rows.first(), rows.count(), blockSize);
-    }
-
-    /** Where each row of the global batch of {@code step} starts, as an index into the whole text. */
-    public int[] windowStarts(Split split, long seed, long step, int batchSize, int blockSize) {
-        int length = checkWindow(split, batchSize, blockSize, step);
-        SplitMix64 random = new SplitMix64(batchSeed(seed, step, split));
-        int[] starts = new int[batchSize];
-        for (int row = 0; row < batchSize; row++) {
-            starts[row] = firstToken(split) + random.nextInt(length - blockSize); // torch.randint(len(data) - T)
-        }
-        return starts;
+        Batch global = batch(split, seed, step, globalBatch, blockSize);
+        INDArrayIndex mine = NDArrayIndex.interval(rows.first(), rows.first() + rows.count());
+        return new Batch(global.tokens().get(mine, NDArrayIndex.all()).dup(),
+                global.targets().get(mine, NDArrayIndex.all()).dup());
     }
 
     /**
-     * Writes the global batch of {@code step} into flat [batchSize, blockSize] arrays, row-major: the same windows
-     * as {@link #batch}, without allocating.
+     * Writes the global batch of {@code step} into flat [batchSize, blockSize] arrays, row-major, as a trainer
+     * that reuses its arrays wants it. A rank trains on its rows of it ({@link Rows#of}).
      */
     public void fill(Split split, long seed, long step, int batchSize, int blockSize, int[] tokens, int[] targets) {
         if (tokens.length < batchSize * blockSize || targets.length < batchSize * blockSize) {
             throw new IllegalArgumentException("tokens and targets need room for " + batchSize + " × " + blockSize);
         }
-        int length = checkWindow(split, batchSize, blockSize, step);
-        SplitMix64 random = new SplitMix64(batchSeed(seed, step, split));
+        int[] starts = windowStarts(split, seed, step, batchSize, blockSize);
         for (int row = 0; row < batchSize; row++) {
-            int start = firstToken(split) + random.nextInt(length - blockSize);
-            System.arraycopy(ids, start, tokens, row * blockSize, blockSize);
-            System.arraycopy(ids, start + 1, targets, row * blockSize, blockSize);
+            System.arraycopy(ids, starts[row], tokens, row * blockSize, blockSize);           // x = data[i : i+T]
+            System.arraycopy(ids, starts[row] + 1, targets, row * blockSize, blockSize);      // y = data[i+1 : i+1+T]
         }
     }
 
-    /** The split's token count, once the arguments are known to make sense. */
-    private int checkWindow(Split split, int batchSize, int blockSize, long step) {
+    /** Where each row of the global batch of {@code step} starts, as an index into the whole text. */
+    public int[] windowStarts(Split split, long seed, long step, int batchSize, int blockSize) {
         if (batchSize < 1 || blockSize < 1 || step < 0) {
             throw new IllegalArgumentException("batchSize ≥ 1, blockSize ≥ 1 and step ≥ 0 are required, got"
                     + " batchSize " + batchSize + ", blockSize " + blockSize + ", step " + step);
@@ -138,18 +133,12 @@ public final class TextDataset {
             throw new IllegalArgumentException("the " + split + " split has " + length + " tokens, fewer than blockSize"
                     + " + 1 = " + (blockSize + 1) + " (a window is blockSize tokens plus one more target)");
         }
-        return length;
-    }
-
-    private Batch rows(int[] starts, int first, int count, int blockSize) {
-        int[][] tokens = new int[count][];
-        int[][] targets = new int[count][];
-        for (int row = 0; row < count; row++) {
-            int start = starts[first + row];
-            tokens[row] = Arrays.copyOfRange(ids, start, start + blockSize);              // x = data[i : i+T]
-            targets[row] = Arrays.copyOfRange(ids, start + 1, start + 1 + blockSize);     // y = data[i+1 : i+1+T]
+        SplitMix64 random = new SplitMix64(batchSeed(seed, step, split));
+        int[] starts = new int[batchSize];
+        for (int row = 0; row < batchSize; row++) {
+            starts[row] = firstToken(split) + random.nextInt(length - blockSize); // torch.randint(len(data) - T)
         }
-        return new Batch(Nd4j.createFromArray(tokens), Nd4j.createFromArray(targets));  // [B, T] int32 each
+        return starts;
     }
 
     /** One seed per (seed, step, split): each input in turn goes through the SplitMix64 finaliser. */
