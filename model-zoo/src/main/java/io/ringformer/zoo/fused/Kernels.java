@@ -81,6 +81,9 @@ public interface Kernels {
     /** out[c] = Σ_r dy[r, c]: a bias's gradient (overwritten). dy [rows, columns], out [columns]. */
     void columnSums(ByteBuffer dy, ByteBuffer out, int rows, int columns);
 
+    /** buffer[0, n) = 0. */
+    void zero(ByteBuffer buffer, int n);
+
     /** out = a + b over n values; out may be a or b. */
     void add(ByteBuffer a, ByteBuffer b, ByteBuffer out, int n);
 

@@ -117,6 +117,11 @@ abstract class RowKernels implements Kernels {
     }
 
     @Override
+    public void zero(ByteBuffer buffer, int n) {
+        zero(buffer, 0, n);
+    }
+
+    @Override
     public void add(ByteBuffer a, ByteBuffer b, ByteBuffer out, int n) {
         scaleAdd(1f, a, 0, b, 0, out, 0, n);
     }

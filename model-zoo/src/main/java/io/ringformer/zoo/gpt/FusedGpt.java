@@ -408,7 +408,7 @@ public final class FusedGpt {
         dLogits.roundToBf16(n);
         plan.dHeadWeight.run();                                                               // ∂wte = dLogitsᵀ·ln_f
         plan.dHead.run();                                                                     // dLn_f = dLogits·wte
-        zero(dResidual.bytes, n * d);
+        kernels.zero(dResidual.bytes, n * d);
         kernels.layerNormBackward(dNormed.bytes, layers[layers.length - 1].output.bytes, lnFGain.value,
                 lnFStats.mean, lnFStats.rstd, dResidual.bytes, lnFGain.gradient, lnFBias.gradient, n, d);
         for (int l = layers.length - 1; l >= 0; l--) {
@@ -660,11 +660,5 @@ public final class FusedGpt {
             }
         }
         return counted;
-    }
-
-    private static void zero(ByteBuffer bytes, int n) {
-        for (int i = 0; i < n; i++) {
-            bytes.putFloat(4 * i, 0f);
-        }
     }
 }

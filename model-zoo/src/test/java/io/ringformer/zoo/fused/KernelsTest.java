@@ -683,6 +683,12 @@ class KernelsTest {
         kernels.add(x, x, out, rows * width);
         assertClose("add", DoubleReference.embed(tokens, 0, doubles(wte), 5, null, rows, length, width),
                     doubles(out), 1e-7, 0);
+
+        kernels.zero(out, rows * width - 1);
+        for (int i = 0; i < rows * width - 1; i++) {
+            assertEquals(0f, get(out, i), "zeroed at " + i);
+        }
+        assertEquals(2 * get(x, rows * width - 1), get(out, rows * width - 1), "past n: left alone");
     }
 
     @ParameterizedTest
@@ -960,6 +966,7 @@ class KernelsTest {
         calls.put("crossEntropyLoss", () -> k.crossEntropyLoss(x, targets, 1, rows, width));
         calls.put("columnSums", () -> k.columnSums(x, gain, rows, width));
         calls.put("add", () -> k.add(x, y, y, rows * width));
+        calls.put("zero", () -> k.zero(y, rows * width));
         calls.put("rope", () -> k.rope(y, 6, length, 3, 6, cosSin[0], cosSin[1], false));
         calls.put("embed", () -> k.embed(tokens, 2, x, 0.5f, x, y, 8, 3, width));
         calls.put("embedBackward", () -> k.embedBackward(tokens, 2, x, 0.5f, y, gain, 8, 1, width));
