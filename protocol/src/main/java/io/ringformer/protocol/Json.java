@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
+import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * The one JSON dialect of everything stored in ZooKeeper: snake_case field names (as the checkpoints' JSON files),
@@ -23,6 +25,22 @@ final class Json {
             .build();
 
     private Json() {
+    }
+
+    /** An enum constant's JSON name: its name in lower case. */
+    static String name(Enum<?> constant) {
+        return constant.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The constant of {@code type} whose JSON {@link #name} is {@code text}; the error lists the names there are. */
+    static <E extends Enum<E>> E constant(Class<E> type, String text, String what) {
+        for (E constant : type.getEnumConstants()) {
+            if (name(constant).equals(text)) {
+                return constant;
+            }
+        }
+        throw new IllegalArgumentException("unknown " + what + " '" + text + "'; expected one of "
+                + Arrays.stream(type.getEnumConstants()).map(Json::name).toList());
     }
 
     static byte[] encode(Object value) {

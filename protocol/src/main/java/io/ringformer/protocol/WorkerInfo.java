@@ -2,8 +2,6 @@ package io.ringformer.protocol;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
-import java.util.Arrays;
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -26,18 +24,12 @@ public record WorkerInfo(String host, String endpoint, String device, State stat
 
         @JsonValue
         public String json() {
-            return name().toLowerCase(Locale.ROOT);
+            return Json.name(this);
         }
 
         @JsonCreator
         public static State of(String text) {
-            for (State state : values()) {
-                if (state.json().equals(text)) {
-                    return state;
-                }
-            }
-            throw new IllegalArgumentException("unknown worker state '" + text + "'; expected one of "
-                    + Arrays.stream(values()).map(State::json).toList());
+            return Json.constant(State.class, text, "worker state");
         }
     }
 
