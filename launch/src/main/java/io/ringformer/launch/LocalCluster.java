@@ -2,6 +2,7 @@ package io.ringformer.launch;
 
 import io.ringformer.coordinator.Coordinator;
 import io.ringformer.coordinator.EmbeddedZooKeeper;
+import io.ringformer.protocol.Generation;
 import io.ringformer.protocol.JobSpec;
 import io.ringformer.protocol.JobStatus;
 import io.ringformer.protocol.JobStatusNode;
@@ -15,59 +16,72 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.zookeeper.KeeperException;
 
 /**
- * {@code ringformer train --workers N} on one machine: an embedded ZooKeeper on 127.0.0.1, a coordinator and one
- * Aeron media driver in this process, and N worker JVMs (one thread each) that find each other through ZooKeeper
- * and all-reduce over IPC through the shared driver. Rank 0's progress is the view;
- * the others stay quiet. At the end, or when one worker fails, or on Ctrl-C, every worker is stopped and the
- * /dev/shm directories of their media drivers are removed.
+ * {@code ringformer train --workers N} on one machine: an embedded ZooKeeper on 127.0.0.1, a coordinator (and
+ * any standbys) and one Aeron media driver in this process, and N worker JVMs (one thread each) that find each
+ * other through ZooKeeper and all-reduce over IPC through the shared driver. Rank 0's progress is the view.
+ *
+ * <p>Elastic: when a worker process exits without finishing, this launcher deletes its znode at once (rather
+ * than waiting for its ZooKeeper session to expire), so the coordinator writes the next generation within
+ * milliseconds and the survivors go on; one line says which worker, at which step, and the new world size. With
+ * {@code --max-restarts K} a dead worker is started again (under a new id) and joins the running job. The job
+ * ends when its status says finished or failed (a worker's failure names its cause), or when no worker is left.
+ * At the end, on a failure or on Ctrl-C every worker is stopped and the media drivers' /dev/shm directories are
+ * removed.
  */
 final class LocalCluster {
 
-    private LocalCluster() {}
+    private static final long POLL_MS = 50;
 
-    static int train(TrainConfig config, Path runDirectory, int workers, boolean resume) throws Exception {
-        String job = "local-" + ProcessHandle.current().pid();
-        ZkLayout layout = new ZkLayout(job);
-        List<Process> processes = new ArrayList<>();
-        Thread stopper = new Thread(() -> ChildJvm.stopAll(processes));
+    /** How to run the job: {@code workers} at the start, restarts allowed, standby coordinators. */
+    record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume) {}
+
+    private final TrainConfig config;
+    private final Path runDirectory;
+    private final Plan plan;
+    private final String job = "local-" + ProcessHandle.current().pid();
+    private final ZkLayout layout = new ZkLayout(job);
+    private final Map<String, Process> running = new LinkedHashMap<>();
+    private final List<Process> all = new ArrayList<>();
+    private int restarts;
+
+    private LocalCluster(TrainConfig config, Path runDirectory, Plan plan) {
+        this.config = config;
+        this.runDirectory = runDirectory;
+        this.plan = plan;
+    }
+
+    static int train(TrainConfig config, Path runDirectory, Plan plan) throws Exception {
+        return new LocalCluster(config, runDirectory, plan).run();
+    }
+
+    private int run() throws Exception {
+        Thread stopper = new Thread(() -> ChildJvm.stopAll(all));
+        List<Coordinator> coordinators = new ArrayList<>();
+        List<CuratorFramework> clients = new ArrayList<>();
         try (EmbeddedZooKeeper zooKeeper = new EmbeddedZooKeeper();
              MediaDriverHost driver = MediaDriverHost.start()) {   // one driver for the host: workers talk IPC
             zooKeeper.start();
-            ZkConnection connection = ZkConnection.of(zooKeeper.connectString(), 4000);
-            try (CuratorFramework client = connection.newClient()) {
-                client.start();
-                Coordinator.submit(client, layout, JobSpec.of(UUID.randomUUID().toString(),
-                        config.getInt("train.batch_size"), workers, workers, 0, config.toYaml()));
-                try (Coordinator coordinator = new Coordinator(client, layout, "coordinator-" + job)) {
-                    coordinator.start();
-                    Runtime.getRuntime().addShutdownHook(stopper);
-                    for (int i = 0; i < workers; i++) {
-                        List<String> arguments = new ArrayList<>(List.of("worker", "--zk", zooKeeper.connectString(),
-                                "--job", job, "--id", String.format("w%02d", i), "--out", runDirectory.toString(),
-                                "--aeron-dir", driver.directory()));
-                        if (resume) {
-                            arguments.add("--resume");
-                        }
-                        processes.add(ChildJvm.start(arguments, "4g", null));
-                    }
-                    int exit = awaitAll(processes);
-                    JobStatus status = new JobStatusNode(client, layout).read().orElse(null);
-                    if (exit != 0 && status != null && !status.detail().isBlank()) {
-                        System.err.println("ringformer: job failed: " + status.detail());
-                    }
-                    return exit;
-                }
+            try {
+                return coordinateAndSupervise(zooKeeper, driver, coordinators, clients, stopper);
+            } finally {
+                ChildJvm.stopAll(all);
+                coordinators.forEach(Coordinator::close);   // before ZooKeeper goes, so nobody sees it vanish
+                clients.forEach(CuratorFramework::close);
             }
         } finally {
-            ChildJvm.stopAll(processes);
-            for (Process p : processes) {
+            ChildJvm.stopAll(all);
+            for (Process p : all) {
                 removeMediaDriverDirectories(p.pid());
             }
             try {
@@ -78,22 +92,135 @@ final class LocalCluster {
         }
     }
 
-    /** Waits for every worker; when one fails, stops the rest (they would only time out). */
-    private static int awaitAll(List<Process> processes) throws InterruptedException {
-        int exit = 0;
-        List<Process> running = new ArrayList<>(processes);
-        while (!running.isEmpty()) {
-            for (Process p : List.copyOf(running)) {
-                if (p.waitFor(200, TimeUnit.MILLISECONDS)) {
-                    running.remove(p);
-                    if (p.exitValue() != 0 && exit == 0) {
-                        exit = p.exitValue();
-                        ChildJvm.stopAll(running);
-                    }
+    private int coordinateAndSupervise(EmbeddedZooKeeper zooKeeper, MediaDriverHost driver,
+                                   List<Coordinator> coordinators, List<CuratorFramework> clients,
+                                   Thread stopper) throws Exception {
+        ZkConnection connection = ZkConnection.of(zooKeeper.connectString(), 4000);
+        CuratorFramework client = connection.newClient();
+        clients.add(client);
+        client.start();
+        // The rendezvous waits (settle) until all N are there; later, a respawned worker is admitted at once
+        // when it brings the job back to N.
+        Coordinator.submit(client, layout, JobSpec.of(UUID.randomUUID().toString(),
+                config.getInt("train.batch_size"), plan.minWorkers(), plan.workers(), 60_000, config.toYaml()));
+        for (int c = 0; c <= plan.standbyCoordinators(); c++) {
+            CuratorFramework own = c == 0 ? client : connection.newClient();
+            if (c > 0) {
+                clients.add(own);
+                own.start();
+            }
+            Coordinator coordinator = new Coordinator(own, layout, "coordinator-" + job + "-" + c);
+            coordinators.add(coordinator);
+            coordinator.start();
+        }
+        Runtime.getRuntime().addShutdownHook(stopper);
+        for (int i = 0; i < plan.workers(); i++) {
+            start(String.format("w%02d", i), zooKeeper.connectString(), driver.directory(), plan.resume());
+        }
+        return supervise(client, zooKeeper.connectString(), driver.directory());
+    }
+
+    private void start(String id, String zooKeeper, String aeronDirectory, boolean resume) {
+        List<String> arguments = new ArrayList<>(List.of("worker", "--zk", zooKeeper, "--job", job, "--id", id,
+                "--out", runDirectory.toString(), "--aeron-dir", aeronDirectory));
+        if (resume) {
+            arguments.add("--resume");
+        }
+        Process process = ChildJvm.start(arguments, "4g", null);
+        running.put(id, process);
+        all.add(process);
+    }
+
+    /**
+     * Watches the workers until the job ends. A worker that exits before the job has ended is reported, its znode
+     * deleted (the fastest signal the coordinator can get) and, within {@code maxRestarts}, started again.
+     */
+    private int supervise(CuratorFramework client, String zooKeeper, String aeronDirectory) throws Exception {
+        JobStatusNode status = new JobStatusNode(client, layout);
+        while (true) {
+            Optional<JobStatus> now = status.read();
+            if (now.isPresent() && now.get().ended()) {
+                return ended(now.get());
+            }
+            for (Map.Entry<String, Process> entry : List.copyOf(running.entrySet())) {
+                Process p = entry.getValue();
+                if (p.isAlive()) {
+                    continue;
+                }
+                String id = entry.getKey();
+                running.remove(id);
+                now = status.read();
+                if (now.isPresent() && now.get().ended()) {
+                    return ended(now.get());
+                }
+                deleteQuietly(client, layout.worker(id));
+                long step = now.map(JobStatus::lastStep).orElse(-1L);
+                System.err.printf("ringformer: worker %s (pid %d) exited with %d%s near step %d; %d worker(s) "
+                                + "go on%n", id, p.pid(), p.exitValue(), signal(p.exitValue()), Math.max(0, step),
+                        running.size());
+                if (restarts < plan.maxRestarts()) {
+                    restarts++;
+                    String again = id.replaceFirst("-r\\d+$", "") + "-r" + restarts;
+                    System.err.printf("ringformer: restarting it as %s (restart %d of %d); it joins the running "
+                            + "job%n", again, restarts, plan.maxRestarts());
+                    start(again, zooKeeper, aeronDirectory, false);
                 }
             }
+            if (running.isEmpty()) {
+                now = status.read();
+                if (now.isPresent() && now.get().ended()) {
+                    return ended(now.get());
+                }
+                System.err.println("ringformer: job failed: every worker exited before the job finished; the last "
+                        + "checkpoint in " + runDirectory + " is intact: continue with --resume");
+                return 1;
+            }
+            reportGeneration(client);
+            Thread.sleep(POLL_MS);
         }
-        return exit;
+    }
+
+    private long reportedGeneration;
+
+    /** One line per generation after the first: its number, world size and start. */
+    private void reportGeneration(CuratorFramework client) throws Exception {
+        Generation generation;
+        try {
+            generation = Generation.decode(client.getData().forPath(layout.generation()));
+        } catch (KeeperException.NoNodeException e) {
+            return;
+        }
+        if (generation.number() > reportedGeneration) {
+            if (reportedGeneration > 0) {
+                System.err.printf("ringformer: generation %d: %d worker(s) %s%n", generation.number(),
+                        generation.worldSize(), generation.members());
+            }
+            reportedGeneration = generation.number();
+        }
+    }
+
+    private int ended(JobStatus status) throws InterruptedException {
+        if (status.state() == JobStatus.State.FINISHED) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            for (Process p : running.values()) {   // members leave once they have written their part
+                p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
+            return 0;
+        }
+        System.err.println("ringformer: job failed: " + status.detail());
+        return 1;
+    }
+
+    private static String signal(int exit) {
+        return exit == 137 ? " (killed: SIGKILL)" : exit == 143 ? " (terminated: SIGTERM)" : "";
+    }
+
+    private static void deleteQuietly(CuratorFramework client, String path) {
+        try {
+            client.delete().forPath(path);
+        } catch (Exception e) {
+            // gone already, or its session ends it soon
+        }
     }
 
     /** A worker killed before it closed its driver leaves /dev/shm/ringformer-<pid>-<n> behind. */

@@ -32,6 +32,21 @@ public final class TrainCommand implements Callable<Integer> {
                     + "(default ${DEFAULT-VALUE}: train in this process).")
     int workers;
 
+    @Option(names = "--min-workers", defaultValue = "1", paramLabel = "N",
+            description = "With --workers: fewest workers the job goes on with after losing some (default "
+                    + "${DEFAULT-VALUE}).")
+    int minWorkers;
+
+    @Option(names = "--max-restarts", defaultValue = "0", paramLabel = "K",
+            description = "With --workers: how many times a dead worker is started again; it rejoins the running "
+                    + "job (default ${DEFAULT-VALUE}).")
+    int maxRestarts;
+
+    @Option(names = "--standby-coordinators", defaultValue = "0", paramLabel = "K",
+            description = "With --workers: coordinators waiting to take over from the active one (default "
+                    + "${DEFAULT-VALUE}).")
+    int standbyCoordinators;
+
     @Option(names = "--sample", defaultValue = "300", paramLabel = "N",
             description = "Characters to sample at the end (default ${DEFAULT-VALUE}; 0 for none).")
     int sample;
@@ -44,7 +59,12 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--workers must be at least 1");
         }
         if (workers > 1) {
-            int exit = LocalCluster.train(settings, directory.toAbsolutePath(), workers, resume);
+            if (minWorkers < 1 || minWorkers > workers || maxRestarts < 0 || standbyCoordinators < 0) {
+                throw new IllegalArgumentException("--min-workers must be 1 … --workers, --max-restarts and "
+                        + "--standby-coordinators at least 0");
+            }
+            int exit = LocalCluster.train(settings, directory.toAbsolutePath(),
+                    new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume));
             if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);
                 System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));

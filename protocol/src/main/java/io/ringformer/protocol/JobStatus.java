@@ -52,7 +52,11 @@ public record JobStatus(State state, long lastStep, double lastLoss, String last
         return state != State.RUNNING;
     }
 
+    /** This status moved to {@code next}; finished and failed are terminal, so an ended status stays as it is. */
     public JobStatus withState(State next, String why) {
+        if (ended()) {
+            return this;
+        }
         return new JobStatus(next, lastStep, lastLoss, lastCheckpoint, why);
     }
 

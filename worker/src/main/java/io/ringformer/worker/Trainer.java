@@ -48,7 +48,11 @@ public final class Trainer {
     private static final long EVAL_SALT = 0x5EED_E7A1L;
 
     private final TrainConfig config;
-    private final ModelBackend backend;
+    private final Gpt gpt;
+    private final MixedPrecision precision;
+    private final Consumer<String> log;
+    private ModelBackend backend;
+    private int backendSequences;      // the most sequences one backend call may get
     private final TextDataset data;
     private final GradientExchange exchange;
     private final FlatParameters layout;
@@ -92,12 +96,14 @@ public final class Trainer {
             throw new ConfigException("train.precision: " + e.getMessage());
         }
         Gpt.Config model = modelConfig(config, vocabSize);
-        Gpt gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
+        this.gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
+        this.precision = precision;
+        this.log = log;
         this.layout = FlatParameters.of(gpt.graph(), gpt.parameterNames(), Trainer::decays);
         this.params = layout.read(gpt.graph());
-        Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
+        this.backendSequences = Rows.of(globalBatch, exchange.rank(), exchange.worldSize()).count();
         this.backend = ModelBackend.create(config.getString("model.backend"), gpt, layout, precision, seed,
-                mine.count(), log);
+                backendSequences, log);
         backend.setParameters(params);
         this.tokens = new int[globalBatch * blockSize];
         this.targets = new int[globalBatch * blockSize];
@@ -139,6 +145,56 @@ public final class Trainer {
     /** Weight decay on matrices only: not on biases, LayerNorm gains or the position table. */
     static boolean decays(String name) {
         return name.startsWith("w") && !name.equals("wpe") || name.contains("/w_");
+    }
+
+    /**
+     * Makes this replica's state equal to every other member's after the exchange was formed or re-formed (its
+     * world size may have changed); see {@link ReplicaSync}.
+     *
+     * @param holdsState   false for a worker that joined a running job and holds only its seed's parameters
+     * @param boundaryDone whether this replica already evaluated and checkpointed at its {@link #nextStep()}
+     */
+    ReplicaSync.Outcome synchronise(boolean holdsState, boolean boundaryDone) {
+        int world = exchange.worldSize();
+        if (globalBatch < world * accumulation) {
+            throw new ConfigException("train.batch_size (" + globalBatch + ") must be at least world size (" + world
+                    + ") × train.grad_accum (" + accumulation + ")");
+        }
+        int sequences = Rows.of(globalBatch, exchange.rank(), world).count();
+        if (sequences > backendSequences) {   // fewer ranks share the batch: a larger plan
+            backendSequences = sequences;
+            backend = ModelBackend.create(config.getString("model.backend"), gpt, layout, precision, seed,
+                    backendSequences, message -> {});
+            backend.setParameters(params);
+        }
+        return ReplicaSync.run(this, exchange, holdsState, boundaryDone);
+    }
+
+    /**
+     * A 64-bit hash of everything a step depends on: parameters, both AdamW moments, the step, the optimizer's
+     * step count and the loss scaler. Equal replicas have equal hashes; any differing bit changes it (almost
+     * surely).
+     */
+    public long stateHash() {
+        long h = 0x243F_6A88_85A3_08D3L;
+        h = mix(h, step);
+        h = mix(h, optimizer.steps());
+        h = mix(h, Double.doubleToLongBits(scaler.scale()));
+        h = mix(h, scaler.cleanSteps());
+        for (float[] array : new float[][] {params, optimizer.firstMoment(), optimizer.secondMoment()}) {
+            for (float value : array) {
+                h = (h ^ Float.floatToRawIntBits(value)) * 0x9E37_79B9_7F4A_7C15L;
+            }
+            h = mix(h, array.length);
+        }
+        return mix(h, 0);
+    }
+
+    private static long mix(long h, long value) {
+        h ^= value;
+        h *= 0xBF58_476D_1CE4_E5B9L;
+        h ^= h >>> 31;
+        return h * 0x94D0_49BB_1331_11EBL;
     }
 
     /** Trains step {@link #nextStep()} and advances to the next. */

@@ -4,13 +4,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ringformer.worker.checkpoint.Checkpoint;
 import io.ringformer.worker.checkpoint.CheckpointException;
 import io.ringformer.worker.checkpoint.CheckpointStore;
+import io.ringformer.worker.exchange.GenerationChangedException;
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.zoo.data.TextDataset;
 import io.ringformer.zoo.text.CharTokenizer;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.io.Writer;
 import java.nio.charset.MalformedInputException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -44,6 +44,8 @@ public final class TrainingRun {
     public record Outcome(long steps, double lastLoss, double valLoss, Path lastCheckpoint, boolean interrupted) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Listener SILENT = new Listener() { };
+    private static final long FINISHED = Long.MIN_VALUE + 16;     // the tag of the final barrier's frames
 
     private final TrainConfig config;
     private final Path directory;
@@ -85,12 +87,36 @@ public final class TrainingRun {
      * Trains from step 0, or from the newest valid checkpoint when {@code resume}, to {@code train.max_iters}.
      */
     public Outcome run(boolean resume, GradientExchange exchange) {
+        return train(prepare(resume, exchange), true);
+    }
+
+    /** A replica ready to train: its data, tokenizer, trainer, and the checkpoint it resumed from, if any. */
+    public record Prepared(GradientExchange exchange, CheckpointStore store, CharTokenizer tokenizer, Trainer trainer,
+                           Checkpoint checkpoint, boolean resume) {}
+
+    /**
+     * Everything that takes time before the first step: reads the text, loads the checkpoint when {@code resume}
+     * and builds the model. A worker does this before it registers, so that the members never wait for a
+     * newcomer to build its model. On an elastic exchange a missing checkpoint is not an error here: the state
+     * may come from another member ({@link Trainer#synchronise}).
+     */
+    public Prepared prepare(boolean resume, GradientExchange exchange) {
         String text = readText(Path.of(config.getString("data.path")));
         CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"));
         Checkpoint checkpoint = null;
         CharTokenizer tokenizer;
         if (resume) {
-            checkpoint = store.latestValid(log);
+            try {
+                checkpoint = store.latestValid(log);
+            } catch (CheckpointException e) {
+                if (!exchange.elastic()) {
+                    throw e;
+                }
+                log.accept("no checkpoint to resume here (" + e.getMessage() + "); the state must come from "
+                        + "another member");
+            }
+        }
+        if (checkpoint != null) {
             List<String> differences = TrainConfig.parse(checkpoint.configYaml(), "checkpoint").modelDifferences(config);
             if (!differences.isEmpty()) {
                 throw new CheckpointException("checkpoint " + checkpoint.directory().getFileName()
@@ -99,10 +125,6 @@ public final class TrainingRun {
             }
             tokenizer = loadTokenizer(checkpoint.tokenizerFile());
         } else {
-            if (!store.checkpoints().isEmpty()) {
-                throw new ConfigException("run directory " + directory + " already holds checkpoints; add --resume "
-                        + "to continue it, or choose another --out");
-            }
             tokenizer = CharTokenizer.fit(text);
         }
         TextDataset data = textDataset(text, tokenizer);
@@ -112,71 +134,138 @@ public final class TrainingRun {
             trainer.restore(checkpoint.state());
             log.accept("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());
         }
-        Path tokenizerFile = directory.resolve("tokenizer.txt");
-        if (exchange.rank() == 0) {
-            try {
-                Files.createDirectories(directory);
-                Files.writeString(directory.resolve("config.yaml"), config.toYaml());
-                tokenizer.save(tokenizerFile);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write to run directory " + directory, e);
-            }
-        }
-        return loop(trainer, store, tokenizerFile);
+        return new Prepared(exchange, store, tokenizer, trainer, checkpoint, resume);
     }
 
-    /** The loop: step, log, evaluate, checkpoint; on a stop request, checkpoint and leave. */
-    private Outcome loop(Trainer trainer, CheckpointStore store, Path tokenizerFile) {
+    /**
+     * Trains a prepared replica to {@code train.max_iters}. A {@code founding} member started with the job and
+     * holds its state (its seed's parameters, or its checkpoint); a worker admitted to a job under way holds state
+     * only if it loaded a checkpoint, and otherwise takes the members' state over the exchange.
+     */
+    public Outcome train(Prepared prepared, boolean founding) {
+        GradientExchange exchange = prepared.exchange();
+        boolean writer = exchange.rank() == 0;
+        if (writer && founding && !prepared.resume() && !prepared.store().checkpoints().isEmpty()) {
+            throw new ConfigException("run directory " + directory + " already holds checkpoints; add --resume "
+                    + "to continue it, or choose another --out");
+        }
+        Path tokenizerFile = directory.resolve("tokenizer.txt");
+        if (writer) {
+            writeRunFiles(prepared.tokenizer(), tokenizerFile);
+        }
+        Checkpoint checkpoint = prepared.checkpoint();
+        boolean holdsState = checkpoint != null || founding && !prepared.resume();
+        return loop(prepared.trainer(), exchange, prepared.store(), prepared.tokenizer(), tokenizerFile, holdsState,
+                checkpoint == null ? -1 : checkpoint.step());
+    }
+
+    private void writeRunFiles(CharTokenizer tokenizer, Path tokenizerFile) {
+        try {
+            Files.createDirectories(directory);
+            Files.writeString(directory.resolve("config.yaml"), config.toYaml());
+            tokenizer.save(tokenizerFile);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write to run directory " + directory, e);
+        }
+    }
+
+    /**
+     * The loop. Each pass handles the boundary before step n (evaluation, then rank 0's checkpoint, when due),
+     * then trains step n. When the exchange's membership changes ({@link GenerationChangedException}), the pass
+     * is abandoned, the exchange re-formed and the replicas resynchronised; the loop then goes on from the step
+     * the members agreed on, redoing that step's boundary unless rank 0 had already recorded it.
+     */
+    private Outcome loop(Trainer trainer, GradientExchange exchange, CheckpointStore store, CharTokenizer tokenizer,
+                         Path tokenizerFile, boolean holdsState, long resumedAt) {
         int maxSteps = config.getInt("train.max_iters");
         int logEvery = Math.max(1, config.getInt("log.interval"));
         int evalEvery = Math.max(1, config.getInt("eval.interval"));
         int saveEvery = Math.max(1, config.getInt("checkpoint.interval"));
         long tokensPerStep = (long) config.getInt("train.batch_size") * config.getInt("model.block_size");
-        boolean leader = trainer.rank() == 0;
-        Listener listener = leader ? this.listener : new Listener() { };
-        listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount());
         double lastLoss = Double.NaN;
         double valLoss = Double.NaN;
         Path lastCheckpoint = null;
-        long savedAt = -1;
-        try (BufferedWriter metrics = leader ? Files.newBufferedWriter(directory.resolve("metrics.jsonl"),
-                StandardOpenOption.CREATE, StandardOpenOption.APPEND) : new BufferedWriter(Writer.nullWriter())) {
-            if (trainer.nextStep() == 0) {
-                valLoss = evaluate(trainer, 0, metrics, listener);
+        long savedAt = resumedAt;
+        long boundaryDone = resumedAt;      // the boundary all ranks have passed together
+        long recordedAt = resumedAt;        // the boundary this rank recorded (evaluation, checkpoint) as rank 0
+        boolean synced = !exchange.elastic();
+        boolean announced = false;
+        boolean wroteRunFiles = exchange.rank() == 0;
+        try (Metrics metrics = new Metrics(directory.resolve("metrics.jsonl"))) {
+            while (true) {
+                try {
+                    if (!synced) {
+                        long before = trainer.nextStep();
+                        ReplicaSync.Outcome agreed = trainer.synchronise(holdsState, recordedAt == before);
+                        synced = true;
+                        holdsState = true;
+                        boundaryDone = agreed.leaderBoundaryDone() ? agreed.step() : -1;
+                        if (exchange.rank() == 0 && !wroteRunFiles) {
+                            writeRunFiles(tokenizer, tokenizerFile);     // a new rank 0 may be on another disk
+                            wroteRunFiles = true;
+                        }
+                        log.accept(String.format("rank %d of %d: in step with the others at step %d (state from "
+                                + "rank %d, %d rank(s) received it) in %.0f ms", exchange.rank(),
+                                exchange.worldSize(), agreed.step(), agreed.source(), agreed.receivers(),
+                                agreed.millis()));
+                    }
+                    boolean leader = exchange.rank() == 0;
+                    Listener listener = leader ? this.listener : SILENT;
+                    if (leader && !announced) {
+                        listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount());
+                        announced = true;
+                    }
+                    long n = trainer.nextStep();
+                    boolean evalDue = n == 0 || n % evalEvery == 0 || n == maxSteps;
+                    boolean saveDue = n > 0 && (n % saveEvery == 0 || n == maxSteps);
+                    if ((evalDue || saveDue) && boundaryDone != n) {
+                        if (evalDue) {
+                            valLoss = evaluate(trainer, n, leader ? metrics : null, listener);
+                        }
+                        if (leader && saveDue && savedAt != n) {
+                            lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
+                            savedAt = n;
+                        }
+                        boundaryDone = n;
+                        recordedAt = leader ? n : -1;
+                    }
+                    if (n >= maxSteps || stopRequested) {
+                        exchange.allReduceExact(new float[1], FINISHED);   // every rank has passed the end
+                        break;
+                    }
+                    Trainer.StepResult r = trainer.trainStep();
+                    long done = r.step() + 1;
+                    lastLoss = r.loss();
+                    double tokensPerSecond = tokensPerStep / (r.millis() / 1000.0);
+                    if (done % logEvery == 0 || done == maxSteps) {
+                        if (leader) {
+                            metrics.record(Map.of("step", done, "lr", r.lr(), "loss", r.loss(), "grad_norm",
+                                    r.gradNorm(), "tokens_per_s", Math.round(tokensPerSecond), "applied",
+                                    r.applied()));
+                        }
+                        listener.stepped(r, tokensPerSecond);
+                    }
+                } catch (GenerationChangedException e) {
+                    log.accept(e.getMessage() + "; re-forming the ring");
+                    exchange.regroupAfter(e);
+                    synced = false;
+                }
             }
-            while (trainer.nextStep() < maxSteps && !stopRequested) {
-                Trainer.StepResult r = trainer.trainStep();
-                long done = r.step() + 1;
-                lastLoss = r.loss();
-                double tokensPerSecond = tokensPerStep / (r.millis() / 1000.0);
-                if (done % logEvery == 0 || done == maxSteps) {
-                    record(metrics, Map.of("step", done, "lr", r.lr(), "loss", r.loss(), "grad_norm", r.gradNorm(),
-                            "tokens_per_s", Math.round(tokensPerSecond), "applied", r.applied()));
-                    listener.stepped(r, tokensPerSecond);
-                }
-                if (done % evalEvery == 0 || done == maxSteps) {
-                    valLoss = evaluate(trainer, done, metrics, listener);
-                }
-                if (leader && (done % saveEvery == 0 || done == maxSteps)) {
-                    lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
-                    savedAt = done;
-                }
-            }
-            if (stopRequested && leader && savedAt != trainer.nextStep() && trainer.nextStep() > 0) {
+            long n = trainer.nextStep();
+            if (stopRequested && exchange.rank() == 0 && savedAt != n && n > 0) {
                 lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write metrics in " + directory, e);
         }
         return new Outcome(trainer.nextStep(), lastLoss, valLoss, lastCheckpoint, stopRequested);
     }
 
     /** Train and val loss on the fixed evaluation batches, recorded and shown; returns the val loss. */
-    private double evaluate(Trainer trainer, long step, BufferedWriter metrics, Listener listener)
-            throws IOException {
+    private double evaluate(Trainer trainer, long step, Metrics metrics, Listener listener) {
         double train = trainer.evaluate(TextDataset.Split.TRAIN);
         double val = trainer.evaluate(TextDataset.Split.VAL);
-        record(metrics, Map.of("step", step, "val_loss", val, "train_loss", train));
+        if (metrics != null) {
+            metrics.record(Map.of("step", step, "val_loss", val, "train_loss", train));
+        }
         listener.evaluated(step, train, val);
         return val;
     }
@@ -192,13 +281,42 @@ public final class TrainingRun {
         return written;
     }
 
-    private static void record(BufferedWriter metrics, Map<String, Object> values) throws IOException {
-        Map<String, Object> ordered = new LinkedHashMap<>();
-        ordered.put("step", values.get("step"));
-        values.forEach(ordered::putIfAbsent);
-        metrics.write(JSON.writeValueAsString(ordered));
-        metrics.newLine();
-        metrics.flush();
+    /** {@code metrics.jsonl}, opened for appending on the first record (only rank 0 records). */
+    private static final class Metrics implements AutoCloseable {
+
+        private final Path file;
+        private BufferedWriter writer;
+
+        Metrics(Path file) {
+            this.file = file;
+        }
+
+        void record(Map<String, Object> values) {
+            Map<String, Object> ordered = new LinkedHashMap<>();
+            ordered.put("step", values.get("step"));
+            values.forEach(ordered::putIfAbsent);
+            try {
+                if (writer == null) {
+                    writer = Files.newBufferedWriter(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                }
+                writer.write(JSON.writeValueAsString(ordered));
+                writer.newLine();
+                writer.flush();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write metrics to " + file, e);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (writer != null) {
+                try {
+                    writer.close();
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot close " + file, e);
+                }
+            }
+        }
     }
 
     private TextDataset textDataset(String text, CharTokenizer tokenizer) {

@@ -4,26 +4,20 @@ import io.aeron.Aeron;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ringformer.protocol.CheckpointManifest;
 import io.ringformer.protocol.CheckpointRegistry;
-import io.ringformer.protocol.Generation;
 import io.ringformer.protocol.JobSpec;
-import io.ringformer.protocol.JobStatus;
 import io.ringformer.protocol.JobStatusNode;
 import io.ringformer.protocol.WorkerInfo;
 import io.ringformer.protocol.WorkerSession;
 import io.ringformer.protocol.ZkConnection;
 import io.ringformer.protocol.ZkLayout;
 import io.ringformer.worker.checkpoint.CheckpointStore;
-import io.ringformer.worker.exchange.ExchangeTimeoutException;
 import io.ringformer.worker.exchange.MediaDriverHost;
 import io.ringformer.worker.exchange.RingAllReduce;
 import io.ringformer.worker.exchange.Wire;
 import java.net.InetAddress;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.curator.framework.CuratorFramework;
@@ -34,20 +28,25 @@ import org.apache.curator.framework.CuratorFramework;
  * <ol>
  *   <li>Starts its own Aeron media driver and opens its inbox on {@code bind}:0 (the OS picks the port); or,
  *       when the host runs one driver for all its workers, opens an IPC inbox on that driver.</li>
- *   <li>Reads the job spec from ZooKeeper and registers an ephemeral node holding its host, inbox endpoint and
- *       device ({@link WorkerSession}).</li>
+ *   <li>Reads the job spec, builds its replica (text, model, checkpoint when resuming), and only then registers
+ *       an ephemeral node holding its host, inbox endpoint and
+ *       device ({@link WorkerSession}); every generation the coordinator writes reaches its
+ *       {@link ElasticExchange}.</li>
  *   <li>Waits for a generation that names it: its position is its rank, the member order is the ring.</li>
- *   <li>Trains ({@link TrainingRun}) with a {@link RingAllReduce} over the members' endpoints; rank 0 writes the
- *       run directory, publishes each checkpoint's manifest ({@link CheckpointRegistry}) and the job status.</li>
+ *   <li>Trains ({@link TrainingRun}) over the {@link ElasticExchange}, which re-forms the ring at every new
+ *       generation and keeps the replicas identical (the protocol is narrated there). Whoever is rank 0 writes
+ *       the run directory, publishes each checkpoint's manifest ({@link CheckpointRegistry}) and reports progress
+ *       into the job status — off the step loop, so a slow or absent ZooKeeper never delays a step.</li>
+ *   <li>At the end every member marks the job finished (after a final barrier, so rank 0's last checkpoint is
+ *       on disk). Any failure of this worker marks the job failed with its cause (finished and failed are
+ *       terminal: neither overwrites the other), and the exception goes on to the command line.</li>
  * </ol>
- * Failure: a member that dies makes the others' all-reduce time out after {@code exchange.timeout_ms}; this
- * worker then reports the failure, leaves its last checkpoint as it was, and exits with 1. Re-forming the ring
- * at the next generation without a restart is not built yet; {@code --resume} restarts from the checkpoint.
  */
 public final class Worker {
 
-    /** How to reach the job and where to train. */
     /**
+     * How to reach the job and where to train.
+     *
      * @param aeronDirectory a media driver this host already runs (then the inbox is IPC, as for workers sharing
      *                       one machine), or null to start one of its own and receive over UDP on {@code bindAddress}
      */
@@ -77,43 +76,39 @@ public final class Worker {
              CuratorFramework client = options.zooKeeper().newClient()) {
             client.start();
             JobSpec spec = awaitSpec(client, layout);
-            TrainConfig config = TrainConfig.parse(spec.configYaml(), "the job spec of '" + options.job() + "'");
-            BlockingQueue<Generation> generations = new LinkedBlockingQueue<>();
-            WorkerInfo info = new WorkerInfo(InetAddress.getLocalHost().getHostName(), inbox.endpoint(),
-                    options.device(), WorkerInfo.State.JOINING, spec.jobToken());
-            try (WorkerSession session = new WorkerSession(client, layout, options.id(), info, generations::offer)) {
-                session.start();
-                Generation generation = awaitMembership(generations);
-                int rank = generation.rankOf(options.id());
-                RingAllReduce.Config ring = new RingAllReduce.Config(options.job(), generation.number(), rank,
-                        generation.worldSize(), generation.endpoints(), config.getInt("exchange.timeout_ms"),
-                        Wire.valueOf(config.getString("exchange.wire").toUpperCase(Locale.ROOT)));
-                log.accept("worker " + options.id() + ": rank " + rank + " of " + generation.worldSize()
-                        + " in generation " + generation.number());
-                session.updateState(WorkerInfo.State.TRAINING);
-                JobStatusNode status = new JobStatusNode(client, layout);
-                try (RingAllReduce exchange = new RingAllReduce(aeron, inbox, ring)) {
-                    TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout),
-                            status, generation.worldSize(), spec.configSha256());
-                    TrainingRun.Outcome outcome = new TrainingRun(config, options.runDirectory(), published, log)
-                            .run(options.resume(), exchange);
-                    if (rank == 0) {
-                        status.update(s -> s.withStep(outcome.steps(), outcome.lastLoss())
-                                .withState(JobStatus.State.FINISHED, "trained to step " + outcome.steps()));
-                    } else {
-                        awaitEnd(status); // leaving first would look like a failure to the coordinator
-                    }
-                    return 0;
-                } catch (ExchangeTimeoutException e) {
-                    String why = "rank " + rank + ": " + e.getMessage() + " — a worker died or stalled; the last "
-                            + "checkpoint is intact, restart the job with --resume";
-                    log.accept(why);
-                    status.update(s -> s.withState(JobStatus.State.FAILED, why));
-                    return 1;
-                } finally {
-                    session.updateState(WorkerInfo.State.LEAVING);
+            JobStatusNode status = new JobStatusNode(client, layout);
+            try (StatusReporter reporter = new StatusReporter(status, log)) {
+                try {
+                    TrainConfig config = TrainConfig.parse(spec.configYaml(), "the job spec of '" + options.job() + "'");
+                    return train(client, layout, spec, config, aeron, inbox, reporter);
+                } catch (Exception | Error e) {
+                    String why = "worker " + options.id() + ": " + (e.getMessage() == null ? e.toString() : e.getMessage());
+                    reporter.fail(why);
+                    throw e;
                 }
             }
+        }
+    }
+
+    private int train(CuratorFramework client, ZkLayout layout, JobSpec spec, TrainConfig config, Aeron aeron,
+                      RingAllReduce.Inbox inbox, StatusReporter reporter) throws Exception {
+        Wire wire = Wire.parse(config.getString("exchange.wire"));
+        WorkerInfo info = new WorkerInfo(InetAddress.getLocalHost().getHostName(), inbox.endpoint(),
+                options.device(), WorkerInfo.State.JOINING, spec.jobToken());
+        try (ElasticExchange exchange = new ElasticExchange(aeron, inbox, options.job(), options.id(),
+                config.getInt("exchange.timeout_ms"), wire, options.rendezvousTimeoutMs(), log);
+             WorkerSession session = new WorkerSession(client, layout, options.id(), info, exchange::onGeneration)) {
+            TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout), reporter,
+                    exchange, spec.configSha256());
+            TrainingRun run = new TrainingRun(config, options.runDirectory(), published, log);
+            TrainingRun.Prepared prepared = run.prepare(options.resume(), exchange);   // before the others wait on us
+            session.start();
+            exchange.regroup();
+            session.updateState(WorkerInfo.State.TRAINING);
+            TrainingRun.Outcome outcome = run.train(prepared, exchange.foundingMember());
+            reporter.finish(outcome.steps(), outcome.lastLoss());
+            session.updateState(WorkerInfo.State.LEAVING);
+            return 0;
         }
     }
 
@@ -122,7 +117,7 @@ public final class Worker {
      * SHA-256, read back from the checkpoint's own manifest.json) and the job status follows the steps.
      */
     private TrainingRun.Listener publishing(TrainingRun.Listener inner, CheckpointRegistry registry,
-                                            JobStatusNode status, int worldSize, String configSha256) {
+                                            StatusReporter reporter, ElasticExchange exchange, String configSha256) {
         return new TrainingRun.Listener() {
             @Override
             public void started(long firstStep, long lastStep, int parameters) {
@@ -132,11 +127,7 @@ public final class Worker {
             @Override
             public void stepped(Trainer.StepResult result, double tokensPerSecond) {
                 inner.stepped(result, tokensPerSecond);
-                try {
-                    status.update(s -> s.withStep(result.step() + 1, result.loss()));
-                } catch (Exception e) {
-                    log.accept("could not update the job status in ZooKeeper: " + e.getMessage());
-                }
+                reporter.progress(result.step() + 1, result.loss());
             }
 
             @Override
@@ -153,22 +144,15 @@ public final class Worker {
                     Map<String, String> files = new TreeMap<>();
                     ((Map<?, ?>) manifest.get("files")).forEach((name, entry) ->
                             files.put((String) name, (String) ((Map<?, ?>) entry).get("sha256")));
-                    registry.publish(new CheckpointManifest(CheckpointStore.stepOf(checkpoint),
-                            checkpoint.toAbsolutePath().toString(), worldSize, configSha256, files));
-                    status.update(s -> s.withCheckpoint(checkpoint.toAbsolutePath().toString()));
+                    CheckpointManifest published = new CheckpointManifest(CheckpointStore.stepOf(checkpoint),
+                            checkpoint.toAbsolutePath().toString(), exchange.worldSize(), configSha256, files);
+                    reporter.checkpoint(registry, published);
                 } catch (Exception e) {
                     log.accept("checkpoint " + checkpoint + " is on disk but could not be published in ZooKeeper: "
                             + e.getMessage());
                 }
             }
         };
-    }
-
-    private static void awaitEnd(JobStatusNode status) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < deadline && status.read().map(s -> !s.ended()).orElse(true)) {
-            Thread.sleep(50);
-        }
     }
 
     private JobSpec awaitSpec(CuratorFramework client, ZkLayout layout) throws Exception {
@@ -183,19 +167,4 @@ public final class Worker {
         return JobSpec.decode(client.getData().forPath(layout.spec()));
     }
 
-    private Generation awaitMembership(BlockingQueue<Generation> generations) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.rendezvousTimeoutMs());
-        while (true) {
-            long left = deadline - System.nanoTime();
-            Generation generation = generations.poll(Math.max(0, left), TimeUnit.NANOSECONDS);
-            if (generation == null) {
-                throw new IllegalStateException("worker " + options.id() + " was not admitted to job '"
-                        + options.job() + "' within " + options.rendezvousTimeoutMs() + " ms; is its coordinator"
-                        + " running, and are enough workers registered?");
-            }
-            if (generation.rankOf(options.id()) >= 0) {
-                return generation;
-            }
-        }
-    }
 }

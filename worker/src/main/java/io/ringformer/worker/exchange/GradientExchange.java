@@ -18,6 +18,31 @@ public interface GradientExchange extends AutoCloseable {
      */
     void allReduce(float[] buffer, long step);
 
+    /**
+     * As {@link #allReduce}, with every value sent in fp32 whatever the exchange's wire format, so that a buffer
+     * that only one rank fills (the others hold −0.0, the identity of IEEE addition) reaches every rank
+     * bit-identical: the replicas' state travels this way.
+     */
+    default void allReduceExact(float[] buffer, long step) {
+        allReduce(buffer, step);
+    }
+
+    /**
+     * Whether the membership can change under this exchange; then a trainer synchronises the replicas when it is
+     * formed and after every change ({@link io.ringformer.worker.Trainer#synchronise}).
+     */
+    default boolean elastic() {
+        return false;
+    }
+
+    /**
+     * After {@code change}: re-forms this exchange at the newest generation that names this rank (its rank and
+     * world size may differ afterwards). An exchange whose membership never changes rethrows.
+     */
+    default void regroupAfter(GenerationChangedException change) {
+        throw change;
+    }
+
     @Override
     default void close() {}
 }

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.UnsafeApi;
@@ -58,6 +59,9 @@ import org.agrona.concurrent.IdleStrategy;
  *       was sent, so the caller may reuse its array at once), or throws {@link ExchangeTimeoutException} when
  *       that has not happened within {@code timeoutMs}. After a timeout the exchange is finished: the survivors
  *       re-form the ring at a new generation.</li>
+ *   <li>A ring is abandoned as soon as a newer generation exists: the duty cycle reads the newest generation this
+ *       rank knows of (set by its ZooKeeper watch) and throws {@link GenerationChangedException} — unless the
+ *       all-reduce has already completed, which then counts. No rank waits for the timeout when a peer dies.</li>
  * </ol>
  *
  * <h2>Which frames count</h2>
@@ -71,8 +75,10 @@ import org.agrona.concurrent.IdleStrategy;
  * phase's in the same stream and need no reordering. The one frame that can arrive "early" is one of the
  * neighbour's <em>next</em> round (it finished this round before we did): such a frame is left in the log
  * ({@code ABORT}) and read again when the caller starts the next round; flow control holds the neighbour back
- * meanwhile. Frames from other publications (strays) arrive as other images of the same subscription, are
- * polled alongside and dropped.
+ * meanwhile. Frames of a <em>newer</em> generation are left in the log too: they come from a neighbour that learnt
+ * of the new generation first, and are read by this rank's ring of that generation. Frames from other
+ * publications (strays, old generations) arrive as other images of the same subscription, are polled alongside
+ * and dropped.
  *
  * <p>Not thread-safe: one thread calls {@link #allReduce}. {@link #droppedFrames()} may be read from any thread.
  */
@@ -199,6 +205,8 @@ public final class RingAllReduce implements GradientExchange {
     private final ExclusivePublication publication;
     private final Round round;
     private final IdleStrategy idle = new BackoffIdleStrategy(100, 100, 1_000, 200_000);
+    private final LongSupplier newestGeneration;
+    private final boolean ownsPublication;
     private boolean finished;
 
     /**
@@ -209,8 +217,28 @@ public final class RingAllReduce implements GradientExchange {
      *              (may be null in a world of one)
      */
     public RingAllReduce(Aeron aeron, Inbox inbox, Config config) {
+        this(aeron, inbox, config, config::generation);
+    }
+
+    /**
+     * As above; the ring is abandoned ({@link GenerationChangedException}) once {@code newestGeneration} reports a
+     * number above {@code config.generation()}. It is read on every duty cycle, from the calling thread.
+     */
+    public RingAllReduce(Aeron aeron, Inbox inbox, Config config, LongSupplier newestGeneration) {
+        this(aeron, inbox, config, newestGeneration, null);
+    }
+
+    /**
+     * As above, publishing through {@code toRight} (an exclusive publication to the right neighbour's endpoint that
+     * the caller keeps across rings, and closes) instead of a publication of its own: with IPC the inbox's
+     * session id names the stream, and a new publication to it would clash with the old one while that lingers.
+     */
+    public RingAllReduce(Aeron aeron, Inbox inbox, Config config, LongSupplier newestGeneration,
+                         ExclusivePublication toRight) {
         this.config = config;
         this.inbox = inbox;
+        this.newestGeneration = Objects.requireNonNull(newestGeneration, "newestGeneration");
+        this.ownsPublication = toRight == null;
         if (config.worldSize() == 1) {
             this.publication = null;
             this.round = null;
@@ -221,14 +249,14 @@ public final class RingAllReduce implements GradientExchange {
             throw new IllegalArgumentException("rank " + config.rank() + "'s inbox is " + inbox.endpoint()
                     + " but the endpoints list says " + config.endpoints().get(config.rank()));
         }
-        this.publication = aeron.addExclusivePublication(config.endpoints().get(config.right()), STREAM_ID);
+        this.publication = toRight != null ? toRight
+                : aeron.addExclusivePublication(config.endpoints().get(config.right()), STREAM_ID);
         int chunkBytes = publication.maxPayloadLength() - RingFrame.HEADER_LENGTH;
-        int chunkElements = chunkBytes / config.wire().bytesPerElement();
-        if (chunkElements < 1) {
-            publication.close();
+        if (chunkBytes < Float.BYTES) {
+            close();
             throw new IllegalStateException("MTU too small: maxPayloadLength " + publication.maxPayloadLength());
         }
-        this.round = new Round(chunkElements);
+        this.round = new Round(chunkBytes);
     }
 
     public Config config() {
@@ -245,9 +273,9 @@ public final class RingAllReduce implements GradientExchange {
         return config.worldSize();
     }
 
-    /** Values per frame this rank sends (its publication's payload limit, less the header). */
+    /** Values per frame this rank sends in the ring's wire format (its publication's payload limit, less the header). */
     public int chunkElements() {
-        return round == null ? 0 : round.chunkElements;
+        return round == null ? 0 : round.chunkBytes / config.wire().bytesPerElement();
     }
 
     /** Frames received and not summed since this ring was formed: strays, other jobs, other generations. */
@@ -276,6 +304,16 @@ public final class RingAllReduce implements GradientExchange {
      */
     @Override
     public void allReduce(float[] buffer, long step) {
+        allReduce(buffer, step, config.wire());
+    }
+
+    /** As {@link #allReduce(float[], long)} with fp32 on the wire, whatever the ring's format: sums are exact. */
+    @Override
+    public void allReduceExact(float[] buffer, long step) {
+        allReduce(buffer, step, Wire.FP32);
+    }
+
+    private void allReduce(float[] buffer, long step, Wire wire) {
         if (config.worldSize() == 1) {
             return;
         }
@@ -284,10 +322,15 @@ public final class RingAllReduce implements GradientExchange {
                     + " re-form it at a new generation");
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.timeoutMs());
-        round.begin(buffer, step);
+        round.begin(buffer, step, wire);
         idle.reset();
         try {
             while (!round.isComplete()) {
+                long newest = newestGeneration.getAsLong();
+                if (newest > config.generation()) {
+                    finished = true;
+                    throw new GenerationChangedException(rank(), step, config.generation(), newest);
+                }
                 int work = round.doWork();
                 if (round.publicationFailed()) {
                     finished = true;
@@ -308,7 +351,7 @@ public final class RingAllReduce implements GradientExchange {
     @Override
     public void close() {
         finished = true;
-        if (publication != null) {
+        if (publication != null && ownsPublication) {
             publication.close();
         }
     }
@@ -334,10 +377,12 @@ public final class RingAllReduce implements GradientExchange {
         private final int rank = config.rank();
         private final int steps = 2 * (size - 1);
         private final long job = RingFrame.jobHash(config.jobId());
-        private final Wire wire = config.wire();
-        private final int bytesPerElement = wire.bytesPerElement();
-        private final int chunkElements;
+        private final int chunkBytes;
         private final BufferClaim claim = new BufferClaim();
+
+        private Wire wire;
+        private int bytesPerElement;
+        private int chunkElements;
 
         private float[] scratchFloats;
         private short[] scratchShorts;
@@ -354,13 +399,16 @@ public final class RingAllReduce implements GradientExchange {
         volatile long dropped;
         volatile String lastDropReason;
 
-        Round(int chunkElements) {
-            this.chunkElements = chunkElements;
-            this.scratchFloats = new float[chunkElements];
-            this.scratchShorts = new short[chunkElements];
+        Round(int chunkBytes) {
+            this.chunkBytes = chunkBytes;
+            this.scratchFloats = new float[chunkBytes / Float.BYTES];
+            this.scratchShorts = new short[chunkBytes / Short.BYTES];
         }
 
-        void begin(float[] buffer, long step) {
+        void begin(float[] buffer, long step, Wire wire) {
+            this.wire = wire;
+            this.bytesPerElement = wire.bytesPerElement();
+            this.chunkElements = chunkBytes / bytesPerElement;
             this.buffer = buffer;
             this.length = buffer.length;
             this.step = step;
@@ -472,7 +520,11 @@ public final class RingAllReduce implements GradientExchange {
                 return drop("another job");
             }
             long generation = RingFrame.generation(in, at);
-            if (generation != config.generation()) {
+            if (generation > config.generation()) {
+                deferred++;
+                return Action.ABORT;                                // a newer ring's: read there, not here
+            }
+            if (generation < config.generation()) {
                 return drop("generation " + generation + ", not " + config.generation());
             }
             int frameRound = RingFrame.round(in, at);

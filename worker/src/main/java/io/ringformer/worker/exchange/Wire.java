@@ -101,4 +101,14 @@ public enum Wire {
         }
         return Float.intBitsToFloat(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
     }
+
+    /** The format named in {@code exchange.wire}: fp32, bf16 or fp16 (any case). */
+    public static Wire parse(String name) {
+        for (Wire wire : values()) {
+            if (wire.name().equalsIgnoreCase(name)) {
+                return wire;
+            }
+        }
+        throw new IllegalArgumentException("exchange.wire must be fp32, bf16 or fp16, got '" + name + "'");
+    }
 }

@@ -1,0 +1,244 @@
+package io.ringformer.worker;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.exceptions.RegistrationException;
+import io.ringformer.protocol.Generation;
+import io.ringformer.worker.exchange.GenerationChangedException;
+import io.ringformer.worker.exchange.GradientExchange;
+import io.ringformer.worker.exchange.RingAllReduce;
+import io.ringformer.worker.exchange.Wire;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The gradient exchange of a worker whose job may gain and lose members: one {@link RingAllReduce} per
+ * generation, re-formed whenever the coordinator writes a new one. This is where ringformer's elastic protocol
+ * runs; here it is, once, step by step.
+ *
+ * <ol>
+ *   <li><b>Detection.</b> A worker that dies loses its ephemeral znode: at once when its launcher sees the
+ *       process exit and deletes the node ({@code train --workers N}), or when its ZooKeeper session expires
+ *       (2 s sessions). The coordinator's watch fires and the leader writes generation g+1 with the survivors,
+ *       in their old order (so rank 0 survives whenever it can), by a fenced compare-and-set.</li>
+ *   <li><b>Abort.</b> Every worker watches the generation node ({@link io.ringformer.protocol.WorkerSession}); the
+ *       watch hands the new generation to {@link #onGeneration}, which raises {@link #newestGeneration()}. The
+ *       ring's duty cycle reads that number and abandons the in-flight all-reduce at once with a
+ *       {@link GenerationChangedException}: nobody waits for {@code exchange.timeout_ms}, which stays the last
+ *       resort against a peer that is alive but stuck. An all-reduce that had already completed counts.</li>
+ *   <li><b>Regroup.</b> {@link #regroup} waits (bounded) for the newest generation that names this worker, closes
+ *       the old ring and forms the new one from the generation's member order. A worker that the new generation
+ *       leaves out (its session was lost, its host was cut off) waits to be admitted again as a joiner.</li>
+ *   <li><b>Agree and resynchronise</b> ({@link Trainer#synchronise}). A torn ring can leave the survivors one step
+ *       apart: a worker applies step s as soon as its own all-reduce of s completes, while a neighbour may still
+ *       have been in the all-gather of s when the ring broke. Never more than one step: no all-reduce of s+1 can
+ *       complete before every member has applied s, because every contribution to it is computed after
+ *       applying s. So the first thing a new ring does is a tiny exact all-reduce in which each rank publishes
+ *       its next step, a 64-bit hash of its whole state (parameters, AdamW moments, optimizer step, loss scale),
+ *       its parameter count and whether it holds any state at all (a joiner does not). The source is the most
+ *       advanced member, the lowest rank among equals. Any member whose state differs then receives the
+ *       source's state in one exact all-reduce (fp32 on the wire; the others contribute −0.0, the identity of
+ *       IEEE addition, so the sum is the source's bits), and a second agreement checks that every member now
+ *       holds the same hash. A joiner is admitted by exactly this path; so is a rank that resumes a job without
+ *       the checkpoint on its disk.</li>
+ *   <li><b>Go on.</b> Every member continues from the source's next step with the same global batch re-split
+ *       over the new world size (it is a function of (seed, step) only). Every step has been applied exactly
+ *       once on every member: either the source applied it and the others took its result, or nobody applied
+ *       it and the new world computes it again. A job that shrank or grew therefore ends where an uninterrupted
+ *       single-process run ends, within fp32 rounding of the summation order.</li>
+ * </ol>
+ *
+ * <p>Not thread-safe except {@link #onGeneration} and {@link #newestGeneration()}, which the ZooKeeper thread
+ * calls.
+ */
+public final class ElasticExchange implements GradientExchange {
+
+    private static final long PUBLICATION_CLASH_TIMEOUT_MS = 15_000;
+
+    private final Aeron aeron;
+    private final RingAllReduce.Inbox inbox;
+    private final String job;
+    private final String workerId;
+    private final long timeoutMs;
+    private final Wire wire;
+    private final long admissionTimeoutMs;
+    private final Consumer<String> log;
+    private final Object lock = new Object();
+    private volatile Generation latest;
+    private volatile long newest;
+    private Generation generation;
+    private RingAllReduce ring;
+    private ExclusivePublication publication;     // to the right neighbour, kept while it stays there
+    private String publicationEndpoint;
+    private long firstGeneration;
+
+    /**
+     * @param admissionTimeoutMs the longest wait for a generation that names this worker
+     */
+    public ElasticExchange(Aeron aeron, RingAllReduce.Inbox inbox, String job, String workerId, long timeoutMs,
+                           Wire wire, long admissionTimeoutMs, Consumer<String> log) {
+        this.aeron = aeron;
+        this.inbox = inbox;
+        this.job = job;
+        this.workerId = workerId;
+        this.timeoutMs = timeoutMs;
+        this.wire = wire;
+        this.admissionTimeoutMs = admissionTimeoutMs;
+        this.log = log;
+    }
+
+    /** A newer generation was written (ZooKeeper's thread): the ring in flight, if older, gives up at once. */
+    public void onGeneration(Generation next) {
+        synchronized (lock) {
+            if (latest == null || next.number() > latest.number()) {
+                latest = next;
+                newest = next.number();
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** The newest generation number this worker has heard of. */
+    public long newestGeneration() {
+        return newest;
+    }
+
+    /** The generation the current ring belongs to, or null before the first {@link #regroup}. */
+    public Generation generation() {
+        return generation;
+    }
+
+    /** Whether this worker's first generation was the job's first (it started with the job, not as a joiner). */
+    public boolean foundingMember() {
+        return firstGeneration == 1;
+    }
+
+    /**
+     * Waits for the newest generation that names this worker and forms its ring; returns that generation.
+     *
+     * @throws IllegalStateException when no generation names this worker within the admission timeout
+     */
+    public Generation regroup() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(admissionTimeoutMs);
+        Generation next;
+        synchronized (lock) {
+            while (true) {
+                next = latest;
+                boolean newer = next != null && (generation == null || next.number() > generation.number());
+                if (newer && next.rankOf(workerId) >= 0) {
+                    break;
+                }
+                long leftNs = deadline - System.nanoTime();
+                if (leftNs <= 0) {
+                    throw new IllegalStateException("worker " + workerId + " was not admitted to job '" + job
+                            + "' within " + admissionTimeoutMs + " ms" + (next == null ? "; is its coordinator "
+                            + "running, and are enough workers registered?" : " (the newest generation, "
+                            + next.number() + ", does not name it)"));
+                }
+                TimeUnit.NANOSECONDS.timedWait(lock, leftNs);
+            }
+        }
+        if (ring != null) {
+            ring.close();
+        }
+        int rank = next.rankOf(workerId);
+        RingAllReduce.Config config = new RingAllReduce.Config(job, next.number(), rank, next.worldSize(),
+                next.endpoints(), timeoutMs, wire);
+        ring = new RingAllReduce(aeron, inbox, config, this::newestGeneration,
+                next.worldSize() == 1 ? null : publicationTo(next.endpoint((rank + 1) % next.worldSize())));
+        if (generation == null) {
+            firstGeneration = next.number();
+        }
+        generation = next;
+        log.accept("worker " + workerId + ": rank " + rank + " of " + next.worldSize() + " in generation "
+                + next.number());
+        return next;
+    }
+
+    /**
+     * The publication to {@code endpoint}, kept from an earlier ring when it led there too; the others are closed.
+     * A new one may clash for a few seconds with one just closed (the driver lets it linger): then it retries.
+     */
+    private ExclusivePublication publicationTo(String endpoint) throws InterruptedException {
+        ExclusivePublication kept = publication != null && publicationEndpoint.equals(endpoint) ? publication : null;
+        if (kept != null) {
+            return kept;
+        }
+        if (publication != null) {
+            publication.close();
+            publication = null;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(PUBLICATION_CLASH_TIMEOUT_MS);
+        while (true) {
+            try {
+                publication = aeron.addExclusivePublication(endpoint, RingAllReduce.STREAM_ID);
+                publicationEndpoint = endpoint;
+                return publication;
+            } catch (RegistrationException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    /** This worker's rank; 0 before its first generation (a replica is built as a world of one). */
+    @Override
+    public int rank() {
+        return ring == null ? 0 : ring.rank();
+    }
+
+    /** The world size; 1 before the first generation. */
+    @Override
+    public int worldSize() {
+        return ring == null ? 1 : ring.worldSize();
+    }
+
+    @Override
+    public void allReduce(float[] buffer, long step) {
+        ring().allReduce(buffer, step);
+    }
+
+    @Override
+    public void allReduceExact(float[] buffer, long step) {
+        ring().allReduceExact(buffer, step);
+    }
+
+    private RingAllReduce ring() {
+        if (ring == null) {
+            throw new IllegalStateException("worker " + workerId + " has no ring before its first generation");
+        }
+        return ring;
+    }
+
+    @Override
+    public boolean elastic() {
+        return true;
+    }
+
+    @Override
+    public void regroupAfter(GenerationChangedException change) {
+        try {
+            regroup();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while regrouping after: " + change.getMessage());
+        }
+    }
+
+    /** Frames the current ring dropped (strays, old generations). */
+    public long droppedFrames() {
+        return ring == null ? 0 : ring.droppedFrames();
+    }
+
+    @Override
+    public void close() {
+        if (ring != null) {
+            ring.close();
+        }
+        if (publication != null) {
+            publication.close();
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package io.ringformer.worker;
+
+import io.ringformer.protocol.CheckpointManifest;
+import io.ringformer.protocol.CheckpointRegistry;
+import io.ringformer.protocol.JobStatus;
+import io.ringformer.protocol.JobStatusNode;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * A worker's writes into the job's ZooKeeper nodes, made on a thread of their own so that the step loop never
+ * waits on ZooKeeper (a server restart, a slow ensemble). Progress coalesces: only the newest pending step is
+ * written. The terminal reports ({@link #finish}, {@link #fail}) wait for their write, a bounded time.
+ */
+final class StatusReporter implements AutoCloseable {
+
+    private static final long TERMINAL_WRITE_TIMEOUT_MS = 10_000;
+
+    private record Progress(long step, double loss) {}
+
+    private final JobStatusNode status;
+    private final Consumer<String> log;
+    private final ExecutorService writer = Executors.newSingleThreadExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "status-reporter");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final AtomicReference<Progress> pending = new AtomicReference<>();
+
+    StatusReporter(JobStatusNode status, Consumer<String> log) {
+        this.status = status;
+        this.log = log;
+    }
+
+    /** Steps done and the last loss; written soon, never waited for. */
+    void progress(long steps, double loss) {
+        if (pending.getAndSet(new Progress(steps, loss)) == null) {
+            submit(() -> {
+                Progress p = pending.getAndSet(null);
+                if (p != null) {
+                    status.update(s -> s.withStep(p.step(), p.loss()));
+                }
+            });
+        }
+    }
+
+    /** Publishes a checkpoint's manifest and names it in the status; never waited for. */
+    void checkpoint(CheckpointRegistry registry, CheckpointManifest manifest) {
+        submit(() -> {
+            registry.publish(manifest);
+            status.update(s -> s.withCheckpoint(manifest.directory()));
+        });
+    }
+
+    /** The job is trained: finished, unless it already ended. Waits for the write. */
+    void finish(long steps, double loss) {
+        await(submit(() -> status.update(s -> s.withStep(steps, loss)
+                .withState(JobStatus.State.FINISHED, "trained to step " + steps))));
+    }
+
+    /** This worker failed: the job fails with {@code why}, unless it already ended. Waits for the write. */
+    void fail(String why) {
+        await(submit(() -> status.update(s -> s.withState(JobStatus.State.FAILED, why))));
+    }
+
+    private interface Write {
+        void run() throws Exception;
+    }
+
+    private Future<?> submit(Write write) {
+        try {
+            return writer.submit(() -> {
+                try {
+                    write.run();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (Exception e) {
+                    log.accept("could not update the job status in ZooKeeper: " + e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            return null;                                                // closed
+        }
+    }
+
+    private void await(Future<?> write) {
+        if (write == null) {
+            return;
+        }
+        try {
+            write.get(TERMINAL_WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            log.accept("the job status was not written within " + TERMINAL_WRITE_TIMEOUT_MS + " ms: " + e);
+        }
+    }
+
+    @Override
+    public void close() {
+        writer.shutdown();
+        try {
+            writer.awaitTermination(TERMINAL_WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
