@@ -21,6 +21,11 @@ public final class ChildJvm {
      * @param log where stdout and stderr go; null inherits this process's
      */
     public static Process start(List<String> arguments, String heap, Path log) {
+        return start(arguments, heap, log, null);
+    }
+
+    /** As above, in {@code directory} (null: this process's working directory). */
+    public static Process start(List<String> arguments, String heap, Path log, Path directory) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx" + heap);
@@ -37,6 +42,9 @@ public final class ChildJvm {
         command.add(Ringformer.class.getName());
         command.addAll(arguments);
         ProcessBuilder builder = new ProcessBuilder(command);
+        if (directory != null) {
+            builder.directory(directory.toFile());
+        }
         builder.environment().put("OMP_NUM_THREADS", "1");
         builder.environment().put("OPENBLAS_NUM_THREADS", "1");
         if (log == null) {

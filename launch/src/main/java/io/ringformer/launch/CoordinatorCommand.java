@@ -8,6 +8,7 @@ import io.ringformer.protocol.ZkConnection;
 import io.ringformer.protocol.ZkLayout;
 import io.ringformer.worker.TrainConfig;
 import java.util.Optional;
+import org.apache.zookeeper.KeeperException;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
@@ -48,9 +49,14 @@ public final class CoordinatorCommand implements Callable<Integer> {
         ZkLayout layout = new ZkLayout(job);
         try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {
             client.start();
-            Coordinator.submit(client, layout, JobSpec.of(UUID.randomUUID().toString(),
-                    settings.getInt("train.batch_size"), minWorkers, maxWorkers == null ? minWorkers : maxWorkers,
-                    settleMs, settings.toYaml()));
+            JobSpec spec = JobSpec.of(UUID.randomUUID().toString(), settings.getInt("train.batch_size"), minWorkers,
+                    maxWorkers == null ? minWorkers : maxWorkers, settleMs, settings.toYaml());
+            Optional<JobSpec> submitted = submitted(client, layout);
+            if (submitted.isPresent() && submitted.get().configSha256().equals(spec.configSha256())) {
+                System.out.println("job '" + job + "' is already submitted with this config: standing by");
+            } else {
+                Coordinator.submit(client, layout, spec);
+            }
             try (Coordinator coordinator = new Coordinator(client, layout, "coordinator-" + ProcessHandle.current().pid())) {
                 coordinator.start();
                 System.out.println("coordinator of job '" + job + "' at " + zooKeeper + " (leader when elected)");
@@ -64,6 +70,14 @@ public final class CoordinatorCommand implements Callable<Integer> {
                     Thread.sleep(500);
                 }
             }
+        }
+    }
+
+    private static Optional<JobSpec> submitted(CuratorFramework client, ZkLayout layout) throws Exception {
+        try {
+            return Optional.of(JobSpec.decode(client.getData().forPath(layout.spec())));
+        } catch (KeeperException.NoNodeException e) {
+            return Optional.empty();
         }
     }
 }

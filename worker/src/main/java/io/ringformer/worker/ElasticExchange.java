@@ -66,6 +66,7 @@ public final class ElasticExchange implements GradientExchange {
     private final Object lock = new Object();
     private volatile Generation latest;
     private volatile long newest;
+    private String failure;
     private Generation generation;
     private RingAllReduce ring;
     private ExclusivePublication publication;     // to the right neighbour, kept while it stays there
@@ -92,9 +93,21 @@ public final class ElasticExchange implements GradientExchange {
         synchronized (lock) {
             if (latest == null || next.number() > latest.number()) {
                 latest = next;
-                newest = next.number();
+                newest = failure == null ? next.number() : Long.MAX_VALUE;
                 lock.notifyAll();
             }
+        }
+    }
+
+    /**
+     * The job failed (another worker's failure, say): the ring in flight gives up at once and {@link #regroup}
+     * throws, naming the reason, instead of waiting for a generation that will not come.
+     */
+    public void jobFailed(String why) {
+        synchronized (lock) {
+            failure = why;
+            newest = Long.MAX_VALUE;
+            lock.notifyAll();
         }
     }
 
@@ -123,6 +136,9 @@ public final class ElasticExchange implements GradientExchange {
         Generation next;
         synchronized (lock) {
             while (true) {
+                if (failure != null) {
+                    throw new JobFailedException("job '" + job + "' failed: " + failure);
+                }
                 next = latest;
                 boolean newer = next != null && (generation == null || next.number() > generation.number());
                 if (newer && next.rankOf(workerId) >= 0) {
@@ -156,8 +172,9 @@ public final class ElasticExchange implements GradientExchange {
     }
 
     /**
-     * The publication to {@code endpoint}, kept from an earlier ring when it led there too; the others are closed.
-     * A new one may clash for a few seconds with one just closed (the driver lets it linger): then it retries.
+     * The publication to {@code endpoint}, kept from an earlier ring when it led there too (the receiver then reads
+     * on from the same image); the others are closed. Should the driver refuse a new one (a clash with one it still
+     * keeps), it retries for a while.
      */
     private ExclusivePublication publicationTo(String endpoint) throws InterruptedException {
         ExclusivePublication kept = publication != null && publicationEndpoint.equals(endpoint) ? publication : null;
@@ -171,7 +188,7 @@ public final class ElasticExchange implements GradientExchange {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(PUBLICATION_CLASH_TIMEOUT_MS);
         while (true) {
             try {
-                publication = aeron.addExclusivePublication(endpoint, RingAllReduce.STREAM_ID);
+                publication = aeron.addExclusivePublication(endpoint, RingAllReduce.Inbox.streamOf(endpoint));
                 publicationEndpoint = endpoint;
                 return publication;
             } catch (RegistrationException e) {

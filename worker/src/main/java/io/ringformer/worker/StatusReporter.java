@@ -4,6 +4,7 @@ import io.ringformer.protocol.CheckpointManifest;
 import io.ringformer.protocol.CheckpointRegistry;
 import io.ringformer.protocol.JobStatus;
 import io.ringformer.protocol.JobStatusNode;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -11,11 +12,15 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.data.Stat;
 
 /**
- * A worker's writes into the job's ZooKeeper nodes, made on a thread of their own so that the step loop never
- * waits on ZooKeeper (a server restart, a slow ensemble). Progress coalesces: only the newest pending step is
- * written. The terminal reports ({@link #finish}, {@link #fail}) wait for their write, a bounded time.
+ * A worker's view of the job's status node, on a thread of its own so that the step loop never waits on
+ * ZooKeeper (a server restart, a slow ensemble). Progress coalesces: only the newest pending step is written. The
+ * terminal reports ({@link #finish}, {@link #fail}) wait for their write, a bounded time. {@link #onFailure}
+ * watches the node, so that a job another worker failed stops here too instead of waiting for a timeout.
  */
 final class StatusReporter implements AutoCloseable {
 
@@ -66,6 +71,25 @@ final class StatusReporter implements AutoCloseable {
     /** This worker failed: the job fails with {@code why}, unless it already ended. Waits for the write. */
     void fail(String why) {
         await(submit(() -> status.update(s -> s.withState(JobStatus.State.FAILED, why))));
+    }
+
+    /** Calls {@code failed} with the reason once the job's status says failed (a watch, re-armed on each change). */
+    void onFailure(CuratorFramework client, String statusPath, Consumer<String> failed) {
+        Watcher watcher = event -> {
+            if (event.getType() != Watcher.Event.EventType.None) {
+                onFailure(client, statusPath, failed);
+            }
+        };
+        submit(() -> {
+            Stat exists = client.checkExists().usingWatcher(watcher).forPath(statusPath);
+            if (exists == null) {
+                return;
+            }
+            Optional<JobStatus> now = status.read();
+            if (now.isPresent() && now.get().state() == JobStatus.State.FAILED) {
+                failed.accept(now.get().detail());
+            }
+        });
     }
 
     private interface Write {

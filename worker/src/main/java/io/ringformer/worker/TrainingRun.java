@@ -190,6 +190,7 @@ public final class TrainingRun {
         long recordedAt = resumedAt;        // the boundary this rank recorded (evaluation, checkpoint) as rank 0
         boolean synced = !exchange.elastic();
         boolean announced = false;
+        long brokeAtNs = 0;                 // when the ring in use last broke, until the next step is done
         boolean wroteRunFiles = exchange.rank() == 0;
         try (Metrics metrics = new Metrics(directory.resolve("metrics.jsonl"))) {
             while (true) {
@@ -235,6 +236,12 @@ public final class TrainingRun {
                     }
                     Trainer.StepResult r = trainer.trainStep();
                     long done = r.step() + 1;
+                    if (brokeAtNs != 0 && leader) {
+                        log.accept(String.format("recovered: step %d done at %d ms since the epoch, %.0f ms after "
+                                + "the ring broke", done, System.currentTimeMillis(),
+                                (System.nanoTime() - brokeAtNs) / 1e6));
+                    }
+                    brokeAtNs = 0;
                     lastLoss = r.loss();
                     double tokensPerSecond = tokensPerStep / (r.millis() / 1000.0);
                     if (done % logEvery == 0 || done == maxSteps) {
@@ -246,6 +253,7 @@ public final class TrainingRun {
                         listener.stepped(r, tokensPerSecond);
                     }
                 } catch (GenerationChangedException e) {
+                    brokeAtNs = brokeAtNs != 0 ? brokeAtNs : System.nanoTime();
                     log.accept(e.getMessage() + "; re-forming the ring");
                     exchange.regroupAfter(e);
                     synced = false;
@@ -254,6 +262,10 @@ public final class TrainingRun {
             long n = trainer.nextStep();
             if (stopRequested && exchange.rank() == 0 && savedAt != n && n > 0) {
                 lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
+            }
+            if (exchange.elastic()) {
+                log.accept(String.format("rank %d: state hash %016x at step %d", exchange.rank(), trainer.stateHash(),
+                        n));
             }
         }
         return new Outcome(trainer.nextStep(), lastLoss, valLoss, lastCheckpoint, stopRequested);

@@ -81,6 +81,8 @@ public final class Worker {
                 try {
                     TrainConfig config = TrainConfig.parse(spec.configYaml(), "the job spec of '" + options.job() + "'");
                     return train(client, layout, spec, config, aeron, inbox, reporter);
+                } catch (JobFailedException e) {
+                    throw e;                                  // another worker's failure, already reported
                 } catch (Exception | Error e) {
                     String why = "worker " + options.id() + ": " + (e.getMessage() == null ? e.toString() : e.getMessage());
                     reporter.fail(why);
@@ -102,6 +104,7 @@ public final class Worker {
                     exchange, spec.configSha256());
             TrainingRun run = new TrainingRun(config, options.runDirectory(), published, log);
             TrainingRun.Prepared prepared = run.prepare(options.resume(), exchange);   // before the others wait on us
+            reporter.onFailure(client, layout.status(), exchange::jobFailed);
             session.start();
             exchange.regroup();
             session.updateState(WorkerInfo.State.TRAINING);

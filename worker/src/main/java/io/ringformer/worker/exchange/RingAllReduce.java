@@ -29,7 +29,7 @@ import org.agrona.concurrent.IdleStrategy;
  *
  * <h2>Wiring</h2>
  * Rank r owns one {@link Inbox} (a subscription on its own endpoint: UDP {@code aeron:udp?endpoint=host:0},
- * resolved to the port the OS chose, or IPC {@code aeron:ipc?session-id=…} when every rank shares one media
+ * resolved to the port the OS chose, or IPC {@code aeron:ipc?alias=inbox-<stream>} on a stream of its own when every rank shares one media
  * driver) and one exclusive publication to the inbox of its right neighbour r+1 mod P. Frames only ever flow
  * left to right. The endpoints, ordered by rank, come from the rendezvous (ZooKeeper).
  *
@@ -86,6 +86,8 @@ public final class RingAllReduce implements GradientExchange {
 
     /** The Aeron stream every ring inbox listens on. */
     public static final int STREAM_ID = 0x5246;
+
+    private static final String INBOX_ALIAS = "inbox-";
 
     private static final int FRAGMENT_LIMIT = 64;
     private static final int CHUNKS_PER_CYCLE = 16;
@@ -155,17 +157,36 @@ public final class RingAllReduce implements GradientExchange {
         /**
          * Subscribes on {@code channel}: {@code aeron:udp?endpoint=<host>:0} (port 0 lets the OS choose; the host
          * must be an address the peers can reach, not 0.0.0.0, since the endpoint is what they publish to) or
-         * {@code aeron:ipc} (a random session id is added, so that each rank of a shared driver gets its own
-         * stream).
+         * {@code aeron:ipc}, on a random stream of its own, so that each rank of a shared driver gets its own
+         * inbox; the endpoint names that stream as {@code aeron:ipc?alias=inbox-<stream>} ({@link #streamOf}).
+         * A stream rather than a session id tells the inboxes apart because every publication then gets a session
+         * of its own: a session id chosen by the receiver would clash, for as long as the driver keeps it, with the
+         * publication of a sender that died.
          */
         public static Inbox open(Aeron aeron, String channel) {
             ChannelUri uri = ChannelUri.parse(channel);
-            if (uri.isIpc() && !uri.containsKey("session-id")) {
-                channel = ChannelUri.addSessionId(channel, ThreadLocalRandom.current().nextInt(1001, Integer.MAX_VALUE));
+            int stream = STREAM_ID;
+            if (uri.isIpc()) {
+                stream = ThreadLocalRandom.current().nextInt(STREAM_ID + 1, Integer.MAX_VALUE);
+                channel = "aeron:ipc?alias=" + INBOX_ALIAS + stream;
             }
-            Subscription subscription = aeron.addSubscription(channel, STREAM_ID);
+            Subscription subscription = aeron.addSubscription(channel, stream);
             String endpoint = uri.isUdp() ? resolve(subscription) : channel;
             return new Inbox(subscription, endpoint);
+        }
+
+        /** The stream an inbox listens on, from its endpoint. */
+        public static int streamOf(String endpoint) {
+            int at = endpoint.indexOf("alias=" + INBOX_ALIAS);
+            if (at < 0) {
+                return STREAM_ID;
+            }
+            int from = at + "alias=".length() + INBOX_ALIAS.length();
+            int to = from;
+            while (to < endpoint.length() && Character.isDigit(endpoint.charAt(to))) {
+                to++;
+            }
+            return Integer.parseInt(endpoint.substring(from, to));
         }
 
         private static String resolve(Subscription subscription) {
@@ -250,7 +271,8 @@ public final class RingAllReduce implements GradientExchange {
                     + " but the endpoints list says " + config.endpoints().get(config.rank()));
         }
         this.publication = toRight != null ? toRight
-                : aeron.addExclusivePublication(config.endpoints().get(config.right()), STREAM_ID);
+                : aeron.addExclusivePublication(config.endpoints().get(config.right()),
+                        Inbox.streamOf(config.endpoints().get(config.right())));
         int chunkBytes = publication.maxPayloadLength() - RingFrame.HEADER_LENGTH;
         if (chunkBytes < Float.BYTES) {
             close();
