@@ -32,7 +32,7 @@ final class LocalCluster {
 
     private LocalCluster() {}
 
-    static int train(TrainConfig config, Path runDirectory, int workers, boolean resume) throws Exception {
+    static int train(TrainConfig config, Path runDirectory, int workers, boolean resume, boolean force) throws Exception {
         String job = "local-" + ProcessHandle.current().pid();
         ZkLayout layout = new ZkLayout(job);
         List<Process> processes = new ArrayList<>();
@@ -54,6 +54,9 @@ final class LocalCluster {
                                 "--aeron-dir", driver.directory()));
                         if (resume) {
                             arguments.add("--resume");
+                        }
+                        if (force) {
+                            arguments.add("--force");
                         }
                         processes.add(ChildJvm.start(arguments, "4g", null));
                     }

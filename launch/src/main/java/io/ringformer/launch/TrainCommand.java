@@ -1,5 +1,6 @@
 package io.ringformer.launch;
 
+import io.ringformer.worker.ConfigException;
 import io.ringformer.worker.TrainConfig;
 import io.ringformer.worker.TrainedModel;
 import io.ringformer.worker.TrainingRun;
@@ -27,6 +28,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the newest valid checkpoint in the run directory.")
     boolean resume;
 
+    @Option(names = "--force", description = "With --resume: resume even when the config changes what the run "
+            + "computes (seed, batch, optimizer, model, data); says so in one line.")
+    boolean force;
+
     @Option(names = "--workers", defaultValue = "1", paramLabel = "N",
             description = "Worker processes on this machine, with an embedded ZooKeeper and a coordinator "
                     + "(default ${DEFAULT-VALUE}: train in this process).")
@@ -40,11 +45,14 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainConfig settings = config.load();
         Path directory = out != null ? out : Path.of("runs", config.name());
+        if (force && !resume) {
+            throw new ConfigException("--force only applies with --resume");
+        }
         if (workers < 1) {
-            throw new IllegalArgumentException("--workers must be at least 1");
+            throw new UsageException("--workers must be at least 1");
         }
         if (workers > 1) {
-            int exit = LocalCluster.train(settings, directory.toAbsolutePath(), workers, resume);
+            int exit = LocalCluster.train(settings, directory.toAbsolutePath(), workers, resume, force);
             if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);
                 System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
@@ -65,7 +73,7 @@ public final class TrainCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(stopper);
         TrainingRun.Outcome outcome;
         try {
-            outcome = run.run(resume, new LocalExchange());
+            outcome = run.run(resume, force, new LocalExchange());
         } finally {
             finished.countDown();
         }

@@ -186,6 +186,11 @@ public final class TrainConfig {
         };
     }
 
+    /** The value of any key, as its type's boxed value. */
+    public Object get(String name) {
+        return values.get(key(name).name());
+    }
+
     public int getInt(String name) {
         return (Integer) values.get(key(name).name());
     }
@@ -212,22 +217,6 @@ public final class TrainConfig {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    /**
-     * Keys of the model's shape ({@code model.*} except dropout and backend) whose values differ from {@code other}'s, as
-     * "key: this value vs other value".
-     */
-    public List<String> modelDifferences(TrainConfig other) {
-        List<String> differences = new ArrayList<>();
-        for (Key key : KEYS) {
-            if (key.name().startsWith("model.") && !key.name().equals("model.dropout")
-                    && !key.name().equals("model.backend")
-                    && !values.get(key.name()).equals(other.values.get(key.name()))) {
-                differences.add(key.name() + ": " + values.get(key.name()) + " vs " + other.values.get(key.name()));
-            }
-        }
-        return differences;
     }
 
     @Override

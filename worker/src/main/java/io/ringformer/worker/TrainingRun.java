@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ringformer.worker.checkpoint.Checkpoint;
 import io.ringformer.worker.checkpoint.CheckpointException;
 import io.ringformer.worker.checkpoint.CheckpointStore;
+import io.ringformer.worker.checkpoint.DataFingerprint;
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.zoo.data.TextDataset;
 import io.ringformer.zoo.text.CharTokenizer;
@@ -85,17 +86,28 @@ public final class TrainingRun {
      * Trains from step 0, or from the newest valid checkpoint when {@code resume}, to {@code train.max_iters}.
      */
     public Outcome run(boolean resume, GradientExchange exchange) {
-        String text = readText(Path.of(config.getString("data.path")));
-        CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"));
+        return run(resume, false, exchange);
+    }
+
+    /**
+     * As {@link #run(boolean, GradientExchange)}; on resume, {@link ResumeGuard} refuses a config that would change
+     * what the run computes unless {@code force}, and {@code metrics.jsonl} is cut back to the checkpoint's step.
+     */
+    public Outcome run(boolean resume, boolean force, GradientExchange exchange) {
+        Path dataFile = Path.of(config.getString("data.path"));
+        String text = readText(dataFile);
+        DataFingerprint dataFingerprint = fingerprint(dataFile);
+        CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"), dataFingerprint);
         Checkpoint checkpoint = null;
         CharTokenizer tokenizer;
         if (resume) {
             checkpoint = store.latestValid(log);
-            List<String> differences = TrainConfig.parse(checkpoint.configYaml(), "checkpoint").modelDifferences(config);
-            if (!differences.isEmpty()) {
-                throw new CheckpointException("checkpoint " + checkpoint.directory().getFileName()
-                        + " was trained with another model shape (checkpoint vs config): " + differences
-                        + "; resume with the checkpoint's model settings or start a new run");
+            ResumeGuard.check(checkpoint, config, dataFingerprint, force, log);
+            if (exchange.rank() == 0) {
+                int dropped = MetricsFile.keepUpTo(directory.resolve("metrics.jsonl"), checkpoint.step());
+                if (dropped > 0) {
+                    log.accept("metrics.jsonl: dropped " + dropped + " records after step " + checkpoint.step());
+                }
             }
             tokenizer = loadTokenizer(checkpoint.tokenizerFile());
         } else {
@@ -206,6 +218,14 @@ public final class TrainingRun {
             return TextDataset.of(text, tokenizer, config.getDouble("data.train_fraction"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException("data: " + e.getMessage());
+        }
+    }
+
+    private static DataFingerprint fingerprint(Path file) {
+        try {
+            return DataFingerprint.of(file);
+        } catch (IOException e) {
+            throw new ConfigException("cannot read data.path " + file + ": " + e.getMessage());
         }
     }
 

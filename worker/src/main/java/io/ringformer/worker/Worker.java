@@ -52,7 +52,7 @@ public final class Worker {
      *                       one machine), or null to start one of its own and receive over UDP on {@code bindAddress}
      */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
-                          Path runDirectory, boolean resume, long rendezvousTimeoutMs, String aeronDirectory) {}
+                          Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs, String aeronDirectory) {}
 
     private final Options options;
     private final TrainingRun.Listener listener;
@@ -96,7 +96,7 @@ public final class Worker {
                     TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout),
                             status, generation.worldSize(), spec.configSha256());
                     TrainingRun.Outcome outcome = new TrainingRun(config, options.runDirectory(), published, log)
-                            .run(options.resume(), exchange);
+                            .run(options.resume(), options.force(), exchange);
                     if (rank == 0) {
                         status.update(s -> s.withStep(outcome.steps(), outcome.lastLoss())
                                 .withState(JobStatus.State.FINISHED, "trained to step " + outcome.steps()));

@@ -34,7 +34,8 @@ import java.util.stream.Stream;
  * Checkpoints of one run, in {@code <run>/checkpoints/step-<8 digits>/}:
  * <pre>
  *   params.bin      fp32 master parameters          optimizer.bin  AdamW moments and step count
- *   state.json      step, loss scale, figures       config.yaml    the effective config
+ *   state.json      step, loss scale, figures,      config.yaml    the effective config
+ *                   the data file's fingerprint
  *   tokenizer.txt   the tokenizer                   manifest.json  SHA-256 and size of every file above
  * </pre>
  * The RNG and data position need no file of their own: batches and dropout masks are functions of
@@ -63,11 +64,18 @@ public final class CheckpointStore {
 
     private final Path directory;
     private final int keep;
+    private final DataFingerprint data;
 
     /** @param runDirectory the run directory; checkpoints live in its {@code checkpoints/} folder */
     public CheckpointStore(Path runDirectory, int keep) {
+        this(runDirectory, keep, null);
+    }
+
+    /** A store whose checkpoints record {@code data}, the fingerprint of the data file the run trains on. */
+    public CheckpointStore(Path runDirectory, int keep, DataFingerprint data) {
         this.directory = runDirectory.resolve("checkpoints");
         this.keep = Math.max(1, keep);
+        this.data = data;
     }
 
     /** A store over an existing checkpoints folder or run directory, for listing and verifying. */
@@ -95,6 +103,9 @@ public final class CheckpointStore {
             stateJson.put("optimizer_steps", state.optimizerSteps());
             stateJson.put("loss_scale", state.lossScale());
             stateJson.put("clean_steps", state.cleanSteps());
+            if (data != null) {
+                stateJson.put("data", data.toJson());
+            }
             stateJson.put("info", info);
             Files.write(temporary.resolve(STATE), JSON.writeValueAsBytes(stateJson));
             Files.writeString(temporary.resolve(CONFIG), configYaml);
@@ -232,7 +243,7 @@ public final class CheckpointStore {
             Map<String, Object> info = state.get("info") instanceof Map<?, ?> m
                     ? (Map<String, Object>) m : Map.of();
             return new Checkpoint(checkpoint, trainerState, Files.readString(checkpoint.resolve(CONFIG)),
-                    checkpoint.resolve(TOKENIZER), info);
+                    checkpoint.resolve(TOKENIZER), DataFingerprint.fromJson(state.get("data")), info);
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("cannot read " + checkpoint + ": " + e.getMessage());
         }
