@@ -1,6 +1,7 @@
 package io.ringformer.launch;
 
 import io.ringformer.worker.ConfigException;
+import io.ringformer.worker.RunLock;
 import io.ringformer.worker.TrainConfig;
 import io.ringformer.worker.TrainedModel;
 import io.ringformer.worker.TrainingRun;
@@ -14,7 +15,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code ringformer train}: one process trains the config's model in a run directory. Ctrl-C stops after the
- * current step and writes a checkpoint; {@code --resume} continues from the newest valid one.
+ * current step and writes a checkpoint; {@code --resume} continues from the newest valid one. The process holds
+ * the run directory's {@link RunLock} while it trains, so a second run on the same {@code --out} is refused.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train a model.")
 public final class TrainCommand implements Callable<Integer> {
@@ -72,7 +74,7 @@ public final class TrainCommand implements Callable<Integer> {
         });
         Runtime.getRuntime().addShutdownHook(stopper);
         TrainingRun.Outcome outcome;
-        try {
+        try (RunLock lock = RunLock.acquire(directory, view::line)) {
             outcome = run.run(resume, force, new LocalExchange());
         } finally {
             finished.countDown();
