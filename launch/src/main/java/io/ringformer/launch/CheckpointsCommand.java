@@ -29,7 +29,7 @@ public final class CheckpointsCommand implements Runnable {
     static int report(Path directory) {
         List<Path> all = CheckpointStore.at(directory).checkpoints();
         if (all.isEmpty()) {
-            throw new IllegalArgumentException("no checkpoints in " + directory);
+            throw new UsageException("no checkpoints in " + directory);
         }
         int invalid = 0;
         System.out.printf("%-16s %8s %10s %10s %10s  %s%n", "checkpoint", "step", "loss", "val_loss", "size", "check");

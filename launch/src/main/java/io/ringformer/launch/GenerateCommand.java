@@ -33,7 +33,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (tokens < 0 || temperature < 0 || topK < 0) {
-            throw new IllegalArgumentException("--tokens, --temperature and --top-k must not be negative");
+            throw new UsageException("--tokens, --temperature and --top-k must not be negative");
         }
         TrainedModel model = TrainedModel.load(checkpoint, System.err::println);
         System.out.print(prompt);

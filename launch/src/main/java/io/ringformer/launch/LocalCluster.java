@@ -44,7 +44,7 @@ final class LocalCluster {
     private static final long POLL_MS = 50;
 
     /** How to run the job: {@code workers} at the start, restarts allowed, standby coordinators. */
-    record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume) {}
+    record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force) {}
 
     private final TrainConfig config;
     private final Path runDirectory;
@@ -125,6 +125,9 @@ final class LocalCluster {
                 "--out", runDirectory.toString(), "--aeron-dir", aeronDirectory));
         if (resume) {
             arguments.add("--resume");
+            if (plan.force()) {
+                arguments.add("--force");
+            }
         }
         Process process = ChildJvm.start(arguments, "4g", null);
         running.put(id, process);

@@ -25,6 +25,31 @@ final class LossPlot {
         this.file = file;
     }
 
+    /** Adds every record of a {@code metrics.jsonl}: losses of logged steps, and evaluations. */
+    void replay(Path metrics) throws IOException {
+        if (!Files.exists(metrics)) {
+            return;
+        }
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (String line : Files.readAllLines(metrics)) {
+            java.util.Map<?, ?> record;
+            try {
+                record = json.readValue(line, java.util.Map.class);
+            } catch (IOException e) {
+                continue; // a line torn by a crash
+            }
+            if (!(record.get("step") instanceof Number step)) {
+                continue;
+            }
+            if (record.get("loss") instanceof Number loss) {
+                step(step.longValue(), loss.doubleValue());
+            }
+            if (record.get("val_loss") instanceof Number val && record.get("train_loss") instanceof Number train) {
+                evaluation(step.longValue(), train.doubleValue(), val.doubleValue());
+            }
+        }
+    }
+
     void step(long step, double loss) {
         if (Double.isFinite(loss)) {
             steps.add((double) step);

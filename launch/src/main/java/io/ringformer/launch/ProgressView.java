@@ -10,7 +10,9 @@ import java.time.Duration;
 /**
  * What a person sees while training. On a terminal: one line redrawn in place, a bar with step, loss, tokens/s
  * and ETA. Without one (a pipe, a log file, CI): one plain line per log interval, no carriage returns. Either
- * way, evaluations and checkpoints get lines of their own, and loss.png is rewritten at each evaluation.
+ * way, evaluations and checkpoints get lines of their own, and loss.png is rewritten at each evaluation. A
+ * resumed run first redraws loss.png from {@code metrics.jsonl} (which the run has cut back to the checkpoint's
+ * step), so the plot shows one history.
  */
 final class ProgressView implements TrainingRun.Listener {
 
@@ -19,6 +21,7 @@ final class ProgressView implements TrainingRun.Listener {
     private final PrintStream out;
     private final boolean terminal;
     private final LossPlot plot;
+    private final Path metricsFile;
     private long firstStep;
     private long lastStep;
     private long startedNanos;
@@ -28,6 +31,7 @@ final class ProgressView implements TrainingRun.Listener {
         this.out = out;
         this.terminal = terminal;
         this.plot = new LossPlot(runDirectory.resolve("loss.png"));
+        this.metricsFile = runDirectory.resolve("metrics.jsonl");
     }
 
     @Override
@@ -35,6 +39,14 @@ final class ProgressView implements TrainingRun.Listener {
         this.firstStep = firstStep;
         this.lastStep = lastStep;
         this.startedNanos = System.nanoTime();
+        if (firstStep > 0) {
+            try {
+                plot.replay(metricsFile);
+                plot.write();
+            } catch (IOException e) {
+                line("could not redraw loss.png from metrics.jsonl: " + e.getMessage());
+            }
+        }
         line(String.format("training %,d parameters, steps %d → %d", parameters, firstStep, lastStep));
     }
 

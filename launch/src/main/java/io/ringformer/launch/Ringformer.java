@@ -1,8 +1,7 @@
 package io.ringformer.launch;
 
 import io.ringformer.launch.bench.BenchCommand;
-import io.ringformer.worker.checkpoint.CheckpointException;
-import java.io.UncheckedIOException;
+import io.ringformer.protocol.InputException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -14,6 +13,10 @@ import picocli.CommandLine.Command;
                 BenchCommand.class})
 public final class Ringformer implements Runnable {
 
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "On an error, print its stack trace too.")
+    boolean verbose;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -21,7 +24,11 @@ public final class Ringformer implements Runnable {
         System.exit(commandLine().execute(args));
     }
 
-    /** Usage errors exit with 2 and one line, no stack trace. */
+    /**
+     * Exit codes: 0 done, 2 bad input ({@link InputException}: usage, config, data, checkpoint, job spec, address;
+     * picocli's own parameter errors), 1 any other failure, 130 interrupted. Errors are one line on stderr, no stack
+     * trace; {@code --verbose} (anywhere on the command line) adds the trace.
+     */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Ringformer());
         cli.setParameterExceptionHandler((e, a) -> {
@@ -30,18 +37,35 @@ public final class Ringformer implements Runnable {
             return 2;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            // Bad input (config, files, checkpoints) is the user's to fix: one line, exit 2, no stack trace.
-            if (e instanceof IllegalArgumentException || e instanceof CheckpointException) {
-                commandLine.getErr().println("ringformer: " + e.getMessage());
-                return 2;
+            boolean verbose = parseResult.originalArgs().contains("--verbose");
+            commandLine.getErr().println("ringformer: " + oneLine(e));
+            if (verbose) {
+                e.printStackTrace(commandLine.getErr());
+            } else if (!(e instanceof InputException)) {
+                commandLine.getErr().println("ringformer: (add --verbose for the stack trace)");
             }
-            if (e instanceof UncheckedIOException io) {
-                commandLine.getErr().println("ringformer: " + io.getMessage());
-                return 1;
-            }
-            throw e;
+            return e instanceof InputException ? 2 : 1;
         });
         return cli;
+    }
+
+    /** The message of a failure on one line: its own, or for a bare exception its type and its cause's. */
+    static String oneLine(Throwable e) {
+        if (e instanceof InputException || e instanceof java.io.UncheckedIOException) {
+            return firstLine(e.getMessage());
+        }
+        StringBuilder line = new StringBuilder(e.getMessage() != null ? firstLine(e.getMessage())
+                : e.getClass().getSimpleName());
+        for (Throwable cause = e.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+            if (cause.getMessage() != null && !line.toString().contains(cause.getMessage())) {
+                line.append(": ").append(firstLine(cause.getMessage()));
+            }
+        }
+        return line.toString();
+    }
+
+    private static String firstLine(String message) {
+        return message == null ? "" : message.lines().findFirst().orElse("");
     }
 
     @Override

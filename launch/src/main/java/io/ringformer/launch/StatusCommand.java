@@ -26,7 +26,7 @@ public final class StatusCommand implements Callable<Integer> {
         try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {
             client.start();
             if (client.checkExists().forPath(layout.spec()) == null) {
-                throw new IllegalArgumentException("no job '" + job + "' in ZooKeeper at " + zooKeeper);
+                throw new UsageException("no job '" + job + "' in ZooKeeper at " + zooKeeper);
             }
             byte[] generation = client.checkExists().forPath(layout.generation()) == null ? null
                     : client.getData().forPath(layout.generation());

@@ -1,5 +1,7 @@
 package io.ringformer.launch;
 
+import io.ringformer.worker.ConfigException;
+import io.ringformer.worker.RunLock;
 import io.ringformer.worker.TrainConfig;
 import io.ringformer.worker.TrainedModel;
 import io.ringformer.worker.TrainingRun;
@@ -13,7 +15,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code ringformer train}: one process trains the config's model in a run directory. Ctrl-C stops after the
- * current step and writes a checkpoint; {@code --resume} continues from the newest valid one.
+ * current step and writes a checkpoint; {@code --resume} continues from the newest valid one. The process holds
+ * the run directory's {@link RunLock} while it trains, so a second run on the same {@code --out} is refused.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train a model.")
 public final class TrainCommand implements Callable<Integer> {
@@ -26,6 +29,10 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--resume", description = "Continue from the newest valid checkpoint in the run directory.")
     boolean resume;
+
+    @Option(names = "--force", description = "With --resume: resume even when the config changes what the run "
+            + "computes (seed, batch, optimizer, model, data); says so in one line.")
+    boolean force;
 
     @Option(names = "--workers", defaultValue = "1", paramLabel = "N",
             description = "Worker processes on this machine, with an embedded ZooKeeper and a coordinator "
@@ -55,16 +62,19 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainConfig settings = config.load();
         Path directory = out != null ? out : Path.of("runs", config.name());
+        if (force && !resume) {
+            throw new ConfigException("--force only applies with --resume");
+        }
         if (workers < 1) {
-            throw new IllegalArgumentException("--workers must be at least 1");
+            throw new UsageException("--workers must be at least 1");
         }
         if (workers > 1) {
             if (minWorkers < 1 || minWorkers > workers || maxRestarts < 0 || standbyCoordinators < 0) {
-                throw new IllegalArgumentException("--min-workers must be 1 … --workers, --max-restarts and "
+                throw new UsageException("--min-workers must be 1 … --workers, --max-restarts and "
                         + "--standby-coordinators at least 0");
             }
             int exit = LocalCluster.train(settings, directory.toAbsolutePath(),
-                    new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume));
+                    new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force));
             if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);
                 System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
@@ -84,8 +94,8 @@ public final class TrainCommand implements Callable<Integer> {
         });
         Runtime.getRuntime().addShutdownHook(stopper);
         TrainingRun.Outcome outcome;
-        try {
-            outcome = run.run(resume, new LocalExchange());
+        try (RunLock lock = RunLock.acquire(directory, view::line)) {
+            outcome = run.run(resume, force, new LocalExchange());
         } finally {
             finished.countDown();
         }

@@ -34,6 +34,10 @@ public final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the newest valid checkpoint in the run directory.")
     boolean resume;
 
+    @Option(names = "--force", description = "With --resume: resume even when the config changes what the run "
+            + "computes (seed, batch, optimizer, model, data); says so in one line.")
+    boolean force;
+
     @Option(names = "--aeron-dir", paramLabel = "DIR",
             description = "Use the media driver this host already runs (workers of one host then talk over IPC) "
                     + "instead of starting one and talking UDP.")
@@ -50,7 +54,7 @@ public final class WorkerCommand implements Callable<Integer> {
         Path directory = out != null ? out : Path.of("runs", job);
         ProgressView view = new ProgressView(System.out, System.console() != null, directory);
         Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, ZkConnection.DEFAULT_SESSION_TIMEOUT_MS),
-                job, workerId, bind, device, directory, resume, rendezvousTimeoutMs, aeronDirectory);
+                job, workerId, bind, device, directory, resume, force, rendezvousTimeoutMs, aeronDirectory);
         return new Worker(options, view, view::line).run();
     }
 }

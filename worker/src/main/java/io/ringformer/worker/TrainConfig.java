@@ -21,46 +21,112 @@ public final class TrainConfig {
 
     public enum Type { INT, DOUBLE, STRING, BOOLEAN }
 
-    /** One configuration key: {@code section.name}, its type, default and a line of documentation. */
-    public record Key(String name, Type type, Object defaultValue, String description) {}
+    /**
+     * One configuration key: {@code section.name}, its type, default, a line of documentation, and what values it
+     * takes: numbers in [{@code min}, {@code max}], strings among {@code choices} (empty: any string).
+     */
+    public record Key(String name, Type type, Object defaultValue, String description, double min, double max,
+                      List<String> choices) {
+        Key(String name, Type type, Object defaultValue, String description) {
+            this(name, type, defaultValue, description, Double.NaN, Double.NaN, List.of());
+        }
+
+        Key(String name, Type type, Object defaultValue, String description, double min, double max) {
+            this(name, type, defaultValue, description, min, max, List.of());
+        }
+
+        Key(String name, Type type, Object defaultValue, String description, List<String> choices) {
+            this(name, type, defaultValue, description, Double.NaN, Double.NaN, choices);
+        }
+
+        /** The values it takes, as the README and errors write them; empty when any value of its type does. */
+        public String range() {
+            if (!choices.isEmpty()) {
+                return String.join(" | ", choices);
+            }
+            if (Double.isNaN(min)) {
+                return "";
+            }
+            return type == Type.INT ? (long) min + " … " + (long) max : min + " … " + max;
+        }
+
+        /** Null when {@code value} is in range, else the error: key, value, range and the fix. */
+        String check(Object value) {
+            boolean fits = !choices.isEmpty() ? choices.contains(value)
+                    : Double.isNaN(min) || value instanceof Number n && n.doubleValue() >= min
+                    && n.doubleValue() <= max;
+            return fits ? null : name + "=" + value + " is out of range: it takes " + range() + " (fix it in the "
+                    + "config file or with --set " + name + "=…)";
+        }
+    }
 
     /** Every key there is. The README's configuration reference is this table. */
     public static final List<Key> KEYS = List.of(
-            new Key("model.n_layer", Type.INT, 4, "transformer blocks"),
-            new Key("model.n_head", Type.INT, 4, "attention heads per block"),
-            new Key("model.n_embd", Type.INT, 128, "model width"),
-            new Key("model.block_size", Type.INT, 64, "context length in tokens"),
-            new Key("model.dropout", Type.DOUBLE, 0.0, "dropout on embeddings, attention weights and residuals"),
-            new Key("model.positions", Type.STRING, "learned", "learned | sinusoidal | rope | alibi"),
+            new Key("model.n_layer", Type.INT, 4, "transformer blocks",
+                    1, 256),
+            new Key("model.n_head", Type.INT, 4, "attention heads per block",
+                    1, 256),
+            new Key("model.n_embd", Type.INT, 128, "model width",
+                    1, 16384),
+            new Key("model.block_size", Type.INT, 64, "context length in tokens",
+                    1, 65536),
+            new Key("model.dropout", Type.DOUBLE, 0.0, "dropout on embeddings, attention weights and residuals",
+                    0, 0.99),
+            new Key("model.positions", Type.STRING, "learned", "learned | sinusoidal | rope | alibi",
+                    List.of("learned", "sinusoidal", "rope", "alibi")),
             new Key("model.backend", Type.STRING, "fused",
                     "fused (hand-written step: oneDNN GEMMs, Vector API kernels) | samediff (the graph); fused falls"
-                            + " back to samediff, saying so, for what it does not cover (dropout, fp16)"),
+                            + " back to samediff, saying so, for what it does not cover (dropout, fp16)",
+                    List.of("fused", "samediff")),
             new Key("data.path", Type.STRING, "data/moby-dick.txt",
                     "UTF-8 text file, relative to the working directory"),
-            new Key("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training"),
+            new Key("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training",
+                    0.01, 0.99),
             new Key("train.batch_size", Type.INT, 12,
-                    "sequences per optimizer step: the global batch, whatever the workers and accumulation"),
-            new Key("train.grad_accum", Type.INT, 1, "micro-batches a worker splits its share of the batch into"),
-            new Key("train.max_iters", Type.INT, 2000, "optimizer steps"),
-            new Key("train.seed", Type.INT, 1337, "seed of the initial parameters and of the batch sequence"),
-            new Key("train.precision", Type.STRING, "fp32", "fp32 | bf16 | fp16 (matmul compute type)"),
-            new Key("optim.lr", Type.DOUBLE, 1e-3, "peak learning rate"),
-            new Key("optim.min_lr", Type.DOUBLE, 1e-4, "learning rate at and after lr_decay_iters"),
-            new Key("optim.schedule", Type.STRING, "cosine", "cosine (linear warmup, cosine decay) | constant"),
-            new Key("optim.warmup_iters", Type.INT, 100, "steps of linear warmup"),
-            new Key("optim.lr_decay_iters", Type.INT, 2000, "step at which the cosine reaches min_lr"),
-            new Key("optim.beta1", Type.DOUBLE, 0.9, "AdamW first-moment decay"),
-            new Key("optim.beta2", Type.DOUBLE, 0.99, "AdamW second-moment decay"),
-            new Key("optim.eps", Type.DOUBLE, 1e-8, "AdamW denominator epsilon"),
-            new Key("optim.weight_decay", Type.DOUBLE, 0.1, "decoupled weight decay, matrices only"),
-            new Key("optim.grad_clip", Type.DOUBLE, 1.0, "global gradient-norm clip; 0 turns it off"),
-            new Key("eval.interval", Type.INT, 250, "steps between evaluations"),
-            new Key("eval.iters", Type.INT, 20, "fixed batches per split in one evaluation"),
-            new Key("checkpoint.interval", Type.INT, 250, "steps between checkpoints (and one at the end)"),
-            new Key("checkpoint.keep", Type.INT, 3, "valid checkpoints kept in the run directory"),
-            new Key("log.interval", Type.INT, 10, "steps between log lines and metrics records"),
-            new Key("exchange.wire", Type.STRING, "fp32", "gradients on the wire: fp32 | bf16 | fp16 (summed in fp32)"),
-            new Key("exchange.timeout_ms", Type.INT, 30000, "longest wait for one all-reduce before the step fails"));
+                    "sequences per optimizer step: the global batch, whatever the workers and accumulation",
+                    1, 1_000_000),
+            new Key("train.grad_accum", Type.INT, 1, "micro-batches a worker splits its share of the batch into",
+                    1, 1_000_000),
+            new Key("train.max_iters", Type.INT, 2000, "optimizer steps",
+                    1, 1_000_000_000),
+            new Key("train.seed", Type.INT, 1337, "seed of the initial parameters and of the batch sequence",
+                    0, Integer.MAX_VALUE),
+            new Key("train.precision", Type.STRING, "fp32", "fp32 | bf16 | fp16 (matmul compute type)",
+                    List.of("fp32", "bf16", "fp16")),
+            new Key("optim.lr", Type.DOUBLE, 1e-3, "peak learning rate",
+                    1e-12, 10),
+            new Key("optim.min_lr", Type.DOUBLE, 1e-4, "learning rate at and after lr_decay_iters",
+                    0, 10),
+            new Key("optim.schedule", Type.STRING, "cosine", "cosine (linear warmup, cosine decay) | constant",
+                    List.of("cosine", "constant")),
+            new Key("optim.warmup_iters", Type.INT, 100, "steps of linear warmup",
+                    0, 1_000_000_000),
+            new Key("optim.lr_decay_iters", Type.INT, 2000, "step at which the cosine reaches min_lr",
+                    1, 1_000_000_000),
+            new Key("optim.beta1", Type.DOUBLE, 0.9, "AdamW first-moment decay",
+                    0, 0.999999),
+            new Key("optim.beta2", Type.DOUBLE, 0.99, "AdamW second-moment decay",
+                    0, 0.999999),
+            new Key("optim.eps", Type.DOUBLE, 1e-8, "AdamW denominator epsilon",
+                    1e-30, 1),
+            new Key("optim.weight_decay", Type.DOUBLE, 0.1, "decoupled weight decay, matrices only",
+                    0, 10),
+            new Key("optim.grad_clip", Type.DOUBLE, 1.0, "global gradient-norm clip; 0 turns it off",
+                    0, 1e6),
+            new Key("eval.interval", Type.INT, 250, "steps between evaluations",
+                    1, 1_000_000_000),
+            new Key("eval.iters", Type.INT, 20, "fixed batches per split in one evaluation",
+                    1, 100_000),
+            new Key("checkpoint.interval", Type.INT, 250, "steps between checkpoints (and one at the end)",
+                    1, 1_000_000_000),
+            new Key("checkpoint.keep", Type.INT, 3, "valid checkpoints kept in the run directory",
+                    1, 10_000),
+            new Key("log.interval", Type.INT, 10, "steps between log lines and metrics records",
+                    1, 1_000_000_000),
+            new Key("exchange.wire", Type.STRING, "fp32", "gradients on the wire: fp32 | bf16 | fp16 (summed in fp32)",
+                    List.of("fp32", "bf16", "fp16")),
+            new Key("exchange.timeout_ms", Type.INT, 30000, "longest wait for one all-reduce before the step fails",
+                    100, 86_400_000));
 
     private final Map<String, Object> values;
 
@@ -125,7 +191,19 @@ public final class TrainConfig {
         }
         Map<String, Object> complete = new LinkedHashMap<>();
         for (Key key : KEYS) {
-            complete.put(key.name(), values.getOrDefault(key.name(), key.defaultValue()));
+            Object value = values.getOrDefault(key.name(), key.defaultValue());
+            String problem = key.check(value);
+            if (problem != null) {
+                throw new ConfigException(problem);
+            }
+            complete.put(key.name(), value);
+        }
+        int width = (Integer) complete.get("model.n_embd");
+        int heads = (Integer) complete.get("model.n_head");
+        if (width % heads != 0) {
+            throw new ConfigException("model.n_embd=" + width + " is not a multiple of model.n_head=" + heads
+                    + " (each head takes n_embd / n_head dimensions; e.g. --set model.n_embd="
+                    + (width / heads + 1) * heads + ")");
         }
         return new TrainConfig(complete);
     }
@@ -186,6 +264,11 @@ public final class TrainConfig {
         };
     }
 
+    /** The value of any key, as its type's boxed value. */
+    public Object get(String name) {
+        return values.get(key(name).name());
+    }
+
     public int getInt(String name) {
         return (Integer) values.get(key(name).name());
     }
@@ -212,22 +295,6 @@ public final class TrainConfig {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    /**
-     * Keys of the model's shape ({@code model.*} except dropout and backend) whose values differ from {@code other}'s, as
-     * "key: this value vs other value".
-     */
-    public List<String> modelDifferences(TrainConfig other) {
-        List<String> differences = new ArrayList<>();
-        for (Key key : KEYS) {
-            if (key.name().startsWith("model.") && !key.name().equals("model.dropout")
-                    && !key.name().equals("model.backend")
-                    && !values.get(key.name()).equals(other.values.get(key.name()))) {
-                differences.add(key.name() + ": " + values.get(key.name()) + " vs " + other.values.get(key.name()));
-            }
-        }
-        return differences;
     }
 
     @Override

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ringformer.worker.checkpoint.Checkpoint;
 import io.ringformer.worker.checkpoint.CheckpointException;
 import io.ringformer.worker.checkpoint.CheckpointStore;
+import io.ringformer.worker.checkpoint.DataFingerprint;
 import io.ringformer.worker.exchange.GenerationChangedException;
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.zoo.data.TextDataset;
@@ -87,7 +88,15 @@ public final class TrainingRun {
      * Trains from step 0, or from the newest valid checkpoint when {@code resume}, to {@code train.max_iters}.
      */
     public Outcome run(boolean resume, GradientExchange exchange) {
-        return train(prepare(resume, exchange), true);
+        return run(resume, false, exchange);
+    }
+
+    /**
+     * As {@link #run(boolean, GradientExchange)}; on resume, {@link ResumeGuard} refuses a config that would change
+     * what the run computes unless {@code force}, and {@code metrics.jsonl} is cut back to the checkpoint's step.
+     */
+    public Outcome run(boolean resume, boolean force, GradientExchange exchange) {
+        return train(prepare(resume, force, exchange), true);
     }
 
     /** A replica ready to train: its data, tokenizer, trainer, and the checkpoint it resumed from, if any. */
@@ -100,9 +109,11 @@ public final class TrainingRun {
      * newcomer to build its model. On an elastic exchange a missing checkpoint is not an error here: the state
      * may come from another member ({@link Trainer#synchronise}).
      */
-    public Prepared prepare(boolean resume, GradientExchange exchange) {
-        String text = readText(Path.of(config.getString("data.path")));
-        CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"));
+    public Prepared prepare(boolean resume, boolean force, GradientExchange exchange) {
+        Path dataFile = Path.of(config.getString("data.path"));
+        String text = readText(dataFile);
+        DataFingerprint dataFingerprint = fingerprint(dataFile);
+        CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"), dataFingerprint);
         Checkpoint checkpoint = null;
         CharTokenizer tokenizer;
         if (resume) {
@@ -117,12 +128,7 @@ public final class TrainingRun {
             }
         }
         if (checkpoint != null) {
-            List<String> differences = TrainConfig.parse(checkpoint.configYaml(), "checkpoint").modelDifferences(config);
-            if (!differences.isEmpty()) {
-                throw new CheckpointException("checkpoint " + checkpoint.directory().getFileName()
-                        + " was trained with another model shape (checkpoint vs config): " + differences
-                        + "; resume with the checkpoint's model settings or start a new run");
-            }
+            ResumeGuard.check(checkpoint, config, dataFingerprint, force, log);
             tokenizer = loadTokenizer(checkpoint.tokenizerFile());
         } else {
             tokenizer = CharTokenizer.fit(text);
@@ -150,10 +156,16 @@ public final class TrainingRun {
                     + "to continue it, or choose another --out");
         }
         Path tokenizerFile = directory.resolve("tokenizer.txt");
+        Checkpoint checkpoint = prepared.checkpoint();
         if (writer) {
             writeRunFiles(prepared.tokenizer(), tokenizerFile);
+            if (checkpoint != null) {
+                int dropped = MetricsFile.keepUpTo(directory.resolve("metrics.jsonl"), checkpoint.step());
+                if (dropped > 0) {
+                    log.accept("metrics.jsonl: dropped " + dropped + " records after step " + checkpoint.step());
+                }
+            }
         }
-        Checkpoint checkpoint = prepared.checkpoint();
         boolean holdsState = checkpoint != null || founding && !prepared.resume();
         return loop(prepared.trainer(), exchange, prepared.store(), prepared.tokenizer(), tokenizerFile, holdsState,
                 checkpoint == null ? -1 : checkpoint.step());
@@ -336,6 +348,14 @@ public final class TrainingRun {
             return TextDataset.of(text, tokenizer, config.getDouble("data.train_fraction"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException("data: " + e.getMessage());
+        }
+    }
+
+    private static DataFingerprint fingerprint(Path file) {
+        try {
+            return DataFingerprint.of(file);
+        } catch (IOException e) {
+            throw new ConfigException("cannot read data.path " + file + ": " + e.getMessage());
         }
     }
 

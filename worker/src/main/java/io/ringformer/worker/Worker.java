@@ -51,7 +51,8 @@ public final class Worker {
      *                       one machine), or null to start one of its own and receive over UDP on {@code bindAddress}
      */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
-                          Path runDirectory, boolean resume, long rendezvousTimeoutMs, String aeronDirectory) {}
+                          Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
+                          String aeronDirectory) {}
 
     private final Options options;
     private final TrainingRun.Listener listener;
@@ -103,7 +104,7 @@ public final class Worker {
             TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout), reporter,
                     exchange, spec.configSha256());
             TrainingRun run = new TrainingRun(config, options.runDirectory(), published, log);
-            TrainingRun.Prepared prepared = run.prepare(options.resume(), exchange);   // before the others wait on us
+            TrainingRun.Prepared prepared = run.prepare(options.resume(), options.force(), exchange);   // before the others wait on us
             reporter.onFailure(client, layout.status(), exchange::jobFailed);
             session.start();
             exchange.regroup();

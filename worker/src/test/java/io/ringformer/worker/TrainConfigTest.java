@@ -46,4 +46,17 @@ class TrainConfigTest {
                 () -> TrainConfig.load(Path.of("/nonexistent/gpt.yaml"), List.of()));
         assertTrue(missing.getMessage().contains("/nonexistent/gpt.yaml"), missing.getMessage());
     }
+
+    /** Every out-of-range value is refused at load with the key, the value, the range and the fix. */
+    @Test
+    void valuesOutOfRangeAreRefusedNamingKeyValueAndRange() {
+        for (String[] bad : new String[][] {{"eval.iters=0", "1 … 100000"}, {"log.interval=-3", "1 … "},
+                {"model.n_embd=65536", "1 … 16384"}, {"exchange.wire=fp8", "fp32 | bf16 | fp16"},
+                {"optim.beta2=1.5", "0.0 … 0.999999"}, {"model.n_embd=130", "multiple of model.n_head"}}) {
+            ConfigException e = assertThrows(ConfigException.class,
+                    () -> TrainConfig.override(TrainConfig.defaults(), List.of(bad[0])), bad[0]);
+            assertTrue(e.getMessage().contains(bad[0].substring(0, bad[0].indexOf('='))), e.getMessage());
+            assertTrue(e.getMessage().contains(bad[1]), e.getMessage());
+        }
+    }
 }

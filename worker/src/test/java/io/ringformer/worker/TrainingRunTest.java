@@ -73,9 +73,56 @@ class TrainingRunTest {
                 () -> new TrainingRun(config(4), dir, new TrainingRun.Listener() { }, s -> { })
                         .run(false, new LocalExchange()));
         assertTrue(e.getMessage().contains("--resume"), e.getMessage());
-        CheckpointException shape = assertThrows(CheckpointException.class,
+        ConfigException shape = assertThrows(ConfigException.class,
                 () -> new TrainingRun(TrainConfig.override(config(8), List.of("model.n_embd=48")), dir,
                         new TrainingRun.Listener() { }, s -> { }).run(true, new LocalExchange()));
-        assertTrue(shape.getMessage().contains("model.n_embd: 32 vs 48"), shape.getMessage());
+        assertTrue(shape.getMessage().contains("model.n_embd 32 → 48"), shape.getMessage());
+    }
+
+    /**
+     * The resume guard: changes of what a step computes are refused, naming each with old and new value; harmless
+     * ones pass with a line each; --force passes and says so; another data file is refused by its fingerprint.
+     */
+    @Test
+    void resumeRefusesChangesOfTheRunsArithmeticAndLetsHarmlessOnesThrough(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        new TrainingRun(config(4), run, new TrainingRun.Listener() { }, s -> { }).run(false, new LocalExchange());
+        ConfigException refused = assertThrows(ConfigException.class, () -> new TrainingRun(TrainConfig.override(
+                config(8), List.of("train.seed=7", "optim.lr=0.5", "train.batch_size=6")), run,
+                new TrainingRun.Listener() { }, s -> { }).run(true, new LocalExchange()));
+        for (String change : List.of("train.seed 1337 → 7", "optim.lr", "→ 0.5", "train.batch_size", "--force")) {
+            assertTrue(refused.getMessage().contains(change), refused.getMessage());
+        }
+
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        new TrainingRun(TrainConfig.override(config(6), List.of("eval.iters=3", "exchange.wire=bf16")), run,
+                new TrainingRun.Listener() { }, lines::add).run(true, new LocalExchange());
+        assertTrue(lines.stream().anyMatch(l -> l.contains("eval.iters 2 → 3")), String.valueOf(lines));
+        assertTrue(lines.stream().anyMatch(l -> l.contains("exchange.wire fp32 → bf16")), String.valueOf(lines));
+
+        lines.clear();
+        new TrainingRun(TrainConfig.override(config(8), List.of("train.seed=7")), run,
+                new TrainingRun.Listener() { }, lines::add).run(true, true, new LocalExchange());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("resume --force") && l.contains("train.seed")),
+                String.valueOf(lines));
+
+        Path otherText = dir.resolve("other.txt");
+        Files.writeString(otherText, Files.readString(RealText.mobyDick()).substring(0, 200_000));
+        ConfigException data = assertThrows(ConfigException.class, () -> new TrainingRun(TrainConfig.override(
+                config(12), List.of("train.seed=7", "data.path=" + otherText)), run,
+                new TrainingRun.Listener() { }, s -> { }).run(true, new LocalExchange()));
+        assertTrue(data.getMessage().contains("data.path content"), data.getMessage());
+    }
+
+    /** Resuming from step 4 after a run that logged to step 6 keeps one history in metrics.jsonl. */
+    @Test
+    void resumeCutsMetricsBackToTheCheckpointsStep(@TempDir Path dir) throws Exception {
+        new TrainingRun(config(4), dir, new TrainingRun.Listener() { }, s -> { }).run(false, new LocalExchange());
+        Files.writeString(dir.resolve("metrics.jsonl"), "{\"step\":5,\"loss\":9.0}\n{\"step\":6,\"lo",
+                java.nio.file.StandardOpenOption.APPEND);              // steps past the checkpoint, a torn line
+        new TrainingRun(config(6), dir, new TrainingRun.Listener() { }, s -> { }).run(true, new LocalExchange());
+        Map<Long, Double> losses = losses(dir);
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L), List.copyOf(losses.keySet()));
+        assertTrue(losses.get(5L) != 9.0, "the stale step-5 record is gone");
     }
 }

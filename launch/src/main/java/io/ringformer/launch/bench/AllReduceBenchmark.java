@@ -44,7 +44,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (workers < 2 || floats < 1 || iterations < 1) {
-            throw new IllegalArgumentException("need --workers ≥ 2, --floats ≥ 1 and --iterations ≥ 1");
+            throw new io.ringformer.protocol.InputException("need --workers ≥ 2, --floats ≥ 1 and --iterations ≥ 1");
         }
         Path meeting = Files.createTempDirectory("ringformer-allreduce-");
         List<Process> ranks = new ArrayList<>();

@@ -53,7 +53,7 @@ public final class TrainBenchmark implements Callable<Integer> {
     @Override
     public Integer call() {
         if (steps < 1 || warmup < 0 || rounds < 1) {
-            throw new IllegalArgumentException("--steps and --rounds must be at least 1 and --warmup not negative");
+            throw new io.ringformer.protocol.InputException("--steps and --rounds must be at least 1 and --warmup not negative");
         }
         TrainConfig settings = config.load();
         String text = TrainingRun.readText(Path.of(settings.getString("data.path")));
@@ -65,7 +65,7 @@ public final class TrainBenchmark implements Callable<Integer> {
         for (String variant : asked) {
             String[] parts = variant.split(":");
             if (parts.length != 2) {
-                throw new IllegalArgumentException("--variants takes BACKEND:PRECISION items such as fused:bf16, got '"
+                throw new io.ringformer.protocol.InputException("--variants takes BACKEND:PRECISION items such as fused:bf16, got '"
                         + variant + "'");
             }
             TrainConfig variantSettings = TrainConfig.override(settings,

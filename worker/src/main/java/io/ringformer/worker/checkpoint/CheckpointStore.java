@@ -34,15 +34,20 @@ import java.util.stream.Stream;
  * Checkpoints of one run, in {@code <run>/checkpoints/step-<8 digits>/}:
  * <pre>
  *   params.bin      fp32 master parameters          optimizer.bin  AdamW moments and step count
- *   state.json      step, loss scale, figures       config.yaml    the effective config
+ *   state.json      step, loss scale, figures,      config.yaml    the effective config
+ *                   the data file's fingerprint
  *   tokenizer.txt   the tokenizer                   manifest.json  SHA-256 and size of every file above
  * </pre>
  * The RNG and data position need no file of their own: batches and dropout masks are functions of
  * (seed, step), and the seed is in the config.
  *
- * <p>Writing is atomic: every file goes into a hidden temporary directory, is fsynced, the manifest last; then
- * the directory is renamed into place and its parent fsynced. A crash leaves either the old set of checkpoints
- * or the new one, never a half-written checkpoint under a real name. The newest {@code keep} valid ones are kept,
+ * <p>Writing is atomic: every file goes into a hidden temporary directory ({@code .step-N.tmp-…}), is fsynced, the
+ * manifest last; then the directory is renamed into place and its parent fsynced. A crash leaves either the old
+ * set of checkpoints or the new one, never a half-written checkpoint under a real name. Writing a step that
+ * already has a checkpoint never deletes that copy first: the old one is renamed aside ({@code .step-N.old-…}),
+ * the new one renamed into place, and only then the old one deleted. The first write of a store removes hidden
+ * directories such crashes left behind (only the run's writer writes: it holds the run's lock). Directories are
+ * created with the process's umask, like the rest of the run, and their parents fsynced. The newest {@code keep} valid ones are kept,
  * so a corrupt checkpoint never pushes the last good one out.
  *
  * <p>Reading checks the manifest: a missing file, a wrong size or a wrong SHA-256 makes that checkpoint invalid;
@@ -58,16 +63,25 @@ public final class CheckpointStore {
     public static final String MANIFEST = "manifest.json";
 
     private static final Pattern NAME = Pattern.compile("step-(\\d{8})");
+    private static final Pattern LEFTOVER = Pattern.compile("\\.step-\\d{8}\\.(tmp|old)-.*");
     private static final int MAGIC = 0x52464350; // "RFCP"
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Path directory;
     private final int keep;
+    private final DataFingerprint data;
+    private boolean swept;
 
     /** @param runDirectory the run directory; checkpoints live in its {@code checkpoints/} folder */
     public CheckpointStore(Path runDirectory, int keep) {
+        this(runDirectory, keep, null);
+    }
+
+    /** A store whose checkpoints record {@code data}, the fingerprint of the data file the run trains on. */
+    public CheckpointStore(Path runDirectory, int keep, DataFingerprint data) {
         this.directory = runDirectory.resolve("checkpoints");
         this.keep = Math.max(1, keep);
+        this.data = data;
     }
 
     /** A store over an existing checkpoints folder or run directory, for listing and verifying. */
@@ -83,10 +97,19 @@ public final class CheckpointStore {
 
     /** Writes a checkpoint of {@code state} atomically and prunes old ones; returns its directory. */
     public Path write(Trainer.State state, String configYaml, Path tokenizerFile, Map<String, Object> info) {
+        Path temporary = null;
         try {
-            Files.createDirectories(directory);
+            if (!Files.isDirectory(directory)) {
+                Files.createDirectories(directory);
+                fsync(directory.getParent());
+            }
+            if (!swept) {
+                removeLeftovers();
+                swept = true;
+            }
             String name = String.format("step-%08d", state.step());
-            Path temporary = Files.createTempDirectory(directory, "." + name + ".tmp-");
+            temporary = hiddenSibling(name, ".tmp-");
+            Files.createDirectory(temporary); // not createTempDirectory: that makes it 0700 whatever the umask
             writeFloats(temporary.resolve(PARAMS), List.of(state.params()), 0);
             writeFloats(temporary.resolve(OPTIMIZER), List.of(state.firstMoment(), state.secondMoment()),
                     state.optimizerSteps());
@@ -95,6 +118,9 @@ public final class CheckpointStore {
             stateJson.put("optimizer_steps", state.optimizerSteps());
             stateJson.put("loss_scale", state.lossScale());
             stateJson.put("clean_steps", state.cleanSteps());
+            if (data != null) {
+                stateJson.put("data", data.toJson());
+            }
             stateJson.put("info", info);
             Files.write(temporary.resolve(STATE), JSON.writeValueAsBytes(stateJson));
             Files.writeString(temporary.resolve(CONFIG), configYaml);
@@ -115,19 +141,54 @@ public final class CheckpointStore {
             fsync(temporary);
 
             Path target = directory.resolve(name);
+            Path previous = null;
             if (Files.exists(target)) {
-                deleteTree(target);
+                previous = hiddenSibling(name, ".old-");
+                move(target, previous);
             }
-            try {
-                Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(temporary, target);
-            }
+            move(temporary, target);
             fsync(directory);
+            if (previous != null) {
+                deleteTree(previous);
+            }
             prune();
             return target;
         } catch (IOException e) {
+            if (temporary != null && Files.exists(temporary)) {
+                try {
+                    deleteTree(temporary);
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed); // the next store's first write removes it
+                }
+            }
             throw new UncheckedIOException("cannot write a checkpoint in " + directory + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A fresh hidden name in the checkpoints folder, e.g. {@code .step-00000004.tmp-5550123}. */
+    private Path hiddenSibling(String name, String kind) {
+        Path path;
+        do {
+            path = directory.resolve("." + name + kind + Long.toUnsignedString(System.nanoTime(), 36));
+        } while (Files.exists(path));
+        return path;
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to);
+        }
+    }
+
+    /** Deletes hidden directories an interrupted write left: temporaries, and old copies renamed aside. */
+    private void removeLeftovers() throws IOException {
+        try (Stream<Path> entries = Files.list(directory)) {
+            for (Path leftover : entries.filter(p -> LEFTOVER.matcher(p.getFileName().toString()).matches()
+                    && Files.isDirectory(p)).toList()) {
+                deleteTree(leftover);
+            }
         }
     }
 
@@ -232,7 +293,7 @@ public final class CheckpointStore {
             Map<String, Object> info = state.get("info") instanceof Map<?, ?> m
                     ? (Map<String, Object>) m : Map.of();
             return new Checkpoint(checkpoint, trainerState, Files.readString(checkpoint.resolve(CONFIG)),
-                    checkpoint.resolve(TOKENIZER), info);
+                    checkpoint.resolve(TOKENIZER), DataFingerprint.fromJson(state.get("data")), info);
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("cannot read " + checkpoint + ": " + e.getMessage());
         }

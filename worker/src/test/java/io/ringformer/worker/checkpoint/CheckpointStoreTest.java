@@ -101,4 +101,44 @@ class CheckpointStoreTest {
         assertEquals(2, store.checkpoints().size(), "the temporary directory is not a checkpoint");
         assertTrue(Files.exists(unnamed));
     }
+
+    /** A re-save of a step replaces it; one that fails half-way leaves the old copy valid, and nothing hidden. */
+    @Test
+    void reSavingAStepReplacesItAndAFailedReSaveKeepsTheOldCopy() throws Exception {
+        CheckpointStore store = new CheckpointStore(run, 3);
+        store.write(state(4), "a: 1\n", tokenizer, Map.of());
+        Trainer.State again = state(4);
+        again.params()[0] = 42f;
+        store.write(again, "a: 1\n", tokenizer, Map.of());
+        assertEquals(42f, store.latestValid(w -> { }).state().params()[0]);
+        assertThrows(java.io.UncheckedIOException.class,
+                () -> store.write(state(4), "a: 1\n", run.resolve("no-such-tokenizer"), Map.of()));
+        assertEquals(42f, store.latestValid(w -> { }).state().params()[0], "the old copy is intact");
+        assertEquals(List.of("step-00000004"), names(store.directory()));
+    }
+
+    /** Hidden directories an interrupted write left are removed by the next store's first write. */
+    @Test
+    void leftoversOfInterruptedWritesAreRemoved() throws Exception {
+        Path checkpoints = Files.createDirectories(run.resolve("checkpoints"));
+        Files.writeString(Files.createDirectories(checkpoints.resolve(".step-00000004.tmp-abc")).resolve("x"), "x");
+        Files.createDirectories(checkpoints.resolve(".step-00000002.old-def"));
+        new CheckpointStore(run, 3).write(state(8), "a: 1\n", tokenizer, Map.of());
+        assertEquals(List.of("step-00000008"), names(checkpoints));
+    }
+
+    /** Checkpoint directories get the permissions any directory the process creates gets (the umask), not 0700. */
+    @Test
+    void directoriesFollowTheUmask() throws Exception {
+        Path written = new CheckpointStore(run, 3).write(state(1), "a: 1\n", tokenizer, Map.of());
+        var expected = Files.getPosixFilePermissions(Files.createDirectory(run.resolve("plain")));
+        assertEquals(expected, Files.getPosixFilePermissions(written));
+        assertEquals(expected, Files.getPosixFilePermissions(written.getParent()));
+    }
+
+    private static List<String> names(Path directory) throws Exception {
+        try (var entries = Files.list(directory)) {
+            return entries.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
 }

@@ -1,0 +1,62 @@
+package io.ringformer.worker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code metrics.jsonl}, one JSON record per line, each with its {@code step}. A run resumed from the checkpoint
+ * of step s repeats the steps after s that the interrupted run had already logged, so before it appends,
+ * {@link #keepUpTo} cuts the file back to the records of steps ≤ s: the file then holds one history. The cut is
+ * written to a temporary file and renamed over the old one, so a crash leaves one or the other.
+ */
+public final class MetricsFile {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private MetricsFile() {}
+
+    /**
+     * Keeps the records whose step is at most {@code step}; a line that is no record (torn by a crash) goes too.
+     * Returns how many lines were dropped.
+     */
+    public static int keepUpTo(Path file, long step) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file);
+        } catch (NoSuchFileException e) {
+            return 0;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+        List<String> kept = new ArrayList<>();
+        for (String line : lines) {
+            try {
+                if (JSON.readValue(line, Map.class).get("step") instanceof Number recorded
+                        && recorded.longValue() <= step) {
+                    kept.add(line);
+                }
+            } catch (IOException e) {
+                // a line torn by a crash: not a record, dropped
+            }
+        }
+        if (kept.size() == lines.size()) {
+            return 0;
+        }
+        Path temporary = file.resolveSibling("." + file.getFileName() + ".tmp");
+        try {
+            Files.write(temporary, kept);
+            Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot rewrite " + file, e);
+        }
+        return lines.size() - kept.size();
+    }
+}
