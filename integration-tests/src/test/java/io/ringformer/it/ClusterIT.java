@@ -1,0 +1,215 @@
+package io.ringformer.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The cluster pieces as separate processes — a standalone ZooKeeper, coordinators, workers with media drivers of
+ * their own talking UDP on 127.0.0.1 — joined, failed, resumed and failed over.
+ */
+class ClusterIT {
+
+    static List<String> config(int steps, String dataPath) {
+        return config(steps, dataPath, 20, 2);
+    }
+
+    /** Evaluations change nothing a step computes; frequent, long ones only slow the steps down. */
+    static List<String> config(int steps, String dataPath, int evalInterval, int evalIters) {
+        return List.of("--config", "../configs/gpt-char-tiny.yaml", "--set", "data.path=" + dataPath,
+                "--set", "train.max_iters=" + steps, "--set", "train.batch_size=12", "--set", "eval.interval=" + evalInterval,
+                "--set", "eval.iters=" + evalIters, "--set", "checkpoint.interval=20", "--set", "log.interval=1");
+    }
+
+    static String zooKeeper(List<Job> jobs, Path dir) throws Exception {
+        Job zk = Job.start(dir.resolve("zookeeper.log"), "zookeeper", "--port", "0");
+        jobs.add(zk);
+        return zk.await("ZooKeeper serving at (\\S+)", 60).group(1);
+    }
+
+    static Job coordinator(List<Job> jobs, Path log, String zk, String job, int steps, String data, int min, int max) {
+        return coordinator(jobs, log, zk, job, config(steps, data), min, max);
+    }
+
+    static Job coordinator(List<Job> jobs, Path log, String zk, String job, List<String> config, int min, int max) {
+        List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", job, "--min-workers", "" + min,
+                "--max-workers", "" + max, "--settle-ms", "0"));
+        args.addAll(config);
+        Job c = Job.start(log, args.toArray(String[]::new));
+        jobs.add(c);
+        return c;
+    }
+
+    static Job worker(List<Job> jobs, Path log, Path directory, String zk, String job, String id, Path out,
+                      boolean resume) {
+        List<String> args = new ArrayList<>(List.of("worker", "--zk", zk, "--job", job, "--id", id, "--out",
+                out.toString(), "--rendezvous-timeout-ms", "60000"));
+        if (resume) {
+            args.add("--resume");
+        }
+        Job w = Job.start(log, directory, args.toArray(String[]::new));
+        jobs.add(w);
+        return w;
+    }
+
+    static void closeAll(List<Job> jobs) {
+        for (int i = jobs.size() - 1; i >= 0; i--) {
+            jobs.get(i).close();
+        }
+    }
+
+    static float[] oneProcess(Path dir, int steps) throws Exception {
+        return oneProcess(dir, steps, config(steps, Cli.mobyDick().toString()));
+    }
+
+    static float[] oneProcess(Path dir, int steps, List<String> config) throws Exception {
+        List<String> args = new ArrayList<>(List.of("train", "--out", dir.resolve("one").toString(), "--sample", "0"));
+        args.addAll(config);
+        Cli.run(dir.resolve("one.log"), 0, 300, args.toArray(String[]::new));
+        return Job.parameters(dir.resolve("one"), steps);
+    }
+
+    @Test
+    @Timeout(300)
+    void aWorkerThatCannotStartFailsTheJobWithinSecondsAndNothingHangs(@TempDir Path dir) throws Exception {
+        List<Job> jobs = new ArrayList<>();
+        try {
+            String zk = zooKeeper(jobs, dir);
+            String relative = "../data/moby-dick.txt";   // exists from integration-tests/, not from the temp dir
+            Job coordinator = coordinator(jobs, dir.resolve("coordinator.log"), zk, "broken", 20, relative, 3, 3);
+            Job w0 = worker(jobs, dir.resolve("w0.log"), null, zk, "broken", "w0", dir.resolve("run"), false);
+            Job w1 = worker(jobs, dir.resolve("w1.log"), null, zk, "broken", "w1", dir.resolve("run"), false);
+            Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+            Job w2 = worker(jobs, dir.resolve("w2.log"), elsewhere, zk, "broken", "w2", dir.resolve("run"), false);
+            String w2Out = w2.awaitExit(2, 120);
+            long failedAt = System.nanoTime();
+            assertTrue(w2Out.contains("data file not found"), w2Out);
+            String out = coordinator.awaitExit(1, 30);
+            assertTrue(out.contains("failed") && out.contains("worker w2") && out.contains("data file not found"), out);
+            for (Job w : List.of(w0, w1)) {
+                assertTrue(w.process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), w.output());
+                assertNotEquals(0, w.process.exitValue(), w.output());
+                assertTrue(w.output().contains("worker w2: data file not found"), w.output());
+            }
+            System.out.printf("a worker without its data: the job and every process ended %.1f s after it failed%n",
+                    (System.nanoTime() - failedAt) / 1e9);
+        } finally {
+            closeAll(jobs);
+        }
+    }
+
+    @Test
+    @Timeout(900)
+    void aCheckpointOfTwoWorkersResumesOnThreeWhenOnlyRankZerosDiskHoldsIt(@TempDir Path dir) throws Exception {
+        float[] uninterrupted = oneProcess(dir, 40);
+        String data = Cli.mobyDick().toString();
+        List<Job> jobs = new ArrayList<>();
+        try {
+            String zk = zooKeeper(jobs, dir);
+            Job first = coordinator(jobs, dir.resolve("c1.log"), zk, "first", 20, data, 2, 2);
+            worker(jobs, dir.resolve("a1.log"), null, zk, "first", "a", dir.resolve("disk-a"), false);
+            worker(jobs, dir.resolve("b1.log"), null, zk, "first", "b", dir.resolve("disk-b"), false);
+            first.awaitExit(0, 300);
+            assertTrue(Files.isDirectory(dir.resolve("disk-a/checkpoints/step-00000020")));
+            assertTrue(Files.notExists(dir.resolve("disk-b/checkpoints")));
+
+            Job second = coordinator(jobs, dir.resolve("c2.log"), zk, "second", 40, data, 3, 3);
+            Job a = worker(jobs, dir.resolve("a2.log"), null, zk, "second", "a", dir.resolve("disk-a"), true);
+            Job b = worker(jobs, dir.resolve("b2.log"), null, zk, "second", "b", dir.resolve("disk-b"), true);
+            Job c = worker(jobs, dir.resolve("c2w.log"), null, zk, "second", "c", dir.resolve("disk-c"), true);
+            second.awaitExit(0, 300);
+            for (Job w : List.of(a, b, c)) {
+                w.awaitExit(0, 60);
+            }
+            assertTrue(b.output().contains("no checkpoint to resume here"), b.output());
+            assertTrue(a.output().contains("in step with the others at step 20 (state from rank 0, 2 rank(s)"),
+                    a.output());
+            List<String> hashes = new ArrayList<>();
+            for (Job w : List.of(a, b, c)) {
+                hashes.addAll(w.stateHashes());
+            }
+            assertEquals(3, hashes.size());
+            assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);
+            double difference = TrainingJobIT.maxDifference(uninterrupted, Job.parameters(dir.resolve("disk-a"), 40));
+            System.out.printf("2 workers to step 20, then 3 to step 40: max |Δθ| against one process = %.3g%n",
+                    difference);
+            assertTrue(difference < 1e-5, "parameters differ by " + difference);
+        } finally {
+            closeAll(jobs);
+        }
+    }
+
+    @Test
+    @Timeout(900)
+    void aWorkerJoinsARunningJobAndEveryMemberEndsIdentical(@TempDir Path dir) throws Exception {
+        // an evaluation of 60 batches before every step slows the steps (not their arithmetic) so that the joiner,
+        // whose JVM needs seconds to start, joins within a few dozen steps (fp32 summation-order drift grows with
+        // the steps: 2 workers against 1 differ by ~1e-2 after 400 steps, with or without a join)
+        int steps = 40;
+        List<String> config = config(steps, Cli.mobyDick().toString(), 1, 30);
+        float[] uninterrupted = oneProcess(dir, steps, config);
+        List<Job> jobs = new ArrayList<>();
+        try {
+            String zk = zooKeeper(jobs, dir);
+            Job coordinator = coordinator(jobs, dir.resolve("c.log"), zk, "grow", config, 2, 3);
+            Job a = worker(jobs, dir.resolve("a.log"), null, zk, "grow", "a", dir.resolve("run"), false);
+            worker(jobs, dir.resolve("b.log"), null, zk, "grow", "b", dir.resolve("run"), false);
+            a.await("rank 0 of 2 in generation 1", 120);
+            Job c = worker(jobs, dir.resolve("c.log"), null, zk, "grow", "c", dir.resolve("run"), false);
+            long started = System.nanoTime();
+            c.await("rank 2 of 3: in step with the others at step (\\d+) \\(state from rank 0", 120);
+            System.out.printf("a joiner: %.1f s from its start to its first step with the others%n",
+                    (System.nanoTime() - started) / 1e9);
+            coordinator.awaitExit(0, 600);
+            List<String> hashes = new ArrayList<>();
+            for (Job w : jobs.subList(2, 5)) {
+                w.awaitExit(0, 60);
+                hashes.addAll(w.stateHashes());
+            }
+            assertEquals(3, hashes.size());
+            assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);
+            double difference = TrainingJobIT.maxDifference(uninterrupted, Job.parameters(dir.resolve("run"), steps));
+            System.out.printf("2 workers, then 3 after a join: max |Δθ| against one process after %d steps = %.3g%n",
+                    steps, difference);
+            assertTrue(difference < 1e-5, "parameters differ by " + difference);
+        } finally {
+            closeAll(jobs);
+        }
+    }
+
+    @Test
+    @Timeout(900)
+    void theStandbyCoordinatorLeadsWhenTheActiveOneIsKilled(@TempDir Path dir) throws Exception {
+        String data = Cli.mobyDick().toString();
+        List<Job> jobs = new ArrayList<>();
+        try {
+            String zk = zooKeeper(jobs, dir);
+            Job active = coordinator(jobs, dir.resolve("active.log"), zk, "failover", 800, data, 2, 3);
+            Job a = worker(jobs, dir.resolve("a.log"), null, zk, "failover", "a", dir.resolve("run"), false);
+            worker(jobs, dir.resolve("b.log"), null, zk, "failover", "b", dir.resolve("run"), false);
+            Job c = worker(jobs, dir.resolve("c.log"), null, zk, "failover", "c", dir.resolve("run"), false);
+            a.await("rank 0 of 3 in generation 1", 120);
+            Job standby = coordinator(jobs, dir.resolve("standby.log"), zk, "failover", 800, data, 2, 3);
+            standby.await("standing by", 60);
+            a.await("^step 50/", 120);
+            long killedAt = System.nanoTime();
+            Job.kill(active.process.toHandle());
+            Job.kill(c.process.toHandle());            // a change only a leading coordinator can act on
+            a.await("rank 0 of 2 in generation 2", 60);
+            System.out.printf("coordinator failover: generation 2 written %.1f s after the active coordinator "
+                    + "and a worker were killed (4 s coordinator session)%n", (System.nanoTime() - killedAt) / 1e9);
+            String out = standby.awaitExit(0, 600);
+            assertTrue(out.contains("finished"), out);
+        } finally {
+            closeAll(jobs);
+        }
+    }
+}
