@@ -53,7 +53,8 @@ import org.slf4j.LoggerFactory;
  *       workers registered): writes generation g+1. Survivors keep their relative order, so rank 0 is a worker that
  *       holds the parameters whenever any member survives; newcomers follow, sorted by id, up to {@code
  *       maxWorkers}. A departure is acted on at once; joiners alone are batched for {@code settleMs}. Below {@code
- *       minWorkers} no generation is written: the job pauses until enough workers are back. The start step is the
+ *       minWorkers} the generation is written paused: its members make their states equal, checkpoint and wait;
+ *       if no more workers register within the pause timeout, the job fails, saying how to resume. The start step is the
  *       most advanced of: the previous generation's start, the last step in {@code status} plus one, the latest
  *       checkpoint's step.</li>
  *   <li>Every write is a compare-and-set on the version it read, fenced by its own latch node ({@link
@@ -78,6 +79,10 @@ public final class Coordinator implements Closeable {
     private static final long NONE = Long.MIN_VALUE;
     private static final long RETRY_MS = 1000;
 
+    /** How long a job may stay below its minimum of workers, by default, before it fails. */
+    public static final long DEFAULT_PAUSE_TIMEOUT_MS = 60_000;
+
+    private final long pauseTimeoutMs;
     private final CuratorFramework client;
     private final ZkLayout layout;
     private final String id;
@@ -111,6 +116,7 @@ public final class Coordinator implements Closeable {
     // Touched only on the duty thread.
     private long rendezvousDeadlineNs = NONE;
     private long joinDeadlineNs = NONE;
+    private long pauseDeadlineNs = NONE;
     private final Set<String> refused = new HashSet<>();
     private boolean endLogged;
 
@@ -123,6 +129,14 @@ public final class Coordinator implements Closeable {
      * @param id     this coordinator's name, for the latch and the logs (e.g. host:pid)
      */
     public Coordinator(CuratorFramework client, ZkLayout layout, String id) {
+        this(client, layout, id, DEFAULT_PAUSE_TIMEOUT_MS);
+    }
+
+    /**
+     * @param pauseTimeoutMs how long a job may stay below its minimum of workers before it fails
+     */
+    public Coordinator(CuratorFramework client, ZkLayout layout, String id, long pauseTimeoutMs) {
+        this.pauseTimeoutMs = pauseTimeoutMs;
         this.client = Objects.requireNonNull(client, "client");
         this.layout = Objects.requireNonNull(layout, "layout");
         this.id = Objects.requireNonNull(id, "id");
@@ -240,6 +254,7 @@ public final class Coordinator implements Closeable {
     private void resetTerm() {
         rendezvousDeadlineNs = NONE;
         joinDeadlineNs = NONE;
+        pauseDeadlineNs = NONE;
         refused.clear();
         endLogged = false;
     }
@@ -293,7 +308,11 @@ public final class Coordinator implements Closeable {
         if (members == null) {
             return;
         }
-        write(spec.get(), current, members, jobStatus);
+        boolean paused = members.size() < spec.get().minWorkers();
+        if (!paused) {
+            pauseDeadlineNs = NONE;
+        }
+        write(spec.get(), current, members, jobStatus, paused);
     }
 
     /** Generation 1's members, or null to keep waiting. */
@@ -312,8 +331,20 @@ public final class Coordinator implements Closeable {
         return sorted.subList(0, Math.min(sorted.size(), spec.maxWorkers()));
     }
 
-    /** Generation g+1's members, or null if nothing changes (yet). */
-    private List<Candidate> change(JobSpec spec, Generation current, List<Candidate> present) {
+    /**
+     * Generation g+1's members, or null if nothing changes (yet). Fewer than {@code minWorkers} make a paused
+     * generation: the members checkpoint and wait; if no more workers register within {@code pauseTimeoutMs}, the
+     * job fails with a message saying how to resume.
+     */
+    private List<Candidate> change(JobSpec spec, Generation current, List<Candidate> present) throws Exception {
+        if (pauseDeadlineNs != NONE && System.nanoTime() - pauseDeadlineNs >= 0) {
+            String why = "only " + present.size() + " of at least " + spec.minWorkers() + " workers for "
+                    + pauseTimeoutMs + " ms; the members checkpointed before they paused: start workers again "
+                    + "and resume the job with --resume";
+            LOG.error("job {} fails: {}", layout.job(), why);
+            status.update(s -> s.withState(JobStatus.State.FAILED, why));
+            return null;
+        }
         Map<String, Candidate> byId = new LinkedHashMap<>();
         present.forEach(candidate -> byId.put(candidate.id(), candidate));
         List<Candidate> survivors = new ArrayList<>();
@@ -346,9 +377,16 @@ public final class Coordinator implements Closeable {
         List<Candidate> members = new ArrayList<>(survivors);
         members.addAll(admitted);
         if (members.size() < spec.minWorkers()) {
-            LOG.warn("job {}: {} of at least {} workers available after generation {}; paused until more register",
-                    layout.job(), members.size(), spec.minWorkers(), current.number());
-            return null;
+            if (pauseDeadlineNs == NONE) {
+                pauseDeadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pauseTimeoutMs);
+                schedule(pauseTimeoutMs);
+                LOG.warn("job {}: {} of at least {} workers after generation {}; paused for at most {} ms until "
+                        + "more register", layout.job(), members.size(), spec.minWorkers(), current.number(),
+                        pauseTimeoutMs);
+            }
+            if (members.isEmpty()) {
+                return null;   // nobody to pause; the deadline still ends the job
+            }
         }
         return members;
     }
@@ -370,7 +408,7 @@ public final class Coordinator implements Closeable {
     }
 
     private void write(JobSpec spec, Optional<GenerationNode.Current> current, List<Candidate> members,
-                       Optional<JobStatus> jobStatus) throws Exception {
+                       Optional<JobStatus> jobStatus, boolean paused) throws Exception {
         String fence = latch.getOurPath(); // read before hasLeadership(): see GenerationNode on fencing
         if (fence == null || !latch.hasLeadership()) {
             stepDown("the latch is not ours any more");
@@ -386,7 +424,7 @@ public final class Coordinator implements Closeable {
         List<String> ids = members.stream().map(Candidate::id).toList();
         Generation next = new Generation(number, ids, members.stream().map(c -> c.info().endpoint()).toList(),
                 ids.size(), startStep(current, jobStatus), ShardPlanner.plan(spec.globalBatch(), ids.size()),
-                spec.jobToken());
+                spec.jobToken(), paused);
         GenerationNode.Outcome outcome = current.isEmpty()
                 ? generations.create(next, fence)
                 : generations.replace(current.get(), next, fence);

@@ -41,7 +41,7 @@ class GenerationNodeTest {
     private static Generation generation(long number, String... members) {
         List<String> ids = List.of(members);
         return new Generation(number, ids, ids.stream().map(TestWorker::endpointOf).toList(), ids.size(), 0,
-                ShardPlanner.plan(12, ids.size()), "tok");
+                ShardPlanner.plan(12, ids.size()), "tok", false);
     }
 
     @Test

@@ -196,18 +196,94 @@ class ClusterIT {
             Job a = worker(jobs, dir.resolve("a.log"), null, zk, "failover", "a", dir.resolve("run"), false);
             worker(jobs, dir.resolve("b.log"), null, zk, "failover", "b", dir.resolve("run"), false);
             Job c = worker(jobs, dir.resolve("c.log"), null, zk, "failover", "c", dir.resolve("run"), false);
-            a.await("rank 0 of 3 in generation 1", 120);
+            int generation = Integer.parseInt(a.await("rank 0 of 3 in generation (\\d+)", 120).group(1));
             Job standby = coordinator(jobs, dir.resolve("standby.log"), zk, "failover", 800, data, 2, 3);
             standby.await("standing by", 60);
             a.await("^step 50/", 120);
             long killedAt = System.nanoTime();
             Job.kill(active.process.toHandle());
             Job.kill(c.process.toHandle());            // a change only a leading coordinator can act on
-            a.await("rank 0 of 2 in generation 2", 60);
-            System.out.printf("coordinator failover: generation 2 written %.1f s after the active coordinator "
+            a.await("rank 0 of 2 in generation " + (generation + 1), 60);
+            System.out.printf("coordinator failover: the next generation written %.1f s after the active coordinator "
                     + "and a worker were killed (4 s coordinator session)%n", (System.nanoTime() - killedAt) / 1e9);
             String out = standby.awaitExit(0, 600);
             assertTrue(out.contains("finished"), out);
+        } finally {
+            closeAll(jobs);
+        }
+    }
+
+    @Test
+    @Timeout(900)
+    void aZooKeeperRestartWithinTheSessionTimeoutChangesNothing(@TempDir Path dir) throws Exception {
+        String data = Cli.mobyDick().toString();
+        Path zkData = dir.resolve("zookeeper-data");
+        List<Job> jobs = new ArrayList<>();
+        try {
+            Job zk = Job.start(dir.resolve("zookeeper.log"), "zookeeper", "--port", "0", "--data", zkData.toString());
+            jobs.add(zk);
+            String connect = zk.await("ZooKeeper serving at (\\S+)", 60).group(1);
+            String port = connect.substring(connect.lastIndexOf(':') + 1);
+            Job coordinator = coordinator(jobs, dir.resolve("c.log"), connect, "blip", 600, data, 2, 3);
+            List<Job> workers = new ArrayList<>();
+            for (String id : List.of("a", "b", "c")) {
+                workers.add(worker(jobs, dir.resolve(id + ".log"), null, connect, "blip", id, dir.resolve("run"),
+                        false));
+            }
+            workers.get(0).await("^step 100/", 180);
+            long stoppedAt = System.nanoTime();
+            Job.kill(zk.process.toHandle());
+            zk.process.waitFor();
+            Job again = Job.start(dir.resolve("zookeeper-again.log"), "zookeeper", "--port", port, "--data",
+                    zkData.toString());
+            jobs.add(again);
+            again.await("ZooKeeper serving at", 60);
+            System.out.printf("ZooKeeper was down for %.1f s (2 s worker sessions)%n",
+                    (System.nanoTime() - stoppedAt) / 1e9);
+            coordinator.awaitExit(0, 600);
+            for (Job w : workers) {
+                String out = w.awaitExit(0, 60);
+                assertTrue(!out.contains("generation 2"), "a new generation after the restart:\n" + out);
+            }
+            assertEquals(1, workers.stream().flatMap(w -> w.stateHashes().stream()).distinct().count());
+        } finally {
+            closeAll(jobs);
+        }
+    }
+
+    @Test
+    @Timeout(900)
+    void belowTheMinimumTheJobCheckpointsWaitsABoundedTimeAndResumesLater(@TempDir Path dir) throws Exception {
+        float[] uninterrupted = oneProcess(dir, 40);
+        String data = Cli.mobyDick().toString();
+        List<Job> jobs = new ArrayList<>();
+        try {
+            String zk = zooKeeper(jobs, dir);
+            List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", "short", "--min-workers",
+                    "2", "--max-workers", "2", "--settle-ms", "0", "--pause-timeout-ms", "5000"));
+            args.addAll(config(40, data));
+            Job coordinator = Job.start(dir.resolve("c.log"), args.toArray(String[]::new));
+            jobs.add(coordinator);
+            Job a = worker(jobs, dir.resolve("a.log"), null, zk, "short", "a", dir.resolve("run"), false);
+            Job b = worker(jobs, dir.resolve("b.log"), null, zk, "short", "b", dir.resolve("run"), false);
+            a.await("^step 12/", 120);
+            Job.kill(b.process.toHandle());
+            String paused = a.await("paused at step (\\d+) with 1 worker", 60).group(1);
+            String out = coordinator.awaitExit(1, 60);
+            assertTrue(out.contains("only 1 of at least 2 workers") && out.contains("--resume"), out);
+            a.awaitExit(1, 30);
+            Path checkpoint = dir.resolve("run/checkpoints/step-" + String.format("%08d", Integer.parseInt(paused)));
+            assertTrue(Files.isDirectory(checkpoint), "no checkpoint at the paused step " + paused);
+
+            Job again = coordinator(jobs, dir.resolve("c2.log"), zk, "short-again", 40, data, 2, 2);
+            Job a2 = worker(jobs, dir.resolve("a2.log"), null, zk, "short-again", "a", dir.resolve("run"), true);
+            worker(jobs, dir.resolve("b2.log"), null, zk, "short-again", "b", dir.resolve("run"), true);
+            again.awaitExit(0, 300);
+            assertTrue(a2.output().contains("resumed from") && a2.output().contains("at step " + paused), a2.output());
+            double difference = TrainingJobIT.maxDifference(uninterrupted, Job.parameters(dir.resolve("run"), 40));
+            System.out.printf("paused at step %s below the minimum, failed after 5 s, resumed: max |Δθ| against one "
+                    + "process = %.3g%n", paused, difference);
+            assertTrue(difference < 1e-5, "parameters differ by " + difference);
         } finally {
             closeAll(jobs);
         }

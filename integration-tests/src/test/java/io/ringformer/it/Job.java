@@ -45,6 +45,17 @@ final class Job implements AutoCloseable {
         return new Job(String.join(" ", arguments), ChildJvm.start(List.of(arguments), "2g", log, directory), log);
     }
 
+    /** Starts {@code ringformer <arguments>} behind {@code prefix}, e.g. {@code ip netns exec h1}. */
+    static Job startBehind(List<String> prefix, Path log, String... arguments) {
+        try {
+            Files.deleteIfExists(log);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return new Job(String.join(" ", prefix) + " " + String.join(" ", arguments),
+                ChildJvm.start(prefix, List.of(arguments), "2g", log, null), log);
+    }
+
     String output() {
         return Cli.read(log);
     }

@@ -26,7 +26,15 @@ public final class ChildJvm {
 
     /** As above, in {@code directory} (null: this process's working directory). */
     public static Process start(List<String> arguments, String heap, Path log, Path directory) {
-        List<String> command = new ArrayList<>();
+        return start(List.of(), arguments, heap, log, directory);
+    }
+
+    /**
+     * As above, the JVM's command line behind {@code prefix} (e.g. {@code ip netns exec h1}, to run it on a host
+     * that is a network namespace).
+     */
+    public static Process start(List<String> prefix, List<String> arguments, String heap, Path log, Path directory) {
+        List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx" + heap);
         command.add("-Djava.awt.headless=true");

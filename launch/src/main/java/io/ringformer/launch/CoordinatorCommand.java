@@ -8,10 +8,10 @@ import io.ringformer.protocol.ZkConnection;
 import io.ringformer.protocol.ZkLayout;
 import io.ringformer.worker.TrainConfig;
 import java.util.Optional;
-import org.apache.zookeeper.KeeperException;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.zookeeper.KeeperException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -43,6 +43,11 @@ public final class CoordinatorCommand implements Callable<Integer> {
             description = "How long to wait for more than --min-workers (default ${DEFAULT-VALUE}).")
     long settleMs;
 
+    @Option(names = "--pause-timeout-ms", defaultValue = "60000",
+            description = "How long the job may stay below --min-workers (its members checkpointed and waiting) "
+                    + "before it fails (default ${DEFAULT-VALUE}).")
+    long pauseTimeoutMs;
+
     @Override
     public Integer call() throws Exception {
         TrainConfig settings = config.load();
@@ -57,7 +62,8 @@ public final class CoordinatorCommand implements Callable<Integer> {
             } else {
                 Coordinator.submit(client, layout, spec);
             }
-            try (Coordinator coordinator = new Coordinator(client, layout, "coordinator-" + ProcessHandle.current().pid())) {
+            try (Coordinator coordinator = new Coordinator(client, layout, "coordinator-" + ProcessHandle.current().pid(),
+                    pauseTimeoutMs)) {
                 coordinator.start();
                 System.out.println("coordinator of job '" + job + "' at " + zooKeeper + " (leader when elected)");
                 JobStatusNode status = new JobStatusNode(client, layout);

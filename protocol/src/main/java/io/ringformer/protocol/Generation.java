@@ -16,7 +16,7 @@ import java.util.Objects;
  * {"number":2, "members":["w0","w2"],
  *  "endpoints":["aeron:udp?endpoint=10.0.0.1:40123","aeron:udp?endpoint=10.0.0.3:40777"],
  *  "world_size":2, "start_step":120, "plan":[{"first":0,"count":6},{"first":6,"count":6}],
- *  "job_token":"…"}
+ *  "job_token":"…", "paused":false}
  * </pre>
  *
  * @param number    1, 2, … — strictly increasing
@@ -28,9 +28,11 @@ import java.util.Objects;
  *                  and the latest checkpoint's step)
  * @param plan      each rank's contiguous rows of the global batch; together they cover it exactly
  * @param jobToken  the job's token from its {@link JobSpec}; a worker refuses a generation without it
+ * @param paused    fewer members than the job's minimum: they form their ring, make their states equal and
+ *                  checkpoint, then wait for the next generation instead of training
  */
 public record Generation(long number, List<String> members, List<String> endpoints, int worldSize, long startStep,
-                         List<Shard> plan, String jobToken) {
+                         List<Shard> plan, String jobToken, boolean paused) {
 
     public Generation {
         Objects.requireNonNull(members, "members");

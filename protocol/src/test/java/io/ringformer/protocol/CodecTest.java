@@ -14,7 +14,7 @@ class CodecTest {
 
     private static final Generation GENERATION = new Generation(2, List.of("w0", "w2"),
             List.of("aeron:udp?endpoint=10.0.0.1:40123", "aeron:udp?endpoint=10.0.0.3:40777"), 2, 120,
-            List.of(new Shard(0, 7), new Shard(7, 6)), "tok");
+            List.of(new Shard(0, 7), new Shard(7, 6)), "tok", false);
 
     private static byte[] utf8(String text) {
         return text.getBytes(StandardCharsets.UTF_8);
@@ -27,7 +27,7 @@ class CodecTest {
         assertEquals(GENERATION, Generation.decode(bytes));
         assertEquals("{\"number\":2,\"members\":[\"w0\",\"w2\"],\"endpoints\":[\"aeron:udp?endpoint=10.0.0.1:40123\","
                 + "\"aeron:udp?endpoint=10.0.0.3:40777\"],\"world_size\":2,\"start_step\":120,\"plan\":[{\"first\":0,"
-                + "\"count\":7},{\"first\":7,\"count\":6}],\"job_token\":\"tok\"}",
+                + "\"count\":7},{\"first\":7,\"count\":6}],\"job_token\":\"tok\",\"paused\":false}",
                 new String(bytes, StandardCharsets.UTF_8));
         assertEquals(1, GENERATION.rankOf("w2"));
         assertEquals(-1, GENERATION.rankOf("w1"));

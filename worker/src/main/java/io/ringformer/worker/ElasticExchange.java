@@ -4,6 +4,7 @@ import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
 import io.aeron.exceptions.RegistrationException;
 import io.ringformer.protocol.Generation;
+import io.ringformer.worker.exchange.FrameMac;
 import io.ringformer.worker.exchange.GenerationChangedException;
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.worker.exchange.RingAllReduce;
@@ -41,6 +42,9 @@ import java.util.function.Consumer;
  *       IEEE addition, so the sum is the source's bits), and a second agreement checks that every member now
  *       holds the same hash. A joiner is admitted by exactly this path; so is a rank that resumes a job without
  *       the checkpoint on its disk.</li>
+ *   <li><b>Pause</b>, when the generation has fewer members than the job's minimum: the members still agree and
+ *       resynchronise, rank 0 checkpoints, and they wait for the next generation (more workers, or the job failed by
+ *       the coordinator's pause timeout) instead of training.</li>
  *   <li><b>Go on.</b> Every member continues from the source's next step with the same global batch re-split
  *       over the new world size (it is a function of (seed, step) only). Every step has been applied exactly
  *       once on every member: either the source applied it and the others took its result, or nobody applied
@@ -61,6 +65,7 @@ public final class ElasticExchange implements GradientExchange {
     private final String workerId;
     private final long timeoutMs;
     private final Wire wire;
+    private final FrameMac mac;
     private final long admissionTimeoutMs;
     private final Consumer<String> log;
     private final Object lock = new Object();
@@ -74,10 +79,12 @@ public final class ElasticExchange implements GradientExchange {
     private long firstGeneration;
 
     /**
+     * @param mac                the code every frame carries, keyed from the job token ({@link FrameMac#ofToken})
      * @param admissionTimeoutMs the longest wait for a generation that names this worker
      */
     public ElasticExchange(Aeron aeron, RingAllReduce.Inbox inbox, String job, String workerId, long timeoutMs,
-                           Wire wire, long admissionTimeoutMs, Consumer<String> log) {
+                           Wire wire, FrameMac mac, long admissionTimeoutMs, Consumer<String> log) {
+        this.mac = mac;
         this.aeron = aeron;
         this.inbox = inbox;
         this.job = job;
@@ -159,7 +166,7 @@ public final class ElasticExchange implements GradientExchange {
         }
         int rank = next.rankOf(workerId);
         RingAllReduce.Config config = new RingAllReduce.Config(job, next.number(), rank, next.worldSize(),
-                next.endpoints(), timeoutMs, wire);
+                next.endpoints(), timeoutMs, wire, mac);
         ring = new RingAllReduce(aeron, inbox, config, this::newestGeneration,
                 next.worldSize() == 1 ? null : publicationTo(next.endpoint((rank + 1) % next.worldSize())));
         if (generation == null) {
@@ -244,10 +251,32 @@ public final class ElasticExchange implements GradientExchange {
         }
     }
 
-    /** Frames the current ring dropped (strays, old generations). */
-    public long droppedFrames() {
-        return ring == null ? 0 : ring.droppedFrames();
+    @Override
+    public boolean paused() {
+        return generation != null && generation.paused();
     }
+
+    @Override
+    public void awaitChange() {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(admissionTimeoutMs);
+        synchronized (lock) {
+            while (newest <= generation.number()) {
+                long leftNs = deadline - System.nanoTime();
+                if (leftNs <= 0) {
+                    throw new IllegalStateException("job '" + job + "' stayed paused (too few workers) for "
+                            + admissionTimeoutMs + " ms and its coordinator did not end it; is it running?");
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(lock, leftNs);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while paused");
+                }
+            }
+        }
+        throw new GenerationChangedException(rank(), -1, generation.number(), newest);
+    }
+
 
     @Override
     public void close() {

@@ -224,6 +224,16 @@ public final class TrainingRun {
                     }
                     boolean leader = exchange.rank() == 0;
                     Listener listener = leader ? this.listener : SILENT;
+                    if (exchange.paused()) {
+                        long n = trainer.nextStep();
+                        if (leader && n > 0 && savedAt != n) {
+                            lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
+                            savedAt = n;
+                        }
+                        log.accept("rank " + exchange.rank() + ": paused at step " + n + " with " + exchange.worldSize()
+                                + " worker(s), below the job's minimum; waiting for more");
+                        exchange.awaitChange();
+                    }
                     if (leader && !announced) {
                         listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount());
                         announced = true;

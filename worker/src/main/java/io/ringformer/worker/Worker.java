@@ -11,6 +11,7 @@ import io.ringformer.protocol.WorkerSession;
 import io.ringformer.protocol.ZkConnection;
 import io.ringformer.protocol.ZkLayout;
 import io.ringformer.worker.checkpoint.CheckpointStore;
+import io.ringformer.worker.exchange.FrameMac;
 import io.ringformer.worker.exchange.MediaDriverHost;
 import io.ringformer.worker.exchange.RingAllReduce;
 import io.ringformer.worker.exchange.Wire;
@@ -99,7 +100,8 @@ public final class Worker {
         WorkerInfo info = new WorkerInfo(InetAddress.getLocalHost().getHostName(), inbox.endpoint(),
                 options.device(), WorkerInfo.State.JOINING, spec.jobToken());
         try (ElasticExchange exchange = new ElasticExchange(aeron, inbox, options.job(), options.id(),
-                config.getInt("exchange.timeout_ms"), wire, options.rendezvousTimeoutMs(), log);
+                config.getInt("exchange.timeout_ms"), wire, FrameMac.ofToken(spec.jobToken()),
+                options.rendezvousTimeoutMs(), log);
              WorkerSession session = new WorkerSession(client, layout, options.id(), info, exchange::onGeneration)) {
             TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout), reporter,
                     exchange, spec.configSha256());

@@ -2,6 +2,7 @@ package io.ringformer.launch.bench;
 
 import io.ringformer.launch.ChildJvm;
 import io.ringformer.worker.exchange.MediaDriverHost;
+import io.ringformer.worker.exchange.FrameMac;
 import io.ringformer.worker.exchange.RingAllReduce;
 import io.ringformer.worker.exchange.Wire;
 import io.aeron.Aeron;
@@ -40,6 +41,10 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     String transport;
     @Option(names = "--wire", defaultValue = "fp32", description = "fp32, bf16 or fp16 (default ${DEFAULT-VALUE}).")
     String wire;
+    @Option(names = "--mac", defaultValue = "on",
+            description = "on: every frame carries and verifies its SipHash MAC, as in a job; off: none "
+                    + "(default ${DEFAULT-VALUE}).")
+    String mac;
 
     @Override
     public Integer call() throws Exception {
@@ -53,7 +58,8 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 ranks.add(ChildJvm.start(List.of("bench", "allreduce-rank", "--dir", meeting.toString(),
                         "--aeron-dir", driver.directory(), "--rank", "" + rank, "--workers", "" + workers,
                         "--floats", "" + floats, "--iterations", "" + iterations, "--warmup", "" + warmup,
-                        "--transport", transport, "--wire", wire), "1g", meeting.resolve("rank-" + rank + ".log")));
+                        "--transport", transport, "--wire", wire, "--mac", mac), "1g",
+                        meeting.resolve("rank-" + rank + ".log")));
             }
             boolean ok = true;
             for (Process p : ranks) {
@@ -68,9 +74,9 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             double[] millis = Arrays.stream(Files.readString(meeting.resolve("rank-0.times")).trim().split(","))
                     .mapToDouble(Double::parseDouble).sorted().toArray();
             double median = millis[millis.length / 2];
-            System.out.printf("all-reduce of %,d floats among %d processes (%s, wire %s): median %.1f ms "
+            System.out.printf("all-reduce of %,d floats among %d processes (%s, wire %s, MAC %s): median %.1f ms "
                             + "(p10 %.1f, p90 %.1f) over %d; %.2f GB/s of buffer; sums exact on every rank%n",
-                    floats, workers, transport, wire, median, millis[millis.length / 10],
+                    floats, workers, transport, wire, mac, median, millis[millis.length / 10],
                     millis[Math.min(millis.length - 1, millis.length * 9 / 10)], millis.length,
                     floats * 4.0 / (median / 1000.0) / 1e9);
             return 0;
@@ -97,6 +103,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         @Option(names = "--warmup", required = true) int warmup;
         @Option(names = "--transport", required = true) String transport;
         @Option(names = "--wire", required = true) String wire;
+        @Option(names = "--mac", required = true) String mac;
 
         @Override
         public Integer call() throws Exception {
@@ -109,7 +116,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                     endpoints.add(await(meeting.resolve("rank-" + r + ".endpoint")));
                 }
                 RingAllReduce.Config config = new RingAllReduce.Config("bench", 1, rank, workers, endpoints, 30_000,
-                        Wire.valueOf(wire.toUpperCase()));
+                        Wire.parse(wire), mac.equals("on") ? FrameMac.ofToken("bench") : null);
                 try (RingAllReduce ring = new RingAllReduce(aeron, inbox, config)) {
                     float[] buffer = new float[floats];
                     List<Double> times = new ArrayList<>();

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code ringformer bench …}: benchmarks are commands that print figures, never timed assertions in tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure speed.",
         subcommands = {TrainBenchmark.class, ModelBenchmark.class, AllReduceBenchmark.class,
-                AllReduceBenchmark.Rank.class})
+                AllReduceBenchmark.Rank.class, MacBenchmark.class})
 public final class BenchCommand implements Runnable {
 
     @CommandLine.Spec

@@ -43,6 +43,19 @@ public interface GradientExchange extends AutoCloseable {
         throw change;
     }
 
+    /** Whether the membership is below the job's minimum: the replicas are in step but do not train. */
+    default boolean paused() {
+        return false;
+    }
+
+    /**
+     * While {@link #paused()}: blocks until the membership changes, then throws the {@link
+     * GenerationChangedException} that makes the caller regroup.
+     */
+    default void awaitChange() {
+        throw new IllegalStateException("this exchange never pauses");
+    }
+
     @Override
     default void close() {}
 }

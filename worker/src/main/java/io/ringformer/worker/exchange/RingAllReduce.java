@@ -105,9 +105,16 @@ public final class RingAllReduce implements GradientExchange {
      * @param endpoints  every rank's {@link Inbox#endpoint()}, ordered by rank
      * @param timeoutMs  the most one {@link #allReduce} may take
      * @param wire       the format of values on the wire (sums are always fp32)
+     * @param mac        the code every frame carries and every received frame must verify under, or null for
+     *                   none (benchmarks, tests of the ring alone)
      */
     public record Config(String jobId, long generation, int rank, int worldSize, List<String> endpoints,
-            long timeoutMs, Wire wire) {
+            long timeoutMs, Wire wire, FrameMac mac) {
+
+        public Config(String jobId, long generation, int rank, int worldSize, List<String> endpoints, long timeoutMs,
+                      Wire wire) {
+            this(jobId, generation, rank, worldSize, endpoints, timeoutMs, wire, null);
+        }
 
         public Config {
             Objects.requireNonNull(jobId, "jobId");
@@ -313,6 +320,11 @@ public final class RingAllReduce implements GradientExchange {
         return round == null ? 0 : round.deferred;
     }
 
+    /** Frames dropped because their MAC did not verify (forged, corrupted, or of a job with another token). */
+    public long badMacFrames() {
+        return round == null ? 0 : round.badMacs;
+    }
+
     /** Why the latest frame was dropped, or null; for diagnostics. */
     public String lastDropReason() {
         return round == null ? null : round.lastDropReason;
@@ -399,6 +411,7 @@ public final class RingAllReduce implements GradientExchange {
         private final int rank = config.rank();
         private final int steps = 2 * (size - 1);
         private final long job = RingFrame.jobHash(config.jobId());
+        private final FrameMac mac = config.mac();
         private final int chunkBytes;
         private final BufferClaim claim = new BufferClaim();
 
@@ -419,6 +432,7 @@ public final class RingAllReduce implements GradientExchange {
         private long lastClaimResult;
         private long deferred;
         volatile long dropped;
+        volatile long badMacs;
         volatile String lastDropReason;
 
         Round(int chunkBytes) {
@@ -521,6 +535,9 @@ public final class RingAllReduce implements GradientExchange {
                     length);
             // the first all-gather step sends this rank's own complete segment: keep exactly what others get
             encode(from, count, out, at + RingFrame.HEADER_LENGTH, sendStep == size - 1);
+            out.putLong(at + RingFrame.TAG_OFFSET, mac == null ? 0
+                    : RingFrame.computeTag(mac, out, at, RingFrame.HEADER_LENGTH + count * bytesPerElement),
+                    RingFrame.ORDER);
             claim.commit();
             sendDone += count;
             if (sendDone == segmentLength) {
@@ -537,6 +554,10 @@ public final class RingAllReduce implements GradientExchange {
             }
             if ((header.flags() & FrameDescriptor.UNFRAGMENTED) != FrameDescriptor.UNFRAGMENTED) {
                 return drop("a fragmented message");
+            }
+            if (mac != null && RingFrame.tag(in, at) != RingFrame.computeTag(mac, in, at, frameLength)) {
+                badMacs++;
+                return drop("its MAC does not verify");
             }
             if (RingFrame.job(in, at) != job) {
                 return drop("another job");

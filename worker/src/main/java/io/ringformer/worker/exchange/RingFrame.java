@@ -6,7 +6,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
 /**
- * The layout of one {@link RingAllReduce} frame: a 56-byte header, then {@code count} values in the ring's
+ * The layout of one {@link RingAllReduce} frame: a 64-byte header, then {@code count} values in the ring's
  * {@link Wire} format. Every field is little-endian. Each frame is one unfragmented Aeron message, so it is never
  * longer than the publication's {@code maxPayloadLength()}.
  *
@@ -25,7 +25,8 @@ import org.agrona.MutableDirectBuffer;
  *  44     4    count        values in this frame
  *  48     4    length       length of the caller's buffer (every rank must pass the same)
  *  52     4    (zero)
- *  56     …    payload      count × wire.bytesPerElement()
+ *  56     8    tag          {@link FrameMac} of bytes 0–55 and the payload (0 on a ring without a MAC)
+ *  64     …    payload      count × wire.bytesPerElement()
  * </pre>
  */
 public final class RingFrame {
@@ -44,7 +45,8 @@ public final class RingFrame {
     public static final int CHUNK_OFFSET_OFFSET = 40;
     public static final int COUNT_OFFSET = 44;
     public static final int LENGTH_OFFSET = 48;
-    public static final int HEADER_LENGTH = 56;
+    public static final int TAG_OFFSET = 56;
+    public static final int HEADER_LENGTH = 64;
 
     public static final byte REDUCE_SCATTER = 0;
     public static final byte ALL_GATHER = 1;
@@ -77,6 +79,16 @@ public final class RingFrame {
         buffer.putInt(at + COUNT_OFFSET, count, ORDER);
         buffer.putInt(at + LENGTH_OFFSET, length, ORDER);
         buffer.putInt(at + LENGTH_OFFSET + 4, 0, ORDER);
+    }
+
+    public static long tag(DirectBuffer buffer, int at) {
+        return buffer.getLong(at + TAG_OFFSET, ORDER);
+    }
+
+    /** The tag {@code mac} gives the frame of {@code frameLength} bytes at {@code at}. */
+    public static long computeTag(FrameMac mac, DirectBuffer buffer, int at, int frameLength) {
+        return mac.tag(buffer.byteArray(), buffer.addressOffset() + at, TAG_OFFSET, HEADER_LENGTH - TAG_OFFSET,
+                frameLength - HEADER_LENGTH);
     }
 
     public static int magic(DirectBuffer buffer, int at) {

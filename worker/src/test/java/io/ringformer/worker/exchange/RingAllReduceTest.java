@@ -237,6 +237,79 @@ class RingAllReduceTest {
         }
     }
 
+    /**
+     * Fuzz: a ring whose frames carry a MAC receives, while it waits for its peer, 200 frames of each kind an
+     * attacker or a fault could send — the exact frame it expects with a missing or a random tag, a correctly tagged
+     * frame with one bit flipped, a truncated one, and random bytes — and must drop and count every one, sum
+     * nothing of them, and end with the exact sum.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void framesWithoutAValidMacAreDroppedAndCountedNeverSummed() throws Exception {
+        int size = 1000;
+        int perKind = 200;
+        FrameMac mac = FrameMac.ofToken("the job's token");
+        FrameMac attacker = FrameMac.ofToken("a guess");
+        java.util.Random random = new java.util.Random(2026);
+        try (TestRing ring = TestRing.start(2, Transport.UDP, Wire.FP32, false, "job-A", 7, TIMEOUT_MS, mac);
+                Aeron strayClient = shared.connect()) {
+            String target = ring.inboxes.get(0).endpoint();
+            ExclusivePublication stray = strayClient.addExclusivePublication(target, RingAllReduce.STREAM_ID);
+            float[][] inputs = randomInputs(2, size, 7);
+            float[] rank0 = inputs[0].clone();
+            float[] rank1 = inputs[1].clone();
+            Future<?> first = ring.pool.submit(() -> ring.rings.get(0).allReduce(rank0, 42));
+
+            int offset = RingAllReduce.segmentStart(size, 2, 1);
+            int count = RingAllReduce.segmentLength(size, 2, 1);
+            long job = RingFrame.jobHash("job-A");
+            int sent = 0;
+            for (int i = 0; i < perKind; i++) {
+                UnsafeBuffer untagged = forgedFrame(job, 7, 42, offset, count, size);         // tag 0
+                offerUntilSent(stray, untagged);
+                UnsafeBuffer guessed = forgedFrame(job, 7, 42, offset, count, size);
+                guessed.putLong(RingFrame.TAG_OFFSET, random.nextLong(), RingFrame.ORDER);
+                offerUntilSent(stray, guessed);
+                UnsafeBuffer wrongKey = forgedFrame(job, 7, 42, offset, count, size);
+                wrongKey.putLong(RingFrame.TAG_OFFSET,
+                        RingFrame.computeTag(attacker, wrongKey, 0, wrongKey.capacity()), RingFrame.ORDER);
+                offerUntilSent(stray, wrongKey);
+                UnsafeBuffer flipped = forgedFrame(job, 7, 42, offset, count, size);
+                flipped.putLong(RingFrame.TAG_OFFSET, RingFrame.computeTag(mac, flipped, 0, flipped.capacity()),
+                        RingFrame.ORDER);
+                int bit = random.nextInt(8 * flipped.capacity());
+                if (bit / 8 >= RingFrame.TAG_OFFSET && bit / 8 < RingFrame.HEADER_LENGTH || bit / 8 < 4) {
+                    bit = 8 * (RingFrame.HEADER_LENGTH + random.nextInt(4 * count));   // keep magic and tag
+                }
+                flipped.putByte(bit / 8, (byte) (flipped.getByte(bit / 8) ^ (1 << (bit % 8))));
+                offerUntilSent(stray, flipped);
+                UnsafeBuffer whole = forgedFrame(job, 7, 42, offset, count, size);
+                whole.putLong(RingFrame.TAG_OFFSET, RingFrame.computeTag(mac, whole, 0, whole.capacity()),
+                        RingFrame.ORDER);
+                offerUntilSent(stray, new UnsafeBuffer(whole.byteArray(), 0,
+                        RingFrame.HEADER_LENGTH + random.nextInt(4 * count)));                // truncated
+                byte[] noise = new byte[1 + random.nextInt(stray.maxPayloadLength())];
+                random.nextBytes(noise);
+                offerUntilSent(stray, new UnsafeBuffer(noise));
+                sent += 6;
+            }
+            while (ring.rings.get(0).droppedFrames() < sent) {
+                Thread.sleep(1);                                    // bounded by the test's @Timeout
+            }
+            Future<?> second = ring.pool.submit(() -> ring.rings.get(1).allReduce(rank1, 42));
+            first.get();
+            second.get();
+
+            float[] expected = ringOrderSum(inputs);
+            assertArrayEquals(expected, rank0);
+            assertArrayEquals(expected, rank1);
+            assertEquals(sent, ring.rings.get(0).droppedFrames());
+            assertTrue(ring.rings.get(0).badMacFrames() >= 5L * perKind - perKind, "bad MACs counted: "
+                    + ring.rings.get(0).badMacFrames());
+            assertEquals(0, ring.rings.get(1).droppedFrames());
+        }
+    }
+
     private static UnsafeBuffer forgedFrame(long job, long generation, long step, int offset, int count, int length) {
         UnsafeBuffer frame = new UnsafeBuffer(new byte[RingFrame.HEADER_LENGTH + 4 * count]);
         RingFrame.writeHeader(frame, 0, Wire.FP32, RingFrame.REDUCE_SCATTER, job, generation, step, 0, 0, offset,
@@ -400,6 +473,11 @@ class RingAllReduceTest {
 
         static TestRing start(int worldSize, Transport transport, Wire wire, boolean driverPerRank, String job,
                 long generation, long timeoutMs) {
+            return start(worldSize, transport, wire, driverPerRank, job, generation, timeoutMs, null);
+        }
+
+        static TestRing start(int worldSize, Transport transport, Wire wire, boolean driverPerRank, String job,
+                long generation, long timeoutMs, FrameMac mac) {
             TestRing ring = new TestRing(worldSize);
             try {
                 for (int r = 0; r < worldSize; r++) {
@@ -418,7 +496,8 @@ class RingAllReduceTest {
                 List<String> endpoints = ring.inboxes.stream().map(RingAllReduce.Inbox::endpoint).toList();
                 for (int r = 0; r < worldSize; r++) {
                     ring.rings.add(new RingAllReduce(ring.clients.get(r), ring.inboxes.get(r),
-                            new RingAllReduce.Config(job, generation, r, worldSize, endpoints, timeoutMs, wire)));
+                            new RingAllReduce.Config(job, generation, r, worldSize, endpoints, timeoutMs, wire,
+                                    mac)));
                 }
                 return ring;
             } catch (RuntimeException e) {

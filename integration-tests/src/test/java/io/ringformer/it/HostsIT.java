@@ -1,0 +1,81 @@
+package io.ringformer.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three hosts made of network namespaces (needs root: {@link Hosts}), one worker each with its own media driver,
+ * all-reducing over real UDP between their addresses; ZooKeeper and the coordinator in the root namespace on the
+ * bridge. One host's link is cut: it is dropped from the job and the others go on; its link comes back: it rejoins,
+ * takes the others' state and the job ends with all three identical.
+ */
+class HostsIT {
+
+    @Test
+    @Timeout(900)
+    void aHostCutOffIsDroppedAndRejoinsWhenItComesBack(@TempDir Path dir) throws Exception {
+        List<Job> jobs = new ArrayList<>();
+        try (Hosts hosts = new Hosts(3)) {
+            Job zooKeeper = Job.start(dir.resolve("zookeeper.log"), "zookeeper", "--port", "0", "--bind",
+                    hosts.bridgeAddress());
+            jobs.add(zooKeeper);
+            String zk = zooKeeper.await("ZooKeeper serving at (\\S+)", 60).group(1);
+            // evaluations slow the steps (not their arithmetic) so that the cut and the return fit in the run
+            List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", "hosts", "--min-workers",
+                    "2", "--max-workers", "3", "--settle-ms", "0"));
+            args.addAll(ClusterIT.config(300, Cli.mobyDick().toString(), 1, 8));
+            Job coordinator = Job.start(dir.resolve("coordinator.log"), args.toArray(String[]::new));
+            jobs.add(coordinator);
+            List<Job> workers = new ArrayList<>();
+            for (int host = 1; host <= 3; host++) {
+                Job worker = Job.startBehind(hosts.on(host), dir.resolve("h" + host + ".log"), "worker", "--zk", zk,
+                        "--job", "hosts", "--id", "h" + host, "--bind", hosts.address(host), "--out",
+                        dir.resolve("disk-" + host).toString(), "--rendezvous-timeout-ms", "120000");
+                jobs.add(worker);
+                workers.add(worker);
+            }
+            Job first = workers.get(0);
+            first.await("^step 20/", 180);
+            hosts.cut(3);
+            long cutAt = System.nanoTime();
+            first.await("rank 0 of 2 in generation 2", 60);
+            System.out.printf("host 3 cut off: generation 2 without it after %.1f s%n", (System.nanoTime() - cutAt) / 1e9);
+            int before = stepOf(first);
+            first.await("^step " + (before + 5) + "/", 60);   // the others go on
+            hosts.restore(3);
+            long restoredAt = System.nanoTime();
+            workers.get(2).await("worker h3: rank 2 of 3 in generation", 120);
+            workers.get(2).await("in step with the others at step \\d+ \\(state from rank 0, 1 rank", 60);
+            System.out.printf("host 3 back: in step with the others %.1f s after its link came up%n",
+                    (System.nanoTime() - restoredAt) / 1e9);
+            coordinator.awaitExit(0, 600);
+            List<String> hashes = new ArrayList<>();
+            for (Job worker : workers) {
+                worker.awaitExit(0, 60);
+                hashes.addAll(worker.stateHashes());
+            }
+            assertEquals(3, hashes.size(), String.join("\n", hashes));
+            assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);
+        } finally {
+            for (int i = jobs.size() - 1; i >= 0; i--) {
+                jobs.get(i).close();
+            }
+        }
+    }
+
+    /** The latest step rank 0's progress shows. */
+    private static int stepOf(Job job) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^step (\\d+)/").matcher(job.output());
+        int step = 0;
+        while (m.find()) {
+            step = Integer.parseInt(m.group(1));
+        }
+        return step;
+    }
+}
