@@ -224,19 +224,19 @@ class ClusterIT {
             jobs.add(zk);
             String connect = zk.await("ZooKeeper serving at (\\S+)", 60).group(1);
             String port = connect.substring(connect.lastIndexOf(':') + 1);
-            Job coordinator = coordinator(jobs, dir.resolve("c.log"), connect, "blip", 600, data, 2, 3);
+            Job coordinator = coordinator(jobs, dir.resolve("c.log"), connect, "blip", 600, data, 3, 3);
             List<Job> workers = new ArrayList<>();
             for (String id : List.of("a", "b", "c")) {
                 workers.add(worker(jobs, dir.resolve(id + ".log"), null, connect, "blip", id, dir.resolve("run"),
                         false));
             }
+            Job again = Job.start(dir.resolve("zookeeper-again.log"), "zookeeper", "--port", port, "--data",
+                    zkData.toString(), "--await-port");          // the replacement, started before the restart
+            jobs.add(again);
+            again.await("waiting for", 60);
             workers.get(0).await("^step 100/", 180);
             long stoppedAt = System.nanoTime();
             Job.kill(zk.process.toHandle());
-            zk.process.waitFor();
-            Job again = Job.start(dir.resolve("zookeeper-again.log"), "zookeeper", "--port", port, "--data",
-                    zkData.toString());
-            jobs.add(again);
             again.await("ZooKeeper serving at", 60);
             System.out.printf("ZooKeeper was down for %.1f s (2 s worker sessions)%n",
                     (System.nanoTime() - stoppedAt) / 1e9);

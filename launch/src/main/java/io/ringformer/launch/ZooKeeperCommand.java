@@ -26,8 +26,16 @@ public final class ZooKeeperCommand implements Callable<Integer> {
             description = "Listen address; 0.0.0.0 for every interface, as a cluster needs (default ${DEFAULT-VALUE}).")
     String bind;
 
+    @Option(names = "--await-port", description = "Wait until --port is free, then serve: start the replacement of "
+            + "a server that is about to be restarted, and it takes over within milliseconds of the old one's exit "
+            + "(with the same --data, the sessions survive).")
+    boolean awaitPort;
+
     @Override
     public Integer call() throws Exception {
+        if (awaitPort) {
+            awaitFree(bind, port);
+        }
         EmbeddedZooKeeper server = new EmbeddedZooKeeper(EmbeddedZooKeeper.DEFAULT_TICK_TIME_MS, bind, port, data);
         server.start();
         String host = bind.equals("0.0.0.0") ? InetAddress.getLocalHost().getHostName() : bind;
@@ -39,5 +47,21 @@ public final class ZooKeeperCommand implements Callable<Integer> {
         }));
         stopped.await();
         return 0;
+    }
+
+    private static void awaitFree(String bind, int port) throws InterruptedException {
+        if (port == 0) {
+            throw new UsageException("--await-port needs a --port");
+        }
+        System.out.println("waiting for " + bind + ":" + port + " to be free");
+        while (true) {
+            try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+                probe.setReuseAddress(true);
+                probe.bind(new java.net.InetSocketAddress(bind, port));
+                return;
+            } catch (java.io.IOException taken) {
+                Thread.sleep(10);
+            }
+        }
     }
 }
