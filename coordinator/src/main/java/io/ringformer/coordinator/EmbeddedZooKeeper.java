@@ -95,7 +95,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                         .exitHandler(ExitHandler.LOG_ONLY)
                         .build();
                 starting.start(START_TIMEOUT_MS);
-                awaitServing(candidate);
+                awaitServing(probeAddress(), candidate);
                 server = starting;
                 port = candidate;
                 LOG.info("ZooKeeper serving at {} (tickTime {} ms, data in {})", connectString(), tickTimeMs,
@@ -118,12 +118,12 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                 + last, last);
     }
 
-    /** {@code 127.0.0.1:<port>} */
+    /** {@code <bind address>:<port>}; {@code 127.0.0.1:<port>} when it listens on every interface. */
     public String connectString() {
         if (server == null) {
             throw new IllegalStateException("ZooKeeper is not running");
         }
-        return "127.0.0.1:" + port;
+        return (bindAddress.equals("0.0.0.0") ? "127.0.0.1" : bindAddress) + ":" + port;
     }
 
     public int port() {
@@ -180,12 +180,18 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         }
     }
 
+    /** Where a client on this machine reaches the server: its bind address, or loopback for the wildcard. */
+    private InetAddress probeAddress() throws IOException {
+        InetAddress address = InetAddress.getByName(bindAddress);
+        return address.isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : address;
+    }
+
     /** Polls {@code srvr} until the server reports its mode. */
-    private static void awaitServing(int port) throws IOException, InterruptedException {
+    private static void awaitServing(InetAddress host, int port) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + START_TIMEOUT_MS * 1_000_000;
         String reply = "";
         while (System.nanoTime() < deadline) {
-            reply = fourLetterWord(port, "srvr");
+            reply = fourLetterWord(host, port, "srvr");
             if (reply.contains("Mode:")) {
                 return;
             }
@@ -195,10 +201,14 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                 + START_TIMEOUT_MS + " ms; last reply: '" + reply.strip() + "'");
     }
 
-    /** Sends a four-letter word and returns the reply, or "" if the server did not answer. */
+    /** Sends a four-letter word to a server on loopback and returns the reply, or "" if it did not answer. */
     static String fourLetterWord(int port, String word) {
+        return fourLetterWord(InetAddress.getLoopbackAddress(), port, word);
+    }
+
+    static String fourLetterWord(InetAddress host, int port, String word) {
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1000);
+            socket.connect(new InetSocketAddress(host, port), 1000);
             socket.setSoTimeout(2000);
             OutputStream out = socket.getOutputStream();
             out.write(word.getBytes(StandardCharsets.US_ASCII));
