@@ -7,17 +7,22 @@ import java.security.NoSuchAlgorithmException;
 import org.agrona.UnsafeApi;
 
 /**
- * The message authentication code on every ring frame: SipHash-2-4 (Aumasson &amp; Bernstein, "SipHash: a fast
- * short-input PRF", 2012), a 64-bit tag under a 128-bit key derived from the job token, so that only holders of
- * the token can put values into a job's all-reduce. A frame whose tag does not verify is dropped and counted, never
- * summed.
+ * The message authentication code on every ring frame, keyed from the job token, so that only holders of the token
+ * can put values into a job's all-reduce. A frame whose tag does not verify is dropped and counted, never summed.
  *
- * <p>Why SipHash: it had to cost at most a few percent of a step, and every value crosses a rank's MAC twice (sent
- * and received, ~6.4 MB a step for nanoGPT's CPU model on two workers). Measured on one core of this machine (AMD
- * EPYC, JDK 17, {@code ringformer bench mac}): this SipHash ~2.5–3 GB/s, the JDK's HmacSHA256 (SHA-NI intrinsic)
- * ~1.2 GB/s, AES-GMAC through {@code AES/GCM} ~0.9 GB/s (JDK 17 has no fused AES-GCM intrinsic), ChaCha20-Poly1305
- * ~0.4 GB/s (Poly1305 is not intrinsified before JDK 21). A 64-bit tag leaves a forger one chance in 2^64 per frame
- * and every forged frame is counted.
+ * <p>The construction is hash-then-PRF, as UMAC and VMAC build theirs: the payload goes through NH, UMAC's
+ * universal hash (Black, Halevi, Krawczyk, Krovetz &amp; Rogaway, "UMAC: fast and secure message authentication",
+ * 1999; RFC 4418), twice with Toeplitz-shifted keys (collision probability 2^-64 for two payloads of one length);
+ * then SipHash-2-4 (Aumasson &amp; Bernstein 2012), a keyed PRF, maps the header, the payload's length and the two
+ * 64-bit NH sums to the 64-bit tag. A forger who does not hold the token succeeds with probability about 2^-64 per
+ * attempt, and every attempt is counted.
+ *
+ * <p>Why this and not a MAC from the JDK: it has to cost little of a step, and every value crosses a rank's MAC
+ * twice (tagged when sent, verified when received: ~6.5 MB a step for nanoGPT's CPU model on two workers). One core
+ * of this machine (AMD EPYC, JDK 17; {@code ringformer bench mac}, medians): NH + SipHash ~5 GB/s, SipHash-2-4 over
+ * the whole frame ~2.5 GB/s, the JDK's HmacSHA256 (SHA-NI) ~1.5 GB/s, AES-GMAC through {@code AES/GCM} ~0.6 GB/s
+ * (JDK 17 has no fused AES-GCM intrinsic), ChaCha20-Poly1305 ~0.5 GB/s (Poly1305 is not intrinsified before JDK
+ * 21).
  *
  * <p>The tag covers the frame's header up to the tag field and the whole payload, so no field can be changed. It
  * reads memory directly (the frame sits in an Aeron log buffer), eight bytes at a time, little-endian.
@@ -26,76 +31,141 @@ public final class FrameMac {
 
     private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
     private static final long BYTE_ARRAY_BASE = UnsafeApi.arrayBaseOffset(byte[].class);
+    private static final long MASK32 = 0xFFFF_FFFFL;
+    private static final int TOEPLITZ_SHIFT = 2;            // the second key starts four 32-bit words later
 
     private final long k0;
     private final long k1;
+    private final long nhSeed0;
+    private final long nhSeed1;
+    private long[] nhKey = new long[0];                     // grown on demand; SipHash of the word index
 
     /** A MAC under the 128-bit key {@code (k0, k1)} (little-endian halves, as SipHash's reference code reads it). */
     public FrameMac(long k0, long k1) {
-        this.k0 = k0;
-        this.k1 = k1;
+        this(k0, k1, ~k0, ~k1);
     }
 
-    /** The key of a job: the first 16 bytes of SHA-256("ringformer frame MAC v1", token). */
+    private FrameMac(long k0, long k1, long nhSeed0, long nhSeed1) {
+        this.k0 = k0;
+        this.k1 = k1;
+        this.nhSeed0 = nhSeed0;
+        this.nhSeed1 = nhSeed1;
+    }
+
+    /**
+     * The key of a job: SHA-256("ringformer frame MAC v1", token); its first 16 bytes key the PRF, the next 16 the
+     * generator of NH's key.
+     */
     public static FrameMac ofToken(String jobToken) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             sha.update("ringformer frame MAC v1\0".getBytes(StandardCharsets.UTF_8));
             byte[] digest = sha.digest(jobToken.getBytes(StandardCharsets.UTF_8));
-            long k0 = 0;
-            long k1 = 0;
-            for (int i = 7; i >= 0; i--) {
-                k0 = k0 << 8 | (digest[i] & 0xFFL);
-                k1 = k1 << 8 | (digest[8 + i] & 0xFFL);
-            }
-            return new FrameMac(k0, k1);
+            return new FrameMac(littleEndian(digest, 0), littleEndian(digest, 8), littleEndian(digest, 16),
+                    littleEndian(digest, 24));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("this JVM has no SHA-256", e);
         }
     }
 
-    /** The tag of a whole byte array (the reference test vectors use this). */
-    public long tag(byte[] message) {
-        return tag(message, BYTE_ARRAY_BASE, 0, 0, message.length);
+    private static long littleEndian(byte[] bytes, int at) {
+        long value = 0;
+        for (int i = 7; i >= 0; i--) {
+            value = value << 8 | (bytes[at + i] & 0xFFL);
+        }
+        return value;
     }
 
     /**
-     * The tag of {@code head} bytes at {@code address}, then {@code tail} bytes {@code gap} bytes further on (the
-     * gap, e.g. the tag field itself, is skipped). {@code head} must be a multiple of 8.
+     * The tag of a frame: {@code head} bytes of header at {@code address} (a multiple of 8), then, {@code gap} bytes
+     * further on (the tag field), a payload of {@code tail} bytes.
      *
-     * @param base    the array the address is relative to, or null for native memory (Agrona's
-     *                {@code byteArray()} and {@code addressOffset()})
+     * @param base the array the address is relative to, or null for native memory (Agrona's {@code byteArray()}
+     *             and {@code addressOffset()})
      */
-    public long tag(Object base, long address, int head, int gap, int tail) {
+    public long frameTag(Object base, long address, int head, int gap, int tail) {
+        long payload = address + head + gap;
+        int words = tail >>> 3;
+        long[] key = nhKey(words + 1 + TOEPLITZ_SHIFT);
+        long a = 0;
+        long b = 0;
+        for (int i = 0; i < words; i++) {
+            long m = word(base, payload + 8L * i);
+            long lo = m & MASK32;
+            long hi = m >>> 32;
+            long ka = key[i];
+            long kb = key[i + TOEPLITZ_SHIFT];
+            a += ((lo + (ka & MASK32)) & MASK32) * ((hi + (ka >>> 32)) & MASK32);
+            b += ((lo + (kb & MASK32)) & MASK32) * ((hi + (kb >>> 32)) & MASK32);
+        }
+        if ((tail & 7) != 0) {                                 // the last partial word, zero-padded
+            long m = 0;
+            for (int i = 0; i < (tail & 7); i++) {
+                m |= (UnsafeApi.getByte(base, payload + 8L * words + i) & 0xFFL) << (8 * i);
+            }
+            long lo = m & MASK32;
+            long hi = m >>> 32;
+            long ka = key[words];
+            long kb = key[words + TOEPLITZ_SHIFT];
+            a += ((lo + (ka & MASK32)) & MASK32) * ((hi + (ka >>> 32)) & MASK32);
+            b += ((lo + (kb & MASK32)) & MASK32) * ((hi + (kb >>> 32)) & MASK32);
+        }
+        return prf(base, address, head, tail, a, b);
+    }
+
+    /** NH's key: at least {@code words} 64-bit words, SipHash (under the NH seed) of each index. */
+    private long[] nhKey(int words) {
+        if (nhKey.length < words) {
+            long[] grown = new long[Math.max(words, 2 * nhKey.length)];
+            FrameMac generator = new FrameMac(nhSeed0, nhSeed1, 0, 0);
+            byte[] index = new byte[8];
+            for (int i = 0; i < grown.length; i++) {
+                for (int b = 0; b < 8; b++) {
+                    index[b] = (byte) (i >>> (8 * b));
+                }
+                grown[i] = generator.sipHash(index);
+            }
+            nhKey = grown;
+        }
+        return nhKey;
+    }
+
+    /** SipHash-2-4 of a whole byte array under this MAC's PRF key (the paper's test vectors check it). */
+    public long sipHash(byte[] message) {
+        return sipHash(message, BYTE_ARRAY_BASE, message.length, false, 0, 0, 0);
+    }
+
+    /** The PRF over the header, the payload's length and the two NH sums. */
+    private long prf(Object base, long address, int head, int tail, long a, long b) {
+        return sipHash(base, address, head, true, tail, a, b);
+    }
+
+    /**
+     * SipHash-2-4 of {@code length} bytes at {@code address}; with {@code extra} ({@code length} then a multiple of
+     * 8), the words {@code x}, {@code y} and {@code z} follow them as three more little-endian message words.
+     */
+    private long sipHash(Object base, long address, int length, boolean extra, long x, long y, long z) {
         long v0 = k0 ^ 0x736f_6d65_7073_6575L;
         long v1 = k1 ^ 0x646f_7261_6e64_6f6dL;
         long v2 = k0 ^ 0x6c79_6765_6e65_7261L;
         long v3 = k1 ^ 0x7465_6462_7974_6573L;
-        long at = address;
-        long end = address + head;
-        for (int pass = 0; pass < 2; pass++) {
-            for (; at + 8 <= end; at += 8) {
-                long m = word(base, at);
-                v3 ^= m;
-                // two SipRounds
+        int memoryWords = length >>> 3;
+        int words = memoryWords + (extra ? 3 : 0);
+        for (int w = 0; w < words; w++) {
+            int e = w - memoryWords;
+            long m = e < 0 ? word(base, address + 8L * w) : e == 0 ? x : e == 1 ? y : z;
+            v3 ^= m;
+            for (int round = 0; round < 2; round++) {
                 v0 += v1; v1 = Long.rotateLeft(v1, 13); v1 ^= v0; v0 = Long.rotateLeft(v0, 32);
                 v2 += v3; v3 = Long.rotateLeft(v3, 16); v3 ^= v2;
                 v0 += v3; v3 = Long.rotateLeft(v3, 21); v3 ^= v0;
                 v2 += v1; v1 = Long.rotateLeft(v1, 17); v1 ^= v2; v2 = Long.rotateLeft(v2, 32);
-                v0 += v1; v1 = Long.rotateLeft(v1, 13); v1 ^= v0; v0 = Long.rotateLeft(v0, 32);
-                v2 += v3; v3 = Long.rotateLeft(v3, 16); v3 ^= v2;
-                v0 += v3; v3 = Long.rotateLeft(v3, 21); v3 ^= v0;
-                v2 += v1; v1 = Long.rotateLeft(v1, 17); v1 ^= v2; v2 = Long.rotateLeft(v2, 32);
-                v0 ^= m;
             }
-            if (pass == 0) {
-                at = address + head + gap;
-                end = at + tail;
-            }
+            v0 ^= m;
         }
-        long last = (long) (head + tail) << 56;
-        for (int i = 0; at + i < end; i++) {
-            last |= (UnsafeApi.getByte(base, at + i) & 0xFFL) << (8 * i);
+        long last = (long) (length + (extra ? 24 : 0)) << 56;
+        for (int i = 0; i < (length & 7); i++) {
+            last |= (UnsafeApi.getByte(base, address + 8L * memoryWords + i) & 0xFFL) << (8 * i);
         }
         v3 ^= last;
         for (int round = 0; round < 2; round++) {
