@@ -151,8 +151,21 @@ final class Job implements AutoCloseable {
                 .state().params();
     }
 
+    /** Stops the process and its children, and removes the media-driver directories a SIGKILL left in /dev/shm. */
     @Override
     public void close() {
+        List<Long> pids = new ArrayList<>(List.of(process.pid()));
+        process.descendants().forEach(p -> pids.add(p.pid()));
         ChildJvm.stopAll(List.of(process));
+        for (long pid : pids) {
+            java.io.File[] left = new java.io.File("/dev/shm").listFiles((d, n) -> n.startsWith("ringformer-" + pid + "-"));
+            for (java.io.File directory : left == null ? new java.io.File[0] : left) {
+                try (var walk = Files.walk(directory.toPath())) {
+                    walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                } catch (IOException e) {
+                    // best effort
+                }
+            }
+        }
     }
 }

@@ -68,6 +68,14 @@ public final class ChildJvm {
         }
     }
 
+    /** SIGKILL to every process and its children, at once, without waiting (a second Ctrl-C). */
+    public static void killAll(List<Process> processes) {
+        for (Process p : List.copyOf(processes)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+
     /** Kills what is still running, children first, and waits for it to go. */
     public static void stopAll(List<Process> processes) {
         for (Process p : processes) {

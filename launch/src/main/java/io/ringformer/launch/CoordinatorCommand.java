@@ -71,7 +71,11 @@ public final class CoordinatorCommand implements Callable<Integer> {
                     Optional<JobStatus> now = status.read();
                     if (now.isPresent() && now.get().ended()) {
                         System.out.println("job " + job + " " + now.get().state().json() + ": " + now.get().detail());
-                        return now.get().state() == JobStatus.State.FINISHED ? 0 : 1;
+                        return switch (now.get().state()) {
+                            case FINISHED -> 0;
+                            case STOPPED -> 130;
+                            default -> 1;
+                        };
                     }
                     Thread.sleep(500);
                 }

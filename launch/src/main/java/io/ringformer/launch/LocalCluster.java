@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,9 +52,10 @@ final class LocalCluster {
     private final Plan plan;
     private final String job = "local-" + ProcessHandle.current().pid();
     private final ZkLayout layout = new ZkLayout(job);
-    private final Map<String, Process> running = new LinkedHashMap<>();
-    private final List<Process> all = new ArrayList<>();
+    private final Map<String, Process> running = Collections.synchronizedMap(new LinkedHashMap<>());
+    private final List<Process> all = new java.util.concurrent.CopyOnWriteArrayList<>();
     private int restarts;
+    private volatile boolean stopping;
 
     private LocalCluster(TrainConfig config, Path runDirectory, Plan plan) {
         this.config = config;
@@ -114,6 +116,7 @@ final class LocalCluster {
             coordinator.start();
         }
         Runtime.getRuntime().addShutdownHook(stopper);
+        StopSignals.install(this::stopGracefully, () -> ChildJvm.killAll(all));
         for (int i = 0; i < plan.workers(); i++) {
             start(String.format("w%02d", i), zooKeeper.connectString(), driver.directory(), plan.resume());
         }
@@ -161,7 +164,7 @@ final class LocalCluster {
                 System.err.printf("ringformer: worker %s (pid %d) exited with %d%s near step %d; %d worker(s) "
                                 + "go on%n", id, p.pid(), p.exitValue(), signal(p.exitValue()), Math.max(0, step),
                         running.size());
-                if (restarts < plan.maxRestarts()) {
+                if (restarts < plan.maxRestarts() && !stopping) {
                     restarts++;
                     String again = id.replaceFirst("-r\\d+$", "") + "-r" + restarts;
                     System.err.printf("ringformer: restarting it as %s (restart %d of %d); it joins the running "
@@ -202,11 +205,23 @@ final class LocalCluster {
         }
     }
 
+    /** Ctrl-C: every worker is asked to stop (SIGTERM); they agree on a step, checkpoint and mark the job stopped. */
+    private void stopGracefully() {
+        stopping = true;
+        for (Process p : List.copyOf(running.values())) {
+            p.destroy();
+        }
+    }
+
     private int ended(JobStatus status) throws InterruptedException {
-        if (status.state() == JobStatus.State.FINISHED) {
+        if (status.state() == JobStatus.State.FINISHED || status.state() == JobStatus.State.STOPPED) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            for (Process p : running.values()) {   // members leave once they have written their part
+            for (Process p : List.copyOf(running.values())) {   // members leave once they have written their part
                 p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
+            if (status.state() == JobStatus.State.STOPPED) {
+                System.err.println("ringformer: " + status.detail());
+                return 130;
             }
             return 0;
         }

@@ -8,7 +8,6 @@ import io.ringformer.worker.TrainingRun;
 import io.ringformer.worker.exchange.LocalExchange;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -83,27 +82,15 @@ public final class TrainCommand implements Callable<Integer> {
         }
         ProgressView view = new ProgressView(System.out, System.console() != null, directory);
         TrainingRun run = new TrainingRun(settings, directory, view, view::line);
-        CountDownLatch finished = new CountDownLatch(1);
-        Thread stopper = new Thread(() -> {
-            run.requestStop();
-            try {
-                finished.await();  // let the loop write its checkpoint before the JVM exits
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        Runtime.getRuntime().addShutdownHook(stopper);
+        StopSignals.install(run::requestStop, () -> { });
         TrainingRun.Outcome outcome;
         try (RunLock lock = RunLock.acquire(directory, view::line)) {
             outcome = run.run(resume, force, new LocalExchange());
-        } finally {
-            finished.countDown();
         }
         if (outcome.interrupted()) {
             view.line("stopped at step " + outcome.steps() + "; continue with --resume");
             return 130;
         }
-        Runtime.getRuntime().removeShutdownHook(stopper);
         view.line(String.format("done: %d steps, val loss %.4f. Run directory %s (loss.png, metrics.jsonl, "
                 + "checkpoints/)", outcome.steps(), outcome.valLoss(), directory.toAbsolutePath()));
         if (sample > 0 && outcome.lastCheckpoint() != null) {

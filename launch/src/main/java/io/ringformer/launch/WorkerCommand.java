@@ -55,6 +55,8 @@ public final class WorkerCommand implements Callable<Integer> {
         ProgressView view = new ProgressView(System.out, System.console() != null, directory);
         Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, ZkConnection.DEFAULT_SESSION_TIMEOUT_MS),
                 job, workerId, bind, device, directory, resume, force, rendezvousTimeoutMs, aeronDirectory);
-        return new Worker(options, view, view::line).run();
+        Worker worker = new Worker(options, view, view::line);
+        StopSignals.install(worker::requestStop, () -> { });
+        return worker.run();
     }
 }

@@ -12,7 +12,7 @@ import java.util.Objects;
  * <p>JSON: {@code {"state":"running","last_step":41,"last_loss":2.31,
  * "last_checkpoint":"runs/gpt/checkpoints/step-00000040","detail":""}}
  *
- * @param state          running, finished or failed
+ * @param state          running, finished, failed, or stopped (by a signal, to be resumed)
  * @param lastStep       the last step completed (as {@code Trainer.StepResult.step}); -1 before the first
  * @param lastLoss       that step's global mean loss (NaN before the first step, or when it diverged)
  * @param lastCheckpoint the directory of the newest checkpoint, "" if none
@@ -21,7 +21,7 @@ import java.util.Objects;
 public record JobStatus(State state, long lastStep, double lastLoss, String lastCheckpoint, String detail) {
 
     public enum State {
-        RUNNING, FINISHED, FAILED;
+        RUNNING, FINISHED, FAILED, STOPPED;
 
         @JsonValue
         public String json() {

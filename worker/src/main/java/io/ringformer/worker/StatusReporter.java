@@ -68,6 +68,12 @@ final class StatusReporter implements AutoCloseable {
                 .withState(JobStatus.State.FINISHED, "trained to step " + steps))));
     }
 
+    /** The job was stopped by a signal after {@code steps}; resumable. Waits for the write. */
+    void stop(long steps) {
+        await(submit(() -> status.update(s -> s.withState(JobStatus.State.STOPPED, "stopped by a signal after "
+                + "step " + steps + "; continue with --resume"))));
+    }
+
     /** This worker failed: the job fails with {@code why}, unless it already ended. Waits for the write. */
     void fail(String why) {
         await(submit(() -> status.update(s -> s.withState(JobStatus.State.FAILED, why))));

@@ -26,7 +26,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  *   <li>Each micro-batch's gradient (of the loss times the loss scale) is added into one flat buffer, weighted by
  *       its share of the global batch, so the sum over micro-batches and ranks is the gradient of the global
  *       mean loss. The buffer's last element carries the weighted loss, so one all-reduce sums both.</li>
- *   <li>The {@link GradientExchange} sums the buffer over all ranks.</li>
+ *   <li>The {@link GradientExchange} sums the buffer over all ranks. Its last element carries stop votes
+ *       ({@link #requestStop}), so that every rank learns in the same step that one of them was asked to stop.</li>
  *   <li>Unscale; a non-finite value skips the step on every rank alike (they hold the same sums) and, in fp16,
  *       halves the loss scale.</li>
  *   <li>Clip by global norm, then AdamW at the scheduled rate on the fp32 master copy; copy it into the graph.</li>
@@ -39,7 +40,7 @@ public final class Trainer {
 
     /** What one step did. {@code loss} is the global mean before the update; {@code gradNorm} is pre-clip. */
     public record StepResult(long step, double loss, double gradNorm, double lr, boolean applied, double lossScale,
-                             double millis) {}
+                             double millis, boolean stop) {}
 
     /** Everything a checkpoint must hold to continue bit-identically. */
     public record State(long step, float[] params, float[] firstMoment, float[] secondMoment, long optimizerSteps,
@@ -57,7 +58,8 @@ public final class Trainer {
     private final GradientExchange exchange;
     private final FlatParameters layout;
     private final float[] params;
-    private final float[] buffer;      // gradient [0, P) and weighted loss [P]
+    private final float[] buffer;      // gradient [0, P), weighted loss [P], stop votes [P + 1]
+    private volatile boolean stopVote;
     private final boolean[] decay;
     private final AdamW optimizer;
     private final LearningRateSchedule schedule;
@@ -107,7 +109,7 @@ public final class Trainer {
         backend.setParameters(params);
         this.tokens = new int[globalBatch * blockSize];
         this.targets = new int[globalBatch * blockSize];
-        this.buffer = new float[layout.size() + 1];
+        this.buffer = new float[layout.size() + 2];
         this.decay = layout.decayMask();
         this.optimizer = new AdamW(layout.size(), config.getDouble("optim.beta1"), config.getDouble("optim.beta2"),
                 config.getDouble("optim.eps"), config.getDouble("optim.weight_decay"));
@@ -197,14 +199,23 @@ public final class Trainer {
         return h * 0x94D0_49BB_1331_11EBL;
     }
 
+    /**
+     * Votes to stop: the next step's all-reduce carries the vote, and every rank's {@link StepResult#stop()} of that
+     * step says whether any rank voted, so that all of them stop after the same step.
+     */
+    public void requestStop() {
+        stopVote = true;
+    }
+
     /** Trains step {@link #nextStep()} and advances to the next. */
     public StepResult trainStep() {
         long started = System.nanoTime();
         java.util.Arrays.fill(buffer, 0f);
         double lossScale = scaler.scale();
+        int size = layout.size();
+        buffer[size + 1] = stopVote ? 1 : 0;
         data.fill(Split.TRAIN, seed, step, globalBatch, blockSize, tokens, targets);
         Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
-        int size = layout.size();
         for (int micro = 0; micro < accumulation; micro++) {
             Rows part = Rows.of(mine.count(), micro, accumulation);
             float weight = (float) part.count() / globalBatch;
@@ -214,6 +225,7 @@ public final class Trainer {
         }
         exchange.allReduce(buffer, step);
         double loss = buffer[size];
+        boolean stop = buffer[size + 1] > 0;
         boolean finite = scaler.unscale(buffer, size);
         double lr = schedule.at(step);
         double norm = Double.NaN;
@@ -222,7 +234,7 @@ public final class Trainer {
             optimizer.update(params, buffer, decay, lr);
             backend.setParameters(params);
         }
-        return new StepResult(step++, loss, norm, lr, finite, lossScale, (System.nanoTime() - started) / 1e6);
+        return new StepResult(step++, loss, norm, lr, finite, lossScale, (System.nanoTime() - started) / 1e6, stop);
     }
 
     /**

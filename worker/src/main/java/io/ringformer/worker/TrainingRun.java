@@ -61,7 +61,11 @@ public final class TrainingRun {
         this.log = log;
     }
 
-    /** Asks the loop to stop after the current step; it writes a checkpoint first. */
+    /**
+     * Asks the loop to stop after the current step; it writes a checkpoint first. In a job of several ranks the
+     * request rides on the next step's all-reduce, so every rank stops after the same step and rank 0 writes one
+     * final checkpoint.
+     */
     public void requestStop() {
         stopRequested = true;
     }
@@ -203,6 +207,7 @@ public final class TrainingRun {
         boolean synced = !exchange.elastic();
         boolean announced = false;
         long brokeAtNs = 0;                 // when the ring in use last broke, until the next step is done
+        boolean stopAgreed = false;         // some rank was asked to stop: all stop after the same step
         boolean wroteRunFiles = exchange.rank() == 0;
         try (Metrics metrics = new Metrics(directory.resolve("metrics.jsonl"))) {
             while (true) {
@@ -252,11 +257,19 @@ public final class TrainingRun {
                         boundaryDone = n;
                         recordedAt = leader ? n : -1;
                     }
-                    if (n >= maxSteps || stopRequested) {
+                    if (n >= maxSteps || stopAgreed) {
+                        if (stopAgreed && leader && savedAt != n && n > 0) {
+                            lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
+                            savedAt = n;
+                        }
                         exchange.allReduceExact(new float[1], FINISHED);   // every rank has passed the end
                         break;
                     }
+                    if (stopRequested) {
+                        trainer.requestStop();
+                    }
                     Trainer.StepResult r = trainer.trainStep();
+                    stopAgreed |= r.stop();
                     long done = r.step() + 1;
                     if (brokeAtNs != 0 && leader) {
                         log.accept(String.format("recovered: step %d done at %d ms since the epoch, %.0f ms after "
@@ -282,15 +295,12 @@ public final class TrainingRun {
                 }
             }
             long n = trainer.nextStep();
-            if (stopRequested && exchange.rank() == 0 && savedAt != n && n > 0) {
-                lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
-            }
             if (exchange.elastic()) {
                 log.accept(String.format("rank %d: state hash %016x at step %d", exchange.rank(), trainer.stateHash(),
                         n));
             }
         }
-        return new Outcome(trainer.nextStep(), lastLoss, valLoss, lastCheckpoint, stopRequested);
+        return new Outcome(trainer.nextStep(), lastLoss, valLoss, lastCheckpoint, stopAgreed);
     }
 
     /** Train and val loss on the fixed evaluation batches, recorded and shown; returns the val loss. */

@@ -58,6 +58,8 @@ public final class Worker {
     private final Options options;
     private final TrainingRun.Listener listener;
     private final Consumer<String> log;
+    private volatile TrainingRun run;
+    private volatile boolean stopRequested;
 
     public Worker(Options options, TrainingRun.Listener listener, Consumer<String> log) {
         this.options = options;
@@ -65,7 +67,19 @@ public final class Worker {
         this.log = log;
     }
 
-    /** Runs the job to its end; returns the process exit code. */
+    /**
+     * Asks this worker to stop (a signal): its vote rides on the next step's all-reduce, every member stops after
+     * that step, rank 0 writes a checkpoint and the job is marked stopped. Any thread.
+     */
+    public void requestStop() {
+        stopRequested = true;
+        TrainingRun current = run;
+        if (current != null) {
+            current.requestStop();
+        }
+    }
+
+    /** Runs the job to its end; returns the process exit code (130 when stopped by {@link #requestStop}). */
     public int run() throws Exception {
         ZkLayout layout = new ZkLayout(options.job());
         boolean sharedDriver = options.aeronDirectory() != null;
@@ -106,14 +120,23 @@ public final class Worker {
             TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout), reporter,
                     exchange, spec.configSha256());
             TrainingRun run = new TrainingRun(config, options.runDirectory(), published, log);
+            this.run = run;
+            if (stopRequested) {
+                run.requestStop();
+            }
             TrainingRun.Prepared prepared = run.prepare(options.resume(), options.force(), exchange);   // before the others wait on us
             reporter.onFailure(client, layout.status(), exchange::jobFailed);
             session.start();
             exchange.regroup();
             session.updateState(WorkerInfo.State.TRAINING);
             TrainingRun.Outcome outcome = run.train(prepared, exchange.foundingMember());
-            reporter.finish(outcome.steps(), outcome.lastLoss());
             session.updateState(WorkerInfo.State.LEAVING);
+            if (outcome.interrupted()) {
+                reporter.stop(outcome.steps());
+                log.accept("stopped after step " + outcome.steps() + "; continue with --resume");
+                return 130;
+            }
+            reporter.finish(outcome.steps(), outcome.lastLoss());
             return 0;
         }
     }

@@ -18,8 +18,14 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainingRunTest {
 
     static TrainConfig config(int maxIters) {
-        return TrainerTest.tiny("data.path=" + RealText.mobyDick(), "train.max_iters=" + maxIters,
-                "checkpoint.interval=4", "eval.interval=4", "log.interval=1", "model.dropout=0.1");
+        return config(maxIters, "model.dropout=0.1");
+    }
+
+    static TrainConfig config(int maxIters, String... extra) {
+        List<String> settings = new java.util.ArrayList<>(List.of("data.path=" + RealText.mobyDick(),
+                "train.max_iters=" + maxIters, "checkpoint.interval=4", "eval.interval=4", "log.interval=1"));
+        settings.addAll(List.of(extra));
+        return TrainerTest.tiny(settings.toArray(String[]::new));
     }
 
     /** step → loss, from metrics.jsonl. */
@@ -35,15 +41,21 @@ class TrainingRunTest {
         return losses;
     }
 
-    @Test
-    void anInterruptedAndResumedRunLogsBitIdenticalLosses(@TempDir Path dir) throws Exception {
+    /** SameDiff with dropout (masks from (seed, step)), and the fused backend (no dropout). */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"model.dropout=0.1", "model.backend=fused"})
+    void anInterruptedAndResumedRunLogsBitIdenticalLosses(String setting, @TempDir Path dir) throws Exception {
         Path straight = dir.resolve("straight");
-        new TrainingRun(config(10), straight, new TrainingRun.Listener() { }, s -> { }).run(false, new LocalExchange());
+        List<String> log = new java.util.ArrayList<>();
+        new TrainingRun(config(10, setting), straight, new TrainingRun.Listener() { }, log::add).run(false,
+                new LocalExchange());
+        assertTrue(log.stream().anyMatch(line -> line.startsWith("model backend: "
+                + (setting.contains("fused") ? "fused" : "samediff"))), log.toString());
 
         Path interrupted = dir.resolve("interrupted");
-        new TrainingRun(config(5), interrupted, new TrainingRun.Listener() { }, s -> { }).run(false,
+        new TrainingRun(config(5, setting), interrupted, new TrainingRun.Listener() { }, s -> { }).run(false,
                 new LocalExchange());                                   // stops after step 5: checkpoint at 5
-        TrainingRun.Outcome resumed = new TrainingRun(config(10), interrupted, new TrainingRun.Listener() { },
+        TrainingRun.Outcome resumed = new TrainingRun(config(10, setting), interrupted, new TrainingRun.Listener() { },
                 s -> { }).run(true, new LocalExchange());
         assertEquals(10, resumed.steps());
         Map<Long, Double> expected = losses(straight);
@@ -52,6 +64,10 @@ class TrainingRunTest {
         for (long step = 1; step <= 10; step++) {
             assertEquals(expected.get(step), actual.get(step), 0.0, "loss at step " + step);
         }
+        String last = String.format("checkpoints/step-%08d", 10);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                io.ringformer.worker.checkpoint.CheckpointStore.load(straight.resolve(last)).state().params(),
+                io.ringformer.worker.checkpoint.CheckpointStore.load(interrupted.resolve(last)).state().params());
     }
 
     @Test
