@@ -39,10 +39,12 @@ class ClusterIT {
         return coordinator(jobs, log, zk, job, config(steps, data), min, max);
     }
 
-    static Job coordinator(List<Job> jobs, Path log, String zk, String job, List<String> config, int min, int max) {
+    static Job coordinator(List<Job> jobs, Path log, String zk, String job, List<String> config, int min, int max,
+                           String... extra) {
         List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", job, "--min-workers", "" + min,
                 "--max-workers", "" + max, "--settle-ms", "0"));
         args.addAll(config);
+        args.addAll(List.of(extra));
         Job c = Job.start(log, args.toArray(String[]::new));
         jobs.add(c);
         return c;
@@ -259,11 +261,8 @@ class ClusterIT {
         List<Job> jobs = new ArrayList<>();
         try {
             String zk = zooKeeper(jobs, dir);
-            List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", "short", "--min-workers",
-                    "2", "--max-workers", "2", "--settle-ms", "0", "--pause-timeout-ms", "5000"));
-            args.addAll(config(40, data));
-            Job coordinator = Job.start(dir.resolve("c.log"), args.toArray(String[]::new));
-            jobs.add(coordinator);
+            Job coordinator = coordinator(jobs, dir.resolve("c.log"), zk, "short", config(40, data), 2, 2,
+                    "--pause-timeout-ms", "5000");
             Job a = worker(jobs, dir.resolve("a.log"), null, zk, "short", "a", dir.resolve("run"), false);
             Job b = worker(jobs, dir.resolve("b.log"), null, zk, "short", "b", dir.resolve("run"), false);
             a.await("^step 12/", 120);

@@ -4,10 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ringformer.worker.MetricsFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,16 +33,8 @@ class StopIT {
         return args.toArray(String[]::new);
     }
 
-    static Map<Long, Double> losses(Path run) throws Exception {
-        Map<Long, Double> losses = new LinkedHashMap<>();
-        ObjectMapper json = new ObjectMapper();
-        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
-            Map<?, ?> record = json.readValue(line, Map.class);
-            if (record.containsKey("loss")) {
-                losses.put(((Number) record.get("step")).longValue(), ((Number) record.get("loss")).doubleValue());
-            }
-        }
-        return losses;
+    static Map<Long, Double> losses(Path run) {
+        return MetricsFile.losses(run.resolve("metrics.jsonl"));
     }
 
     @Test

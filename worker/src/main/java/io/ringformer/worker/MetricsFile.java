@@ -1,13 +1,16 @@
 package io.ringformer.worker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -58,5 +61,60 @@ public final class MetricsFile {
             throw new UncheckedIOException("cannot rewrite " + file, e);
         }
         return lines.size() - kept.size();
+    }
+
+    /** The training loss of every logged step (evaluation records aside), in the file's order. */
+    public static Map<Long, Double> losses(Path file) {
+        Map<Long, Double> losses = new LinkedHashMap<>();
+        try {
+            for (String line : Files.readAllLines(file)) {
+                Map<?, ?> record = JSON.readValue(line, Map.class);
+                if (record.get("loss") instanceof Number loss && record.get("step") instanceof Number step) {
+                    losses.put(step.longValue(), loss.doubleValue());
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+        return losses;
+    }
+
+    /** Appends records, opening the file on the first one (only rank 0 records). */
+    public static final class Appender implements AutoCloseable {
+
+        private final Path file;
+        private BufferedWriter writer;
+
+        public Appender(Path file) {
+            this.file = file;
+        }
+
+        /** One record: {@code step} first, then the other values in their order. */
+        public void record(Map<String, Object> values) {
+            Map<String, Object> ordered = new LinkedHashMap<>();
+            ordered.put("step", values.get("step"));
+            values.forEach(ordered::putIfAbsent);
+            try {
+                if (writer == null) {
+                    writer = Files.newBufferedWriter(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                }
+                writer.write(JSON.writeValueAsString(ordered));
+                writer.newLine();
+                writer.flush();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write metrics to " + file, e);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (writer != null) {
+                try {
+                    writer.close();
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot close " + file, e);
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,5 @@
 package io.ringformer.worker;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ringformer.worker.checkpoint.Checkpoint;
 import io.ringformer.worker.checkpoint.CheckpointException;
 import io.ringformer.worker.checkpoint.CheckpointStore;
@@ -9,14 +8,12 @@ import io.ringformer.worker.exchange.GenerationChangedException;
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.zoo.data.TextDataset;
 import io.ringformer.zoo.text.CharTokenizer;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.MalformedInputException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,7 +41,6 @@ public final class TrainingRun {
     /** How a run ended. */
     public record Outcome(long steps, double lastLoss, double valLoss, Path lastCheckpoint, boolean interrupted) {}
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Listener SILENT = new Listener() { };
     private static final long FINISHED = Long.MIN_VALUE + 16;     // the tag of the final barrier's frames
 
@@ -209,7 +205,7 @@ public final class TrainingRun {
         long brokeAtNs = 0;                 // when the ring in use last broke, until the next step is done
         boolean stopAgreed = false;         // some rank was asked to stop: all stop after the same step
         boolean wroteRunFiles = exchange.rank() == 0;
-        try (Metrics metrics = new Metrics(directory.resolve("metrics.jsonl"))) {
+        try (MetricsFile.Appender metrics = new MetricsFile.Appender(directory.resolve("metrics.jsonl"))) {
             while (true) {
                 try {
                     if (!synced) {
@@ -304,7 +300,7 @@ public final class TrainingRun {
     }
 
     /** Train and val loss on the fixed evaluation batches, recorded and shown; returns the val loss. */
-    private double evaluate(Trainer trainer, long step, Metrics metrics, Listener listener) {
+    private double evaluate(Trainer trainer, long step, MetricsFile.Appender metrics, Listener listener) {
         double train = trainer.evaluate(TextDataset.Split.TRAIN);
         double val = trainer.evaluate(TextDataset.Split.VAL);
         if (metrics != null) {
@@ -323,44 +319,6 @@ public final class TrainingRun {
         Path written = store.write(trainer.state(), config.toYaml(), tokenizerFile, info);
         listener.checkpointed(written);
         return written;
-    }
-
-    /** {@code metrics.jsonl}, opened for appending on the first record (only rank 0 records). */
-    private static final class Metrics implements AutoCloseable {
-
-        private final Path file;
-        private BufferedWriter writer;
-
-        Metrics(Path file) {
-            this.file = file;
-        }
-
-        void record(Map<String, Object> values) {
-            Map<String, Object> ordered = new LinkedHashMap<>();
-            ordered.put("step", values.get("step"));
-            values.forEach(ordered::putIfAbsent);
-            try {
-                if (writer == null) {
-                    writer = Files.newBufferedWriter(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-                }
-                writer.write(JSON.writeValueAsString(ordered));
-                writer.newLine();
-                writer.flush();
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write metrics to " + file, e);
-            }
-        }
-
-        @Override
-        public void close() {
-            if (writer != null) {
-                try {
-                    writer.close();
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot close " + file, e);
-                }
-            }
-        }
     }
 
     private TextDataset textDataset(String text, CharTokenizer tokenizer) {

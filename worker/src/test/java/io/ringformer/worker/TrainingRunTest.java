@@ -29,16 +29,8 @@ class TrainingRunTest {
     }
 
     /** step → loss, from metrics.jsonl. */
-    static Map<Long, Double> losses(Path run) throws Exception {
-        Map<Long, Double> losses = new LinkedHashMap<>();
-        ObjectMapper json = new ObjectMapper();
-        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
-            Map<?, ?> record = json.readValue(line, Map.class);
-            if (record.containsKey("loss")) {
-                losses.put(((Number) record.get("step")).longValue(), ((Number) record.get("loss")).doubleValue());
-            }
-        }
-        return losses;
+    static Map<Long, Double> losses(Path run) {
+        return MetricsFile.losses(run.resolve("metrics.jsonl"));
     }
 
     /** SameDiff with dropout (masks from (seed, step)), and the fused backend (no dropout). */

@@ -26,6 +26,8 @@ import org.agrona.UnsafeApi;
  *
  * <p>The tag covers the frame's header up to the tag field and the whole payload, so no field can be changed. It
  * reads memory directly (the frame sits in an Aeron log buffer), eight bytes at a time, little-endian.
+ *
+ * <p>Not thread-safe: a ring takes its own {@link #copy()}.
  */
 public final class FrameMac {
 
@@ -39,6 +41,7 @@ public final class FrameMac {
     private final long nhSeed0;
     private final long nhSeed1;
     private long[] nhKey = new long[0];                     // grown on demand; SipHash of the word index
+    private final long[] state = new long[4];               // SipHash's v0…v3
 
     /** A MAC under the 128-bit key {@code (k0, k1)} (little-endian halves, as SipHash's reference code reads it). */
     public FrameMac(long k0, long k1) {
@@ -113,6 +116,11 @@ public final class FrameMac {
         return prf(base, address, head, tail, a, b);
     }
 
+    /** The same keys, for another thread. */
+    public FrameMac copy() {
+        return new FrameMac(k0, k1, nhSeed0, nhSeed1);
+    }
+
     /** NH's key: at least {@code words} 64-bit words, SipHash (under the NH seed) of each index. */
     private long[] nhKey(int words) {
         if (nhKey.length < words) {
@@ -145,44 +153,43 @@ public final class FrameMac {
      * 8), the words {@code x}, {@code y} and {@code z} follow them as three more little-endian message words.
      */
     private long sipHash(Object base, long address, int length, boolean extra, long x, long y, long z) {
-        long v0 = k0 ^ 0x736f_6d65_7073_6575L;
-        long v1 = k1 ^ 0x646f_7261_6e64_6f6dL;
-        long v2 = k0 ^ 0x6c79_6765_6e65_7261L;
-        long v3 = k1 ^ 0x7465_6462_7974_6573L;
+        long[] v = state;
+        v[0] = k0 ^ 0x736f_6d65_7073_6575L;
+        v[1] = k1 ^ 0x646f_7261_6e64_6f6dL;
+        v[2] = k0 ^ 0x6c79_6765_6e65_7261L;
+        v[3] = k1 ^ 0x7465_6462_7974_6573L;
         int memoryWords = length >>> 3;
         int words = memoryWords + (extra ? 3 : 0);
         for (int w = 0; w < words; w++) {
             int e = w - memoryWords;
-            long m = e < 0 ? word(base, address + 8L * w) : e == 0 ? x : e == 1 ? y : z;
-            v3 ^= m;
-            for (int round = 0; round < 2; round++) {
-                v0 += v1; v1 = Long.rotateLeft(v1, 13); v1 ^= v0; v0 = Long.rotateLeft(v0, 32);
-                v2 += v3; v3 = Long.rotateLeft(v3, 16); v3 ^= v2;
-                v0 += v3; v3 = Long.rotateLeft(v3, 21); v3 ^= v0;
-                v2 += v1; v1 = Long.rotateLeft(v1, 17); v1 ^= v2; v2 = Long.rotateLeft(v2, 32);
-            }
-            v0 ^= m;
+            compress(v, e < 0 ? word(base, address + 8L * w) : e == 0 ? x : e == 1 ? y : z, 2);
         }
         long last = (long) (length + (extra ? 24 : 0)) << 56;
         for (int i = 0; i < (length & 7); i++) {
             last |= (UnsafeApi.getByte(base, address + 8L * memoryWords + i) & 0xFFL) << (8 * i);
         }
-        v3 ^= last;
-        for (int round = 0; round < 2; round++) {
+        compress(v, last, 2);
+        v[2] ^= 0xFF;
+        compress(v, 0, 4);
+        return v[0] ^ v[1] ^ v[2] ^ v[3];
+    }
+
+    /** Absorbs message word {@code m} with {@code rounds} SipRounds (4 and m = 0: the finalization). */
+    private static void compress(long[] v, long m, int rounds) {
+        long v0 = v[0];
+        long v1 = v[1];
+        long v2 = v[2];
+        long v3 = v[3] ^ m;
+        for (int round = 0; round < rounds; round++) {
             v0 += v1; v1 = Long.rotateLeft(v1, 13); v1 ^= v0; v0 = Long.rotateLeft(v0, 32);
             v2 += v3; v3 = Long.rotateLeft(v3, 16); v3 ^= v2;
             v0 += v3; v3 = Long.rotateLeft(v3, 21); v3 ^= v0;
             v2 += v1; v1 = Long.rotateLeft(v1, 17); v1 ^= v2; v2 = Long.rotateLeft(v2, 32);
         }
-        v0 ^= last;
-        v2 ^= 0xFF;
-        for (int round = 0; round < 4; round++) {
-            v0 += v1; v1 = Long.rotateLeft(v1, 13); v1 ^= v0; v0 = Long.rotateLeft(v0, 32);
-            v2 += v3; v3 = Long.rotateLeft(v3, 16); v3 ^= v2;
-            v0 += v3; v3 = Long.rotateLeft(v3, 21); v3 ^= v0;
-            v2 += v1; v1 = Long.rotateLeft(v1, 17); v1 ^= v2; v2 = Long.rotateLeft(v2, 32);
-        }
-        return v0 ^ v1 ^ v2 ^ v3;
+        v[0] = v0 ^ m;
+        v[1] = v1;
+        v[2] = v2;
+        v[3] = v3;
     }
 
     private static long word(Object base, long at) {

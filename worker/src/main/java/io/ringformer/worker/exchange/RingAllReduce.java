@@ -411,7 +411,7 @@ public final class RingAllReduce implements GradientExchange {
         private final int rank = config.rank();
         private final int steps = 2 * (size - 1);
         private final long job = RingFrame.jobHash(config.jobId());
-        private final FrameMac mac = config.mac();
+        private final FrameMac mac = config.mac() == null ? null : config.mac().copy();
         private final int chunkBytes;
         private final BufferClaim claim = new BufferClaim();
 
