@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a ringformer job across hosts over ssh.
 #
-#   launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--set key=value]...
+#   launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--min-workers N] [--set key=value]...
 #
 # HOSTFILE lists one host per line, optionally followed by how many workers to start there (default 1); '#'
 # starts a comment. Every host needs this repository (built, or buildable) and the data at the same path as here,
@@ -11,17 +11,18 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RF="$ROOT/launch/bin/ringformer"
-usage() { echo "usage: launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--set key=value]..." >&2; exit 2; }
+usage() { echo "usage: launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--min-workers N] [--set key=value]..." >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 HOSTFILE="$1"; CONFIG="$2"; shift 2
 [[ -f "$HOSTFILE" ]] || { echo "cluster.sh: host file not found: $HOSTFILE" >&2; exit 2; }
 [[ -f "$CONFIG" ]] || { echo "cluster.sh: config not found: $CONFIG" >&2; exit 2; }
-ZK=""; JOB="job-$(date +%Y%m%d-%H%M%S)"; OUT=""; SETS=()
+ZK=""; JOB="job-$(date +%Y%m%d-%H%M%S)"; OUT=""; SETS=(); MIN_WORKERS=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --zk) ZK="$2"; shift 2 ;;
     --job) JOB="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --min-workers) MIN_WORKERS="$2"; shift 2 ;;
     --set) SETS+=(--set "$2"); shift 2 ;;
     *) usage ;;
   esac
@@ -51,10 +52,18 @@ done < "$HOSTFILE"
 [[ ${#SLOTS[@]} -gt 0 ]] || { echo "cluster.sh: no hosts in $HOSTFILE" >&2; exit 2; }
 echo "cluster.sh: job $JOB, ${#SLOTS[@]} workers, ZooKeeper $ZK, run directory $OUT" >&2
 
-"$RF" coordinator --zk "$ZK" --job "$JOB" --config "$CONFIG" "${SETS[@]}" \
-  --min-workers "${#SLOTS[@]}" --settle-ms 0 &
+# The rendezvous waits (up to a minute) for every slot; afterwards the job goes on with at least --min-workers of
+# them (a dead worker's slot is dropped, a restarted one rejoins). A second coordinator stands by: if the first dies,
+# it leads from ZooKeeper's state.
+coordinator=(coordinator --zk "$ZK" --job "$JOB" --config "$CONFIG" "${SETS[@]}" \
+  --min-workers "$MIN_WORKERS" --max-workers "${#SLOTS[@]}" --settle-ms 60000)
+"$RF" "${coordinator[@]}" &
 COORDINATOR=$!
 PIDS+=($COORDINATOR)
+sleep 1
+"$RF" "${coordinator[@]}" &
+STANDBY=$!
+PIDS+=($STANDBY)
 
 n=0
 for host in "${SLOTS[@]}"; do
@@ -68,4 +77,10 @@ for host in "${SLOTS[@]}"; do
   n=$((n + 1))
 done
 
-wait "$COORDINATOR"
+# Both coordinators exit when the job ends, with its outcome (0 finished, 1 failed, 130 stopped); the last one to
+# exit speaks for the job (the active one may have been killed).
+code=0
+for _ in 1 2; do
+  wait -n "$COORDINATOR" "$STANDBY" && code=0 || code=$?
+done
+exit "$code"
