@@ -68,6 +68,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (workers < 1) {
             throw new UsageException("--workers must be at least 1");
         }
+        TrainingRun.checkInputs(settings, workers);   // data and memory, before anything is written
         if (workers > 1) {
             if (minWorkers < 1 || minWorkers > workers || maxRestarts < 0 || standbyCoordinators < 0) {
                 throw new UsageException("--min-workers must be 1 … --workers, --max-restarts and "
