@@ -95,7 +95,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
                         .exitHandler(ExitHandler.LOG_ONLY)
                         .build();
                 starting.start(START_TIMEOUT_MS);
-                awaitServing(candidate);
+                awaitServing(probeAddress(), candidate);
                 server = starting;
                 port = candidate;
                 LOG.info("ZooKeeper serving at {} (tickTime {} ms, data in {})", connectString(), tickTimeMs,
@@ -180,12 +180,18 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         }
     }
 
+    /** Where to ask {@code srvr}: the bind address, or loopback when the server listens on every interface. */
+    private InetAddress probeAddress() throws IOException {
+        InetAddress bound = InetAddress.getByName(bindAddress);
+        return bound.isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : bound;
+    }
+
     /** Polls {@code srvr} until the server reports its mode. */
-    private static void awaitServing(int port) throws IOException, InterruptedException {
+    private static void awaitServing(InetAddress address, int port) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + START_TIMEOUT_MS * 1_000_000;
         String reply = "";
         while (System.nanoTime() < deadline) {
-            reply = fourLetterWord(port, "srvr");
+            reply = fourLetterWord(address, port, "srvr");
             if (reply.contains("Mode:")) {
                 return;
             }
@@ -197,8 +203,12 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
 
     /** Sends a four-letter word and returns the reply, or "" if the server did not answer. */
     static String fourLetterWord(int port, String word) {
+        return fourLetterWord(InetAddress.getLoopbackAddress(), port, word);
+    }
+
+    private static String fourLetterWord(InetAddress address, int port, String word) {
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1000);
+            socket.connect(new InetSocketAddress(address, port), 1000);
             socket.setSoTimeout(2000);
             OutputStream out = socket.getOutputStream();
             out.write(word.getBytes(StandardCharsets.US_ASCII));

@@ -43,8 +43,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
             description = "How long to wait for more than --min-workers (default ${DEFAULT-VALUE}).")
     long settleMs;
 
+    @Mixin
+    ZkAuthOption zkAuth;
+
     @Override
     public Integer call() throws Exception {
+        zkAuth.apply();
         TrainConfig settings = config.load();
         ZkLayout layout = new ZkLayout(job);
         try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {

@@ -8,6 +8,7 @@ import io.ringformer.protocol.ZkLayout;
 import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ringformer status}: a job's generation, members, step, loss and last checkpoint, from ZooKeeper. */
@@ -20,8 +21,12 @@ public final class StatusCommand implements Callable<Integer> {
     @Option(names = "--job", required = true, description = "Job name.")
     String job;
 
+    @Mixin
+    ZkAuthOption zkAuth;
+
     @Override
     public Integer call() throws Exception {
+        zkAuth.apply();
         ZkLayout layout = new ZkLayout(job);
         try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {
             client.start();

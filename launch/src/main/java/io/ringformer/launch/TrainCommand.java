@@ -58,8 +58,12 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Characters to sample at the end (default ${DEFAULT-VALUE}; 0 for none).")
     int sample;
 
+    @Mixin
+    ZkAuthOption zkAuth;
+
     @Override
     public Integer call() throws Exception {
+        zkAuth.apply();                                // --workers N: its ZooKeeper clients and workers use them
         TrainConfig settings = config.load();
         Path directory = out != null ? out : Path.of("runs", config.name());
         if (force && !resume) {

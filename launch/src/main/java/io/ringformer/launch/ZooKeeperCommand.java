@@ -1,11 +1,15 @@
 package io.ringformer.launch;
 
 import io.ringformer.coordinator.EmbeddedZooKeeper;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -23,13 +27,33 @@ public final class ZooKeeperCommand implements Callable<Integer> {
     Path data;
 
     @Option(names = "--bind", defaultValue = "127.0.0.1",
-            description = "Listen address; 0.0.0.0 for every interface, as a cluster needs (default ${DEFAULT-VALUE}).")
+            description = "Listen address; 0.0.0.0 for every interface, as a cluster needs — then ZooKeeper "
+                    + "credentials are required (--zk-auth or RINGFORMER_ZK_AUTH) (default ${DEFAULT-VALUE}).")
     String bind;
+
+    @Mixin
+    ZkAuthOption zkAuth;
 
     @Override
     public Integer call() throws Exception {
+        if (port < 0 || port > 65535) {
+            throw new UsageException("--port must be 0 … 65535, got " + port);
+        }
+        zkAuth.apply();
+        ListenAddress address = ListenAddress.of(bind, "--bind")
+                .requireCredentialsBeyondLoopback("ZooKeeper", "--bind");
+        if (port > 0) {
+            requireFree(address.address(), port);
+        }
         EmbeddedZooKeeper server = new EmbeddedZooKeeper(EmbeddedZooKeeper.DEFAULT_TICK_TIME_MS, bind, port, data);
-        server.start();
+        try {
+            server.start();
+        } catch (IOException e) {
+            if (port > 0 && !free(address.address(), port)) {
+                throw portInUse(address, port);
+            }
+            throw e;
+        }
         String host = bind.equals("0.0.0.0") ? InetAddress.getLocalHost().getHostName() : bind;
         System.out.println("ZooKeeper serving at " + host + ":" + server.port() + " (Ctrl-C stops it)");
         CountDownLatch stopped = new CountDownLatch(1);
@@ -39,5 +63,27 @@ public final class ZooKeeperCommand implements Callable<Integer> {
         }));
         stopped.await();
         return 0;
+    }
+
+    /** Refuses a port another process listens on, before the server tries (and logs a stack trace). */
+    private static void requireFree(InetAddress address, int port) {
+        if (!free(address, port)) {
+            throw portInUse(new ListenAddress(address.getHostAddress(), address), port);
+        }
+    }
+
+    private static boolean free(InetAddress address, int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);                  // as ZooKeeper binds: a port in TIME_WAIT is free
+            socket.bind(new InetSocketAddress(address, port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static UsageException portInUse(ListenAddress address, int port) {
+        return new UsageException("port " + port + " on " + address.text() + " is in use (another ZooKeeper?): "
+                + "choose another --port, or --port 0 for a free one");
     }
 }
