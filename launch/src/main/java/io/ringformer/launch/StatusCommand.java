@@ -1,6 +1,7 @@
 package io.ringformer.launch;
 
 import io.ringformer.protocol.Generation;
+import io.ringformer.protocol.JobSpec;
 import io.ringformer.protocol.JobStatus;
 import io.ringformer.protocol.JobStatusNode;
 import io.ringformer.protocol.ZkConnection;
@@ -33,6 +34,9 @@ public final class StatusCommand implements Callable<Integer> {
             if (client.checkExists().forPath(layout.spec()) == null) {
                 throw new UsageException("no job '" + job + "' in ZooKeeper at " + zooKeeper);
             }
+            JobSpec spec = JobSpec.decode(client.getData().forPath(layout.spec()));   // NoAuth without its credentials
+            System.out.println("job " + job + ": config " + spec.configSha256().substring(0, 12) + "…, "
+                    + spec.minWorkers() + "–" + spec.maxWorkers() + " workers, global batch " + spec.globalBatch());
             byte[] generation = client.checkExists().forPath(layout.generation()) == null ? null
                     : client.getData().forPath(layout.generation());
             if (generation == null) {
