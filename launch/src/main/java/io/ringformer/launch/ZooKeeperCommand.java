@@ -42,8 +42,8 @@ public final class ZooKeeperCommand implements Callable<Integer> {
         zkAuth.apply();
         ListenAddress address = ListenAddress.of(bind, "--bind")
                 .requireCredentialsBeyondLoopback("ZooKeeper", "--bind");
-        if (port > 0) {
-            requireFree(address.address(), port);
+        if (port > 0 && !free(address.address(), port)) {
+            throw portInUse(address, port);               // before the server tries, and logs a stack trace
         }
         EmbeddedZooKeeper server = new EmbeddedZooKeeper(EmbeddedZooKeeper.DEFAULT_TICK_TIME_MS, bind, port, data);
         try {
@@ -63,13 +63,6 @@ public final class ZooKeeperCommand implements Callable<Integer> {
         }));
         stopped.await();
         return 0;
-    }
-
-    /** Refuses a port another process listens on, before the server tries (and logs a stack trace). */
-    private static void requireFree(InetAddress address, int port) {
-        if (!free(address, port)) {
-            throw portInUse(new ListenAddress(address.getHostAddress(), address), port);
-        }
     }
 
     private static boolean free(InetAddress address, int port) {
