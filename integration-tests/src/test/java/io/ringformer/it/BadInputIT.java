@@ -48,6 +48,7 @@ class BadInputIT {
     static Path empty;          // an empty run directory
     static Path corrupt;        // a copy of run whose every params.bin has a flipped bit
     static Path malformed;      // a copy of run whose newest manifest.json is valid JSON of the wrong shape
+    static Path mismatched;     // a copy of run whose newest config.yaml (checksummed) describes a wider model
     static Path oneCharacter;   // a text of one character
     static EmbeddedZooKeeper zooKeeper;
     static CuratorFramework client;
@@ -71,6 +72,11 @@ class BadInputIT {
         malformed = copy(run, dir.resolve("malformed"));
         Files.writeString(malformed.resolve("checkpoints/step-00000004/manifest.json"),
                 "{\"format\": 1, \"step\": 4, \"files\": {\"params.bin\": \"e3b0c44298fc1c14\"}}");
+        mismatched = copy(run, dir.resolve("mismatched"));
+        Path step = mismatched.resolve("checkpoints/step-00000004");
+        String config = Files.readString(step.resolve("config.yaml"));
+        assertTrue(config.contains("n_embd: 32"), config);
+        resign(step, "config.yaml", config.replace("n_embd: 32", "n_embd: 64"));
         oneCharacter = Files.writeString(dir.resolve("one.txt"), "a");
 
         zooKeeper = new EmbeddedZooKeeper();
@@ -146,6 +152,9 @@ class BadInputIT {
                                 "--set", "log.interval=2")),
                 command("a malformed manifest", "manifest.json", () -> List.of(malformed), () -> List.of(
                         "generate", "--checkpoint", malformed.resolve("checkpoints/step-00000004").toString())),
+                command("a checkpoint whose config does not fit its parameters", "parameters, but the model",
+                        () -> List.of(mismatched), () -> List.of("generate", "--checkpoint",
+                                mismatched.resolve("checkpoints/step-00000004").toString(), "--tokens", "5")),
                 command("a job that already has a different spec", "already has a different spec", none,
                         () -> List.of("coordinator", "--zk", zooKeeper.connectString(), "--job", "taken",
                                 "--config", TINY)),
@@ -213,6 +222,21 @@ class BadInputIT {
             }
         }
         return hashes;
+    }
+
+    /** Writes {@code text} into {@code file} of a checkpoint and its size and SHA-256 into the manifest. */
+    static void resign(Path checkpoint, String file, String text) throws Exception {
+        byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(checkpoint.resolve(file), bytes);
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        Path manifestFile = checkpoint.resolve("manifest.json");
+        String manifest = Files.readString(manifestFile);
+        java.util.regex.Matcher entry = java.util.regex.Pattern.compile("\"" + java.util.regex.Pattern.quote(file)
+                + "\" : \\{[^}]*\\}").matcher(manifest);
+        assertTrue(entry.find(), manifest);
+        String replaced = entry.group().replaceAll("\"sha256\" : \"[0-9a-f]{64}\"", "\"sha256\" : \"" + sha + "\"")
+                .replaceAll("\"bytes\" : \\d+", "\"bytes\" : " + bytes.length);
+        Files.writeString(manifestFile, manifest.replace(entry.group(), replaced));
     }
 
     static Path copy(Path from, Path to) throws IOException {
