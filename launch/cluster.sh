@@ -8,6 +8,8 @@
 # and passwordless ssh. Without --zk, a development ZooKeeper is started on this machine, listening on every
 # interface. The coordinator runs here; it exits when the job finishes or fails, and the script with it.
 # A host named localhost or 127.0.0.1 runs its workers directly, without ssh.
+# Across hosts, ZooKeeper credentials are required: export RINGFORMER_ZK_AUTH=user:password first (the job's
+# znodes get digest ACLs; remote workers receive the credentials on ssh's stdin, never on a command line).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RF="$ROOT/launch/bin/ringformer"
@@ -34,15 +36,6 @@ PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-if [[ -z "$ZK" ]]; then
-  ZK_LOG="$(mktemp)"
-  "$RF" zookeeper --port 0 --bind 0.0.0.0 > "$ZK_LOG" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do grep -q "serving at" "$ZK_LOG" && break; sleep 0.2; done
-  ZK="$(sed -n 's/^ZooKeeper serving at \([^ ]*\).*/\1/p' "$ZK_LOG")"
-  [[ -n "$ZK" ]] || { echo "cluster.sh: ZooKeeper did not start:" >&2; cat "$ZK_LOG" >&2; exit 1; }
-fi
-
 # One worker slot per line and count; the coordinator waits for all of them.
 SLOTS=()
 while read -r host count _; do
@@ -50,6 +43,23 @@ while read -r host count _; do
   for ((i = 0; i < ${count:-1}; i++)); do SLOTS+=("$host"); done
 done < "$HOSTFILE"
 [[ ${#SLOTS[@]} -gt 0 ]] || { echo "cluster.sh: no hosts in $HOSTFILE" >&2; exit 2; }
+LOCAL_ONLY=1
+for host in "${SLOTS[@]}"; do [[ "$host" == localhost || "$host" == 127.0.0.1 ]] || LOCAL_ONLY=0; done
+if [[ $LOCAL_ONLY == 0 && -z "${RINGFORMER_ZK_AUTH:-}" ]]; then
+  echo "cluster.sh: workers on other hosts need ZooKeeper credentials: export RINGFORMER_ZK_AUTH=user:password" >&2
+  exit 2
+fi
+
+if [[ -z "$ZK" ]]; then
+  ZK_LOG="$(mktemp)"
+  BIND=0.0.0.0; [[ $LOCAL_ONLY == 1 ]] && BIND=127.0.0.1
+  "$RF" zookeeper --port 0 --bind "$BIND" > "$ZK_LOG" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do grep -q "serving at" "$ZK_LOG" && break; sleep 0.2; done
+  ZK="$(sed -n 's/^ZooKeeper serving at \([^ ]*\).*/\1/p' "$ZK_LOG")"
+  [[ -n "$ZK" ]] || { echo "cluster.sh: ZooKeeper did not start:" >&2; cat "$ZK_LOG" >&2; exit 1; }
+fi
+
 echo "cluster.sh: job $JOB, ${#SLOTS[@]} workers, ZooKeeper $ZK, run directory $OUT" >&2
 
 # The rendezvous waits (up to a minute) for every slot; afterwards the job goes on with at least --min-workers of
@@ -71,7 +81,9 @@ for host in "${SLOTS[@]}"; do
   if [[ "$host" == localhost || "$host" == 127.0.0.1 ]]; then
     "$RF" "${worker[@]}" &
   else
-    ssh -o BatchMode=yes "$host" "cd '$ROOT' && launch/bin/ringformer $(printf '%q ' "${worker[@]}")" &
+    # the credentials go through stdin: read into the remote environment, never onto a command line
+    ssh -o BatchMode=yes "$host" "cd '$ROOT' && IFS= read -r RINGFORMER_ZK_AUTH && export RINGFORMER_ZK_AUTH \
+      && exec launch/bin/ringformer $(printf '%q ' "${worker[@]}")" <<< "${RINGFORMER_ZK_AUTH:-}" &
   fi
   PIDS+=($!)
   n=$((n + 1))

@@ -2,6 +2,7 @@ package io.ringformer.coordinator;
 
 import io.ringformer.protocol.CheckpointManifest;
 import io.ringformer.protocol.Generation;
+import io.ringformer.protocol.InputException;
 import io.ringformer.protocol.JobSpec;
 import io.ringformer.protocol.JobStatus;
 import io.ringformer.protocol.JobStatusNode;
@@ -152,7 +153,8 @@ public final class Coordinator implements Closeable {
 
     /**
      * Submits a job: creates its {@code spec}. Submitting the same spec again (same config hash and token) does
-     * nothing; a different spec under an existing job name is an error.
+     * nothing; a different spec under an existing job name is an {@link InputException} (the person submitting
+     * must pick another name).
      */
     public static void submit(CuratorFramework client, ZkLayout layout, JobSpec spec) throws Exception {
         try {
@@ -160,8 +162,8 @@ public final class Coordinator implements Closeable {
         } catch (KeeperException.NodeExistsException e) {
             JobSpec existing = JobSpec.decode(client.getData().forPath(layout.spec()));
             if (!existing.equals(spec)) {
-                throw new IllegalStateException("job '" + layout.job() + "' already has a different spec (config "
-                        + existing.configSha256() + "); pick another job name");
+                throw new InputException("job '" + layout.job() + "' already has a different spec (config "
+                        + existing.configSha256() + "); pick another job name (--job)");
             }
         }
     }

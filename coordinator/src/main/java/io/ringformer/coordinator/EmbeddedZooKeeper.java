@@ -180,18 +180,18 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         }
     }
 
-    /** Where a client on this machine reaches the server: its bind address, or loopback for the wildcard. */
+    /** Where to ask {@code srvr}: the bind address, or loopback when the server listens on every interface. */
     private InetAddress probeAddress() throws IOException {
-        InetAddress address = InetAddress.getByName(bindAddress);
-        return address.isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : address;
+        InetAddress bound = InetAddress.getByName(bindAddress);
+        return bound.isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : bound;
     }
 
     /** Polls {@code srvr} until the server reports its mode. */
-    private static void awaitServing(InetAddress host, int port) throws IOException, InterruptedException {
+    private static void awaitServing(InetAddress address, int port) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + START_TIMEOUT_MS * 1_000_000;
         String reply = "";
         while (System.nanoTime() < deadline) {
-            reply = fourLetterWord(host, port, "srvr");
+            reply = fourLetterWord(address, port, "srvr");
             if (reply.contains("Mode:")) {
                 return;
             }
@@ -206,9 +206,9 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         return fourLetterWord(InetAddress.getLoopbackAddress(), port, word);
     }
 
-    static String fourLetterWord(InetAddress host, int port, String word) {
+    private static String fourLetterWord(InetAddress address, int port, String word) {
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(host, port), 1000);
+            socket.connect(new InetSocketAddress(address, port), 1000);
             socket.setSoTimeout(2000);
             OutputStream out = socket.getOutputStream();
             out.write(word.getBytes(StandardCharsets.US_ASCII));

@@ -1,5 +1,6 @@
 package io.ringformer.launch;
 
+import io.ringformer.protocol.ZkAuth;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -55,6 +56,8 @@ public final class ChildJvm {
         }
         builder.environment().put("OMP_NUM_THREADS", "1");
         builder.environment().put("OPENBLAS_NUM_THREADS", "1");
+        // ZooKeeper credentials (--zk-auth) travel in the environment, never on a command line ps shows
+        ZkAuth.configured().ifPresent(auth -> builder.environment().put(ZkAuth.ENVIRONMENT, auth.secret()));
         if (log == null) {
             builder.inheritIO();
         } else {

@@ -48,8 +48,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
                     + "before it fails (default ${DEFAULT-VALUE}).")
     long pauseTimeoutMs;
 
+    @Mixin
+    ZkAuthOption zkAuth;
+
     @Override
     public Integer call() throws Exception {
+        zkAuth.apply();
         TrainConfig settings = config.load();
         ZkLayout layout = new ZkLayout(job);
         try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {

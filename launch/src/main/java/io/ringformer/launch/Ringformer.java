@@ -2,6 +2,8 @@ package io.ringformer.launch;
 
 import io.ringformer.launch.bench.BenchCommand;
 import io.ringformer.protocol.InputException;
+import io.ringformer.protocol.ZkAuth;
+import org.apache.zookeeper.KeeperException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -25,8 +27,9 @@ public final class Ringformer implements Runnable {
     }
 
     /**
-     * Exit codes: 0 done, 2 bad input ({@link InputException}: usage, config, data, checkpoint, job spec, address;
-     * picocli's own parameter errors), 1 any other failure, 130 interrupted. Errors are one line on stderr, no stack
+     * Exit codes: 0 done, 2 bad input ({@link InputException}: usage, config, data, checkpoint, job spec, address,
+     * a port in use, missing ZooKeeper credentials or ones ZooKeeper refuses; picocli's own parameter errors), 1 any
+     * other failure, 130 interrupted. Errors are one line on stderr, no stack
      * trace; {@code --verbose} (anywhere on the command line) adds the trace.
      */
     public static CommandLine commandLine() {
@@ -36,7 +39,8 @@ public final class Ringformer implements Runnable {
                     + " (see '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             return 2;
         });
-        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+        cli.setExecutionExceptionHandler((thrown, commandLine, parseResult) -> {
+            Exception e = asInputError(thrown);
             boolean verbose = parseResult.originalArgs().contains("--verbose");
             commandLine.getErr().println("ringformer: " + oneLine(e));
             if (verbose) {
@@ -47,6 +51,24 @@ public final class Ringformer implements Runnable {
             return e instanceof InputException ? 2 : 1;
         });
         return cli;
+    }
+
+    /**
+     * ZooKeeper refusing this process's credentials (none, or others than the job's) is the user's to fix: an
+     * {@link InputException} saying how; any other exception is returned as it is.
+     */
+    static Exception asInputError(Exception e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof KeeperException.NoAuthException || cause instanceof KeeperException.AuthFailedException) {
+                String path = ((KeeperException) cause).getPath();
+                InputException input = new InputException("ZooKeeper refused access" + (path != null ? " to " + path
+                        : "") + " (" + ((KeeperException) cause).code() + "): the job's znodes have digest ACLs; give "
+                        + "its credentials with --zk-auth USER:PASSWORD or " + ZkAuth.ENVIRONMENT);
+                input.initCause(e);
+                return input;
+            }
+        }
+        return e;
     }
 
     /** The message of a failure on one line: its own, or for a bare exception its type and its cause's. */

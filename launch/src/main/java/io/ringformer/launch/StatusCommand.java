@@ -1,6 +1,7 @@
 package io.ringformer.launch;
 
 import io.ringformer.protocol.Generation;
+import io.ringformer.protocol.JobSpec;
 import io.ringformer.protocol.JobStatus;
 import io.ringformer.protocol.JobStatusNode;
 import io.ringformer.protocol.ZkConnection;
@@ -8,6 +9,7 @@ import io.ringformer.protocol.ZkLayout;
 import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ringformer status}: a job's generation, members, step, loss and last checkpoint, from ZooKeeper. */
@@ -20,14 +22,21 @@ public final class StatusCommand implements Callable<Integer> {
     @Option(names = "--job", required = true, description = "Job name.")
     String job;
 
+    @Mixin
+    ZkAuthOption zkAuth;
+
     @Override
     public Integer call() throws Exception {
+        zkAuth.apply();
         ZkLayout layout = new ZkLayout(job);
         try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {
             client.start();
             if (client.checkExists().forPath(layout.spec()) == null) {
                 throw new UsageException("no job '" + job + "' in ZooKeeper at " + zooKeeper);
             }
+            JobSpec spec = JobSpec.decode(client.getData().forPath(layout.spec()));   // NoAuth without its credentials
+            System.out.println("job " + job + ": config " + spec.configSha256().substring(0, 12) + "…, "
+                    + spec.minWorkers() + "–" + spec.maxWorkers() + " workers, global batch " + spec.globalBatch());
             byte[] generation = client.checkExists().forPath(layout.generation()) == null ? null
                     : client.getData().forPath(layout.generation());
             if (generation == null) {

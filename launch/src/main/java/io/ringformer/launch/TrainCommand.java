@@ -57,8 +57,12 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Characters to sample at the end (default ${DEFAULT-VALUE}; 0 for none).")
     int sample;
 
+    @Mixin
+    ZkAuthOption zkAuth;
+
     @Override
     public Integer call() throws Exception {
+        zkAuth.apply();                                // --workers N: its ZooKeeper clients and workers use them
         TrainConfig settings = config.load();
         Path directory = out != null ? out : Path.of("runs", config.name());
         if (force && !resume) {
@@ -67,6 +71,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (workers < 1) {
             throw new UsageException("--workers must be at least 1");
         }
+        TrainingRun.checkInputs(settings, workers);   // data and memory, before anything is written
         if (workers > 1) {
             if (minWorkers < 1 || minWorkers > workers || maxRestarts < 0 || standbyCoordinators < 0) {
                 throw new UsageException("--min-workers must be 1 … --workers, --max-restarts and "

@@ -6,6 +6,7 @@ import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ringformer worker}: one replica of a job; see {@link Worker} for what it does. */
@@ -19,7 +20,8 @@ public final class WorkerCommand implements Callable<Integer> {
     String job;
 
     @Option(names = "--bind", defaultValue = "127.0.0.1",
-            description = "Address peers reach this worker's Aeron inbox at (default ${DEFAULT-VALUE}).")
+            description = "Address peers reach this worker's Aeron inbox at; beyond loopback it needs ZooKeeper "
+                    + "credentials (--zk-auth or RINGFORMER_ZK_AUTH) (default ${DEFAULT-VALUE}).")
     String bind;
 
     @Option(names = "--device", defaultValue = "cpu", description = "Device label (default ${DEFAULT-VALUE}).")
@@ -47,8 +49,13 @@ public final class WorkerCommand implements Callable<Integer> {
             description = "Longest wait for the job spec and admission (default ${DEFAULT-VALUE}).")
     long rendezvousTimeoutMs;
 
+    @Mixin
+    ZkAuthOption zkAuth;
+
     @Override
     public Integer call() throws Exception {
+        zkAuth.apply();
+        ListenAddress.of(bind, "--bind").requireCredentialsBeyondLoopback("this worker's Aeron inbox", "--bind");
         String workerId = id != null ? id
                 : InetAddress.getLocalHost().getHostName().replace('.', '-') + "-" + ProcessHandle.current().pid();
         Path directory = out != null ? out : Path.of("runs", job);

@@ -8,9 +8,9 @@ package io.ringformer.protocol;
 public record Shard(int first, int count) {
 
     public Shard {
-        if (first < 0 || count < 1) {
-            throw new IllegalArgumentException("a shard needs first ≥ 0 and count ≥ 1, got first " + first
-                    + ", count " + count);
+        if (first < 0 || count < 1 || count > Integer.MAX_VALUE - first) {
+            throw new IllegalArgumentException("a shard needs first ≥ 0, count ≥ 1 and first + count ≤ 2^31 - 1, "
+                    + "got first " + first + ", count " + count);
         }
     }
 

@@ -58,8 +58,13 @@ public final class TrainedModel {
     /** Continues {@code prompt} by {@code tokens} characters. */
     public String generate(String prompt, int tokens, double temperature, int topK, long seed) {
         Gpt gpt = Gpt.build(Trainer.modelConfig(config, tokenizer.vocabSize()), DataType.FLOAT, 0, false);
-        FlatParameters.of(gpt.graph(), gpt.parameterNames(), name -> false).write(checkpoint.state().params(),
-                gpt.graph());
+        FlatParameters layout = FlatParameters.of(gpt.graph(), gpt.parameterNames(), name -> false);
+        if (layout.size() != checkpoint.state().params().length) {
+            throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
+                    + checkpoint.state().params().length + " parameters, but the model its config.yaml describes has "
+                    + layout.size());
+        }
+        layout.write(checkpoint.state().params(), gpt.graph());
         int[] prompted;
         try {
             prompted = tokenizer.encode(prompt);

@@ -85,6 +85,22 @@ public final class TrainingRun {
     }
 
     /**
+     * What can be checked of a config before anything is built or written, so that bad input costs one line and
+     * leaves the run directory as it was: the data file (readable UTF-8, at least two distinct characters, each
+     * split longer than one window) and the memory of {@code replicas} replicas on this machine
+     * ({@link MemoryEstimate}). {@link #prepare} checks the same again for the replica it builds.
+     *
+     * @throws ConfigException naming the key or file and what to change
+     */
+    public static void checkInputs(TrainConfig config, int replicas) {
+        String text = readText(Path.of(config.getString("data.path")));
+        CharTokenizer tokenizer = CharTokenizer.fit(text);
+        checkData(config, text, tokenizer);
+        MemoryEstimate.of(config, tokenizer.vocabSize(), 1).check(Runtime.getRuntime().maxMemory(),
+                MemoryEstimate.machineMemoryBytes().orElse(Long.MAX_VALUE), replicas);
+    }
+
+    /**
      * Trains from step 0, or from the newest valid checkpoint when {@code resume}, to {@code train.max_iters}.
      */
     public Outcome run(boolean resume, GradientExchange exchange) {
@@ -133,7 +149,8 @@ public final class TrainingRun {
         } else {
             tokenizer = CharTokenizer.fit(text);
         }
-        TextDataset data = textDataset(text, tokenizer);
+        TextDataset data = checkData(config, text, tokenizer);
+        MemoryEstimate.of(config, tokenizer.vocabSize(), 1).checkHere();
         Trainer trainer = new Trainer(config, data, tokenizer.vocabSize(), exchange, log);
         log.accept("model backend: " + trainer.backend());
         if (checkpoint != null) {
@@ -321,12 +338,33 @@ public final class TrainingRun {
         return written;
     }
 
-    private TextDataset textDataset(String text, CharTokenizer tokenizer) {
+    /**
+     * The dataset of {@code text}, refused with a {@link ConfigException} when a model cannot train on it: fewer
+     * than two distinct characters (nothing to predict), or a split shorter than one window of
+     * {@code model.block_size} + 1 tokens.
+     */
+    private static TextDataset checkData(TrainConfig config, String text, CharTokenizer tokenizer) {
+        String path = config.getString("data.path");
+        if (tokenizer.vocabSize() < 2) {
+            throw new ConfigException("data.path " + path + " holds a single distinct character: a language model "
+                    + "needs a text of at least two (and, to learn anything, a real text)");
+        }
+        TextDataset data;
         try {
-            return TextDataset.of(text, tokenizer, config.getDouble("data.train_fraction"));
+            data = TextDataset.of(text, tokenizer, config.getDouble("data.train_fraction"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException("data: " + e.getMessage());
         }
+        int window = config.getInt("model.block_size") + 1;
+        for (TextDataset.Split split : TextDataset.Split.values()) {
+            if (data.tokens(split) < window) {
+                throw new ConfigException("data.path " + path + " is too short: its " + split.name().toLowerCase(
+                        java.util.Locale.ROOT) + " split has " + data.tokens(split) + " characters, and one window "
+                        + "of model.block_size + 1 needs " + window + "; use a longer text, or lower "
+                        + "model.block_size (or change data.train_fraction)");
+            }
+        }
+        return data;
     }
 
     private static DataFingerprint fingerprint(Path file) {

@@ -1,6 +1,10 @@
 package io.ringformer.worker.checkpoint;
 
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.ringformer.worker.Trainer;
 import java.io.DataInputStream;
@@ -22,6 +26,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,6 +71,12 @@ public final class CheckpointStore {
     private static final Pattern LEFTOVER = Pattern.compile("\\.step-\\d{8}\\.(tmp|old)-.*");
     private static final int MAGIC = 0x52464350; // "RFCP"
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectReader READER = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final List<String> CONTENT = List.of(PARAMS, OPTIMIZER, STATE, CONFIG, TOKENIZER);
+    private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
+    private static final int FORMAT = 1;
+    private static final long MAX_MANIFEST_BYTES = 1 << 20;
+    private static final long MAX_STATE_BYTES = 16 << 20;
 
     private final Path directory;
     private final int keep;
@@ -127,13 +138,13 @@ public final class CheckpointStore {
             Files.copy(tokenizerFile, temporary.resolve(TOKENIZER));
 
             Map<String, Object> files = new LinkedHashMap<>();
-            for (String file : List.of(PARAMS, OPTIMIZER, STATE, CONFIG, TOKENIZER)) {
+            for (String file : CONTENT) {
                 fsync(temporary.resolve(file));
                 files.put(file, Map.of("sha256", sha256(temporary.resolve(file)),
                         "bytes", Files.size(temporary.resolve(file))));
             }
             Map<String, Object> manifest = new LinkedHashMap<>();
-            manifest.put("format", 1);
+            manifest.put("format", FORMAT);
             manifest.put("step", state.step());
             manifest.put("files", files);
             Files.write(temporary.resolve(MANIFEST), JSON.writeValueAsBytes(manifest));
@@ -220,7 +231,7 @@ public final class CheckpointStore {
         List<String> problems = new ArrayList<>();
         for (Path candidate : all) {
             try {
-                Checkpoint checkpoint = load(candidate);
+                Checkpoint checkpoint = loadVerified(candidate);
                 if (!problems.isEmpty()) {
                     warnings.accept("resuming from " + candidate.getFileName() + " instead");
                 }
@@ -234,69 +245,172 @@ public final class CheckpointStore {
                 + "); start a new run without --resume, or restore a checkpoint from a backup");
     }
 
-    /** Checks a checkpoint against its manifest; returns null when it is valid, else the reason. */
+    /**
+     * Checks a checkpoint against its manifest; returns null when it is valid, else the reason. The manifest must
+     * be one JSON object of format 1 whose {@code step} is the directory's, listing exactly the checkpoint's own
+     * files (no other name, so a manifest cannot point outside its directory), each with a size and a lower-case
+     * hex SHA-256 that the file matches. Never throws: whatever the bytes, the answer is a reason or null.
+     */
     public static String verify(Path checkpoint) {
-        Path manifestFile = checkpoint.resolve(MANIFEST);
-        Map<?, ?> manifest;
+        JsonNode manifest;
         try {
-            manifest = JSON.readValue(manifestFile.toFile(), Map.class);
+            manifest = readJson(checkpoint.resolve(MANIFEST), MAX_MANIFEST_BYTES);
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
             return "manifest.json is missing (an interrupted write?)";
-        } catch (IOException e) {
-            return "manifest.json is unreadable: " + e.getMessage().lines().findFirst().orElse("");
+        } catch (IOException | RuntimeException e) {
+            return "manifest.json is unreadable: " + firstLine(e);
         }
-        if (!(manifest.get("files") instanceof Map<?, ?> files)) {
+        if (!manifest.isObject()) {
+            return "manifest.json is not a JSON object";
+        }
+        if (!manifest.path("format").isIntegralNumber() || manifest.get("format").asLong() != FORMAT) {
+            return "manifest.json has format " + manifest.path("format") + ", expected " + FORMAT;
+        }
+        long named = stepOf(checkpoint);
+        if (!manifest.path("step").isIntegralNumber() || manifest.get("step").asLong() < 0
+                || named >= 0 && manifest.get("step").asLong() != named) {
+            return "manifest.json has step " + manifest.path("step") + (named >= 0 ? ", but the directory is step "
+                    + named : ", expected a step ≥ 0");
+        }
+        JsonNode files = manifest.path("files");
+        if (!files.isObject()) {
             return "manifest.json lists no files";
         }
-        for (String required : List.of(PARAMS, OPTIMIZER, STATE, CONFIG, TOKENIZER)) {
-            if (!files.containsKey(required)) {
+        for (String required : CONTENT) {
+            if (!files.has(required)) {
                 return "manifest.json does not list " + required;
             }
         }
-        for (Map.Entry<?, ?> entry : files.entrySet()) {
-            Path file = checkpoint.resolve(String.valueOf(entry.getKey()));
-            Map<?, ?> expected = (Map<?, ?>) entry.getValue();
+        for (Iterator<Map.Entry<String, JsonNode>> entries = files.fields(); entries.hasNext(); ) {
+            Map.Entry<String, JsonNode> entry = entries.next();
+            String name = entry.getKey();
+            if (!CONTENT.contains(name)) {
+                return "manifest.json lists an unexpected file '" + printable(name) + "'";
+            }
+            JsonNode expected = entry.getValue();
+            if (!expected.path("bytes").isIntegralNumber() || expected.get("bytes").asLong() < 0
+                    || !expected.path("sha256").isTextual()
+                    || !SHA256_HEX.matcher(expected.get("sha256").asText()).matches()) {
+                return "manifest.json: the entry of " + name + " needs \"bytes\" (≥ 0) and \"sha256\" (64 "
+                        + "lower-case hex digits)";
+            }
+            Path file = checkpoint.resolve(name);
             try {
+                if (!Files.isRegularFile(file)) {
+                    return name + " is missing";
+                }
                 long bytes = Files.size(file);
-                if (bytes != ((Number) expected.get("bytes")).longValue()) {
-                    return entry.getKey() + " has " + bytes + " bytes, the manifest says " + expected.get("bytes")
+                if (bytes != expected.get("bytes").asLong()) {
+                    return name + " has " + bytes + " bytes, the manifest says " + expected.get("bytes")
                             + " (truncated or appended to)";
                 }
-                if (!sha256(file).equals(expected.get("sha256"))) {
-                    return entry.getKey() + " does not match its SHA-256 (corrupted)";
+                if (!sha256(file).equals(expected.get("sha256").asText())) {
+                    return name + " does not match its SHA-256 (corrupted)";
                 }
-            } catch (NoSuchFileException e) {
-                return entry.getKey() + " is missing";
             } catch (IOException e) {
-                return entry.getKey() + " is unreadable: " + e.getMessage();
+                return name + " is unreadable: " + e.getMessage();
             }
         }
         return null;
     }
 
-    /** Loads a checkpoint after verifying it. */
+    /**
+     * Loads a checkpoint after verifying it. Beyond the checksums, the contents must agree: the array files'
+     * headers and lengths, parameters and both moments of one size, and {@code state.json}'s step, optimizer steps,
+     * loss scale and clean-step count in range and consistent with the manifest and {@code optimizer.bin} (a
+     * writer's bug the checksums cannot see). Every problem is a {@link CheckpointException} naming the file.
+     */
     public static Checkpoint load(Path checkpoint) {
+        try {
+            return loadVerified(checkpoint);
+        } catch (CheckpointException e) {
+            throw new CheckpointException("checkpoint " + checkpoint + ": " + e.getMessage());
+        }
+    }
+
+    /** {@link #load}, its errors giving the reason alone (the caller names the checkpoint). */
+    private static Checkpoint loadVerified(Path checkpoint) {
         String problem = verify(checkpoint);
         if (problem != null) {
             throw new CheckpointException(problem);
         }
         try {
-            Map<?, ?> state = JSON.readValue(checkpoint.resolve(STATE).toFile(), Map.class);
+            JsonNode state = readJson(checkpoint.resolve(STATE), MAX_STATE_BYTES);
+            if (!state.isObject()) {
+                throw new CheckpointException("state.json is not a JSON object");
+            }
+            long manifestStep = readJson(checkpoint.resolve(MANIFEST), MAX_MANIFEST_BYTES).get("step").asLong();
+            long step = integral(state, "step", 0, Long.MAX_VALUE);
+            if (step != manifestStep) {
+                throw new CheckpointException("state.json has step " + step + ", the manifest " + manifestStep);
+            }
+            long stateOptimizerSteps = integral(state, "optimizer_steps", 0, Long.MAX_VALUE);
+            double lossScale = state.path("loss_scale").asDouble(Double.NaN);
+            if (!state.path("loss_scale").isNumber() || !(lossScale > 0) || Double.isInfinite(lossScale)) {
+                throw new CheckpointException("state.json: loss_scale must be a finite number > 0, got "
+                        + state.path("loss_scale"));
+            }
+            int cleanSteps = (int) integral(state, "clean_steps", 0, Integer.MAX_VALUE);
             List<float[]> params = new ArrayList<>();
-            readFloats(checkpoint.resolve(PARAMS), params);
+            readFloats(checkpoint.resolve(PARAMS), params, 1);
             List<float[]> moments = new ArrayList<>();
-            long optimizerSteps = readFloats(checkpoint.resolve(OPTIMIZER), moments);
-            Trainer.State trainerState = new Trainer.State(((Number) state.get("step")).longValue(), params.get(0),
-                    moments.get(0), moments.get(1), optimizerSteps, ((Number) state.get("loss_scale")).doubleValue(),
-                    ((Number) state.get("clean_steps")).intValue());
-            @SuppressWarnings("unchecked")
-            Map<String, Object> info = state.get("info") instanceof Map<?, ?> m
-                    ? (Map<String, Object>) m : Map.of();
+            long optimizerSteps = readFloats(checkpoint.resolve(OPTIMIZER), moments, 2);
+            if (optimizerSteps != stateOptimizerSteps) {
+                throw new CheckpointException("optimizer.bin counts " + optimizerSteps + " optimizer steps, "
+                        + "state.json " + stateOptimizerSteps);
+            }
+            if (moments.get(0).length != params.get(0).length || moments.get(1).length != params.get(0).length) {
+                throw new CheckpointException("optimizer.bin holds moments of " + moments.get(0).length + " and "
+                        + moments.get(1).length + " values for " + params.get(0).length + " parameters");
+            }
+            Trainer.State trainerState = new Trainer.State(step, params.get(0), moments.get(0), moments.get(1),
+                    optimizerSteps, lossScale, cleanSteps);
+            Map<String, Object> info = state.path("info").isObject()
+                    ? JSON.convertValue(state.get("info"), new TypeReference<Map<String, Object>>() { }) : Map.of();
             return new Checkpoint(checkpoint, trainerState, Files.readString(checkpoint.resolve(CONFIG)),
-                    checkpoint.resolve(TOKENIZER), DataFingerprint.fromJson(state.get("data")), info);
+                    checkpoint.resolve(TOKENIZER), DataFingerprint.fromJson(JSON.convertValue(state.get("data"),
+                    Object.class)), info);
+        } catch (CheckpointException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
-            throw new CheckpointException("cannot read " + checkpoint + ": " + e.getMessage());
+            throw new CheckpointException("unreadable: " + firstLine(e));
         }
+    }
+
+    /** A JSON file of at most {@code maxBytes}, read whole; trailing content after the value is an error. */
+    private static JsonNode readJson(Path file, long maxBytes) throws IOException {
+        long size = Files.size(file);
+        if (size > maxBytes) {
+            throw new IOException(file.getFileName() + " has " + size + " bytes, more than the " + maxBytes
+                    + " such a file may have");
+        }
+        JsonNode tree = READER.readTree(Files.readAllBytes(file));
+        if (tree == null || tree.isMissingNode()) {
+            throw new IOException(file.getFileName() + " is empty");
+        }
+        return tree;
+    }
+
+    /** {@code field} of {@code json}: an integral number in [min, max], else a CheckpointException naming it. */
+    private static long integral(JsonNode json, String field, long min, long max) {
+        JsonNode value = json.path(field);
+        if (!value.isIntegralNumber() || !value.canConvertToLong() || value.asLong() < min || value.asLong() > max) {
+            throw new CheckpointException("state.json: " + field + " must be an integer in [" + min + ", " + max
+                    + "], got " + (value.isMissingNode() ? "nothing" : value.toString()));
+        }
+        return value.asLong();
+    }
+
+    private static String firstLine(Throwable e) {
+        String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        return message.lines().findFirst().orElse("");
+    }
+
+    /** A name from a corrupt file, safe to print: at most 40 characters, controls as '?'. */
+    private static String printable(String text) {
+        StringBuilder out = new StringBuilder();
+        text.codePoints().limit(40).forEach(c -> out.appendCodePoint(Character.isISOControl(c) ? '?' : c));
+        return out.append(text.length() > 40 ? "…" : "").toString();
     }
 
     /** Keeps the newest {@code keep} valid checkpoints; invalid ones older than a kept one go too. */
@@ -328,20 +442,44 @@ public final class CheckpointStore {
         }
     }
 
-    private static long readFloats(Path file, List<float[]> into) throws IOException {
+    /**
+     * Reads an array file written by {@link #writeFloats}: exactly {@code arrays} arrays, each no longer than what
+     * is left of the file, and nothing after the last; returns the tag. A header that does not fit is a
+     * {@link CheckpointException} before anything large is allocated.
+     */
+    private static long readFloats(Path file, List<float[]> into, int arrays) throws IOException {
+        long left = Files.size(file);
+        String name = file.getFileName().toString();
         try (InputStream in = Files.newInputStream(file);
              DataInputStream data = new DataInputStream(new java.io.BufferedInputStream(in, 1 << 16))) {
-            if (data.readInt() != MAGIC) {
-                throw new IOException(file.getFileName() + " is not a ringformer array file");
+            if (left < 16 || data.readInt() != MAGIC) {
+                throw new CheckpointException(name + " is not a ringformer array file");
             }
             int count = data.readInt();
             long tag = data.readLong();
+            left -= 16;
+            if (count != arrays) {
+                throw new CheckpointException(name + " holds " + count + " arrays, expected " + arrays);
+            }
+            if (tag < 0) {
+                throw new CheckpointException(name + " has a negative step count " + tag);
+            }
             for (int a = 0; a < count; a++) {
-                float[] array = new float[data.readInt()];
+                int length = left >= 4 ? data.readInt() : -1;
+                left -= 4;
+                if (length < 0 || 4L * length > left) {
+                    throw new CheckpointException(name + ": array " + a + " claims " + length + " values, but "
+                            + Math.max(0, left) + " bytes are left");
+                }
+                float[] array = new float[length];
                 for (int i = 0; i < array.length; i++) {
                     array[i] = data.readFloat();
                 }
+                left -= 4L * length;
                 into.add(array);
+            }
+            if (left != 0) {
+                throw new CheckpointException(name + " has " + left + " bytes after its last array");
             }
             return tag;
         }

@@ -11,14 +11,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 import org.agrona.concurrent.BackoffIdleStrategy;
 
 /**
  * An embedded Aeron media driver owned by this process, for tests and local runs (a real deployment runs one
  * driver per host). One shared thread with a backoff idle strategy — it never busy-spins, which matters on a
- * machine with few cores — a directory of its own under {@code /dev/shm} that is deleted on start and on close,
- * and an MTU large enough for loopback UDP to run at speed (DESIGN.md §2).
+ * machine with few cores — a directory of its own under {@code /dev/shm} that is deleted on start and on close
+ * and that only its owner can enter (0700, the files in it at start 0600), and an MTU large enough for loopback UDP to run at speed (DESIGN.md §2).
  *
  * <p>The JVM needs {@code --add-exports java.base/jdk.internal.misc=ALL-UNNAMED} (Java 17+).
  */
@@ -82,9 +87,10 @@ public final class MediaDriverHost implements AutoCloseable {
                 : new File(sharedMemoryRoot(), "ringformer-" + ProcessHandle.current().pid() + "-"
                         + INSTANCES.incrementAndGet()).getPath();
         int window = Math.min(config.socketBufBytes(), config.termBytes() / 2);
+        createPrivate(Path.of(directory));
         MediaDriver.Context context = new MediaDriver.Context()
                 .aeronDirectoryName(directory)
-                .dirDeleteOnStart(true)
+                .dirDeleteOnStart(false)                         // createPrivate did, and made it 0700
                 .dirDeleteOnShutdown(true)
                 .threadingMode(ThreadingMode.SHARED)
                 .sharedIdleStrategy(new BackoffIdleStrategy(100, 100, 1_000, 1_000_000))
@@ -96,7 +102,51 @@ public final class MediaDriverHost implements AutoCloseable {
                 .socketSndbufLength(config.socketBufBytes())
                 .initialWindowLength(window)
                 .warnIfDirectoryExists(false);
-        return new MediaDriverHost(MediaDriver.launchEmbedded(context), directory);
+        MediaDriver driver = MediaDriver.launchEmbedded(context);
+        restrict(Path.of(directory));
+        return new MediaDriverHost(driver, directory);
+    }
+
+    private static final Set<PosixFilePermission> OWNER_DIRECTORY = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
+
+    /**
+     * Deletes what a dead driver left at {@code directory} and creates it with mode 0700, so that no other user
+     * can open the driver's files (its command-and-control file, the logs of every publication and image: the
+     * gradients) — Aeron itself would create it with the umask's 0755.
+     */
+    private static void createPrivate(Path directory) {
+        deleteRecursively(directory);
+        try {
+            Files.createDirectories(directory.toAbsolutePath().getParent());
+            try {
+                Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(OWNER_DIRECTORY));
+            } catch (UnsupportedOperationException e) {
+                Files.createDirectory(directory);                 // not a POSIX file system
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create aeron directory " + directory, e);
+        }
+    }
+
+    /**
+     * Sets what the driver created at start to 0700 (directories) and 0600 (files). Log buffers created later
+     * follow the umask, inside a directory only the owner can enter.
+     */
+    private static void restrict(Path directory) {
+        List<Path> paths;
+        try (Stream<Path> walk = Files.walk(directory)) {
+            paths = walk.toList();
+        } catch (IOException | UncheckedIOException e) {
+            return;                                              // the directory's own mode stands
+        }
+        for (Path path : paths) {
+            try {
+                Files.setPosixFilePermissions(path, Files.isDirectory(path) ? OWNER_DIRECTORY : OWNER_FILE);
+            } catch (IOException | UnsupportedOperationException e) {
+                // went away meanwhile, or a file system without POSIX modes: the directory's mode stands
+            }
+        }
     }
 
     private static File sharedMemoryRoot() {
