@@ -42,7 +42,8 @@ import org.apache.zookeeper.KeeperException;
  */
 final class LocalCluster {
 
-    private static final long POLL_MS = 50;
+    private static final long POLL_MS = 50;            // child processes: a dead one is seen within this
+    private static final int POLLS_PER_STATUS_READ = 10; // ZooKeeper, read less often: the workers' CPU is scarce
 
     /** How to run the job: {@code workers} at the start, restarts allowed, standby coordinators. */
     record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force) {}
@@ -143,10 +144,13 @@ final class LocalCluster {
      */
     private int supervise(CuratorFramework client, String zooKeeper, String aeronDirectory) throws Exception {
         JobStatusNode status = new JobStatusNode(client, layout);
-        while (true) {
-            Optional<JobStatus> now = status.read();
-            if (now.isPresent() && now.get().ended()) {
-                return ended(now.get());
+        for (long poll = 0; ; poll++) {
+            if (poll % POLLS_PER_STATUS_READ == 0) {
+                Optional<JobStatus> now = status.read();
+                if (now.isPresent() && now.get().ended()) {
+                    return ended(now.get());
+                }
+                reportGeneration(client);
             }
             for (Map.Entry<String, Process> entry : List.copyOf(running.entrySet())) {
                 Process p = entry.getValue();
@@ -155,7 +159,7 @@ final class LocalCluster {
                 }
                 String id = entry.getKey();
                 running.remove(id);
-                now = status.read();
+                Optional<JobStatus> now = status.read();
                 if (now.isPresent() && now.get().ended()) {
                     return ended(now.get());
                 }
@@ -173,7 +177,7 @@ final class LocalCluster {
                 }
             }
             if (running.isEmpty()) {
-                now = status.read();
+                Optional<JobStatus> now = status.read();
                 if (now.isPresent() && now.get().ended()) {
                     return ended(now.get());
                 }
@@ -181,7 +185,6 @@ final class LocalCluster {
                         + "checkpoint in " + runDirectory + " is intact: continue with --resume");
                 return 1;
             }
-            reportGeneration(client);
             Thread.sleep(POLL_MS);
         }
     }

@@ -49,11 +49,7 @@ public final class Trainer {
     private static final long EVAL_SALT = 0x5EED_E7A1L;
 
     private final TrainConfig config;
-    private final Gpt gpt;
-    private final MixedPrecision precision;
-    private final Consumer<String> log;
     private ModelBackend backend;
-    private int backendSequences;      // the most sequences one backend call may get
     private final TextDataset data;
     private final GradientExchange exchange;
     private final FlatParameters layout;
@@ -98,14 +94,11 @@ public final class Trainer {
             throw new ConfigException("train.precision: " + e.getMessage());
         }
         Gpt.Config model = modelConfig(config, vocabSize);
-        this.gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
-        this.precision = precision;
-        this.log = log;
+        Gpt gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
         this.layout = FlatParameters.of(gpt.graph(), gpt.parameterNames(), Trainer::decays);
         this.params = layout.read(gpt.graph());
-        this.backendSequences = Rows.of(globalBatch, exchange.rank(), exchange.worldSize()).count();
         this.backend = ModelBackend.create(config.getString("model.backend"), gpt, layout, precision, seed,
-                backendSequences, log);
+                Rows.of(globalBatch, exchange.rank(), exchange.worldSize()).count(), log);
         backend.setParameters(params);
         this.tokens = new int[globalBatch * blockSize];
         this.targets = new int[globalBatch * blockSize];
@@ -163,10 +156,9 @@ public final class Trainer {
                     + ") × train.grad_accum (" + accumulation + ")");
         }
         int sequences = Rows.of(globalBatch, exchange.rank(), world).count();
-        if (sequences > backendSequences) {   // fewer ranks share the batch: a larger plan
-            backendSequences = sequences;
-            backend = ModelBackend.create(config.getString("model.backend"), gpt, layout, precision, seed,
-                    backendSequences, message -> {});
+        ModelBackend sized = backend.forSequences(sequences);   // this rank's share of the batch may have changed
+        if (sized != backend) {
+            backend = sized;
             backend.setParameters(params);
         }
         return ReplicaSync.run(this, exchange, holdsState, boundaryDone);

@@ -11,8 +11,14 @@ import java.util.Map;
 public final class FusedBackend implements ModelBackend {
 
     private final FusedGpt model;
+    private final Gpt.Config config;
+    private final FlatParameters layout;
+    private final int maxSequences;
 
     public FusedBackend(Gpt.Config config, FlatParameters layout, int maxSequences, boolean bf16, Kernels kernels) {
+        this.config = config;
+        this.layout = layout;
+        this.maxSequences = maxSequences;
         Map<String, Integer> offsets = new HashMap<>();
         for (FlatParameters.Segment segment : layout.segments()) {
             offsets.put(segment.name(), segment.offset());
@@ -24,6 +30,13 @@ public final class FusedBackend implements ModelBackend {
     public String description() {
         return "fused " + (model.isBf16() ? "bf16" : "fp32") + " (oneDNN GEMMs, " + model.kernels().name()
                 + " kernels)";
+    }
+
+    /** A fused step's buffers are sized for its most sequences: a new one when that changes. */
+    @Override
+    public ModelBackend forSequences(int sequences) {
+        return sequences == maxSequences ? this
+                : new FusedBackend(config, layout, sequences, model.isBf16(), model.kernels());
     }
 
     @Override

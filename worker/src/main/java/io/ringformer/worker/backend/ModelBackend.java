@@ -38,6 +38,15 @@ public interface ModelBackend {
     double loss(int[] tokens, int[] targets, int first, int count);
 
     /**
+     * This backend for calls of at most {@code maxSequences} sequences (a rank's share of the batch changed with the
+     * world size): itself when its buffers suit that size, or a new one sized for it. The caller sets the
+     * parameters of a new one.
+     */
+    default ModelBackend forSequences(int maxSequences) {
+        return this;
+    }
+
+    /**
      * The backend {@code model.backend} asks for. {@code fused} is taken wherever it covers the model (no dropout,
      * fp32 or bf16, oneDNN loads here); otherwise the SameDiff graph trains and {@code log} says why, once.
      *
