@@ -7,8 +7,8 @@ import io.ringformer.protocol.JobStatusNode;
 import io.ringformer.protocol.ZkConnection;
 import io.ringformer.protocol.ZkLayout;
 import io.ringformer.worker.TrainConfig;
+import java.nio.file.Path;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.KeeperException;
@@ -51,6 +51,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
     @Mixin
     ZkAuthOption zkAuth;
 
+    @Option(names = "--token-file", paramLabel = "FILE",
+            description = "The job's token (workers prove it; frames are authenticated with it): read from FILE "
+                    + "(mode 0600), or generated and written there if FILE does not exist. Default: generated, kept "
+                    + "only in ZooKeeper.")
+    Path tokenFile;
+
     @Override
     public Integer call() throws Exception {
         zkAuth.apply();
@@ -58,7 +64,8 @@ public final class CoordinatorCommand implements Callable<Integer> {
         ZkLayout layout = new ZkLayout(job);
         try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {
             client.start();
-            JobSpec spec = JobSpec.of(UUID.randomUUID().toString(), settings.getInt("train.batch_size"), minWorkers,
+            String token = tokenFile != null ? JobToken.of(tokenFile) : JobToken.generate();
+            JobSpec spec = JobSpec.of(token, settings.getInt("train.batch_size"), minWorkers,
                     maxWorkers == null ? minWorkers : maxWorkers, settleMs, settings.toYaml());
             Optional<JobSpec> submitted = submitted(client, layout);
             if (submitted.isPresent() && submitted.get().configSha256().equals(spec.configSha256())) {

@@ -21,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.curator.framework.CuratorFramework;
@@ -104,7 +103,7 @@ final class LocalCluster {
         client.start();
         // The rendezvous waits (settle) until all N are there; later, a respawned worker is admitted at once
         // when it brings the job back to N.
-        Coordinator.submit(client, layout, JobSpec.of(UUID.randomUUID().toString(),
+        Coordinator.submit(client, layout, JobSpec.of(JobToken.generate(),
                 config.getInt("train.batch_size"), plan.minWorkers(), plan.workers(), 60_000, config.toYaml()));
         for (int c = 0; c <= plan.standbyCoordinators(); c++) {
             CuratorFramework own = c == 0 ? client : connection.newClient();

@@ -77,8 +77,11 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new UsageException("--min-workers must be 1 … --workers, --max-restarts and "
                         + "--standby-coordinators at least 0");
             }
-            int exit = LocalCluster.train(settings, directory.toAbsolutePath(),
-                    new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force));
+            int exit;
+            try (RunLock lock = RunLock.acquire(directory, System.err::println)) {   // the launcher owns the run
+                exit = LocalCluster.train(settings, directory.toAbsolutePath(),
+                        new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force));
+            }
             if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);
                 System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));

@@ -98,4 +98,12 @@ public record Generation(long number, List<String> members, List<String> endpoin
     public static Generation decode(byte[] bytes) {
         return Json.decode(bytes, Generation.class, "generation");
     }
+
+    /** Everything but the token, which is never logged. */
+    @Override
+    public String toString() {
+        return "Generation[number=" + number + ", members=" + members + ", endpoints=" + endpoints + ", world_size="
+                + worldSize + ", start_step=" + startStep + ", plan=" + plan + ", paused=" + paused
+                + ", job_token=(hidden)]";
+    }
 }

@@ -74,4 +74,11 @@ public record JobSpec(String jobToken, int globalBatch, int minWorkers, int maxW
     public static JobSpec decode(byte[] bytes) {
         return Json.decode(bytes, JobSpec.class, "job spec");
     }
+
+    /** Everything but the token, which is never logged. */
+    @Override
+    public String toString() {
+        return "JobSpec[job_token=(hidden), global_batch=" + globalBatch + ", min_workers=" + minWorkers
+                + ", max_workers=" + maxWorkers + ", settle_ms=" + settleMs + ", config_sha256=" + configSha256 + "]";
+    }
 }

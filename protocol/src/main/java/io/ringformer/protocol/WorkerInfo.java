@@ -52,4 +52,11 @@ public record WorkerInfo(String host, String endpoint, String device, State stat
     public static WorkerInfo decode(byte[] bytes) {
         return Json.decode(bytes, WorkerInfo.class, "worker info");
     }
+
+    /** Everything but the token, which is never logged. */
+    @Override
+    public String toString() {
+        return "WorkerInfo[host=" + host + ", endpoint=" + endpoint + ", device=" + device + ", state=" + state
+                + ", job_token=(hidden)]";
+    }
 }
