@@ -168,8 +168,11 @@ class ClusterIT {
             Job c = worker(jobs, dir.resolve("c.log"), null, zk, "grow", "c", dir.resolve("run"), false);
             long started = System.nanoTime();
             c.await("rank 2 of 3: in step with the others at step (\\d+) \\(state from rank 0", 120);
-            System.out.printf("a joiner: %.1f s from its start to its first step with the others%n",
-                    (System.nanoTime() - started) / 1e9);
+            System.out.printf("a joiner: %.1f s from its start to its first step with the others; the members "
+                    + "stalled %s ms (from the new generation to their next step)%n",
+                    (System.nanoTime() - started) / 1e9,
+                    a.await("recovered: step \\d+ done at \\d+ ms since the epoch, (\\d+) ms after the ring broke", 60)
+                            .group(1));
             coordinator.awaitExit(0, 600);
             List<String> hashes = new ArrayList<>();
             for (Job w : jobs.subList(2, 5)) {
