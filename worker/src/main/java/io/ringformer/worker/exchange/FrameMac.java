@@ -1,9 +1,12 @@
 package io.ringformer.worker.exchange;
 
+import io.ringformer.zoo.fused.VectorKernels;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import org.agrona.DirectBuffer;
 import org.agrona.UnsafeApi;
 
 /**
@@ -42,13 +45,16 @@ public final class FrameMac {
     private final long nhSeed1;
     private long[] nhKey = new long[0];                     // grown on demand; SipHash of the word index
     private final long[] state = new long[4];               // SipHash's v0…v3
+    private final long[] sums = new long[2];                // the two NH sums
+    private final boolean vector;                           // NH with the Vector API
 
     /** A MAC under the 128-bit key {@code (k0, k1)} (little-endian halves, as SipHash's reference code reads it). */
     public FrameMac(long k0, long k1) {
-        this(k0, k1, ~k0, ~k1);
+        this(k0, k1, ~k0, ~k1, VectorKernels.isAvailable());
     }
 
-    private FrameMac(long k0, long k1, long nhSeed0, long nhSeed1) {
+    private FrameMac(long k0, long k1, long nhSeed0, long nhSeed1, boolean vector) {
+        this.vector = vector;
         this.k0 = k0;
         this.k1 = k1;
         this.nhSeed0 = nhSeed0;
@@ -65,7 +71,7 @@ public final class FrameMac {
             sha.update("ringformer frame MAC v1\0".getBytes(StandardCharsets.UTF_8));
             byte[] digest = sha.digest(jobToken.getBytes(StandardCharsets.UTF_8));
             return new FrameMac(littleEndian(digest, 0), littleEndian(digest, 8), littleEndian(digest, 16),
-                    littleEndian(digest, 24));
+                    littleEndian(digest, 24), VectorKernels.isAvailable());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("this JVM has no SHA-256", e);
         }
@@ -80,36 +86,49 @@ public final class FrameMac {
     }
 
     /**
-     * The tag of a frame: {@code head} bytes of header at {@code address} (a multiple of 8), then, {@code gap} bytes
-     * further on (the tag field), a payload of {@code tail} bytes.
-     *
-     * @param base the array the address is relative to, or null for native memory (Agrona's {@code byteArray()}
-     *             and {@code addressOffset()})
+     * The tag of the frame at {@code at} in {@code buffer}: {@code head} bytes of header (a multiple of 8), then,
+     * {@code gap} bytes further on (the tag field), a payload of {@code tail} bytes.
      */
-    public long frameTag(Object base, long address, int head, int gap, int tail) {
-        long payload = address + head + gap;
+    public long frameTag(DirectBuffer buffer, int at, int head, int gap, int tail) {
+        Object base = buffer.byteArray();
+        long address = buffer.addressOffset() + at;
         int words = tail >>> 3;
         long[] key = nhKey(words + 1 + TOEPLITZ_SHIFT);
-        long a = 0;
-        long b = 0;
-        for (int i = 0; i < words; i++) {
-            long m = word(base, payload + 8L * i);
+        sums[0] = 0;
+        sums[1] = 0;
+        int done = 0;
+        if (vector) {                                          // whole vectors of words, where memory allows
+            int bulk = words - words % VectorNh.lanes();
+            int payload = at + head + gap;
+            ByteBuffer direct = buffer.byteBuffer();
+            if (base instanceof byte[] array) {
+                VectorNh.hash(array, (int) (buffer.addressOffset() - BYTE_ARRAY_BASE) + payload, bulk, key,
+                        TOEPLITZ_SHIFT, sums);
+                done = bulk;
+            } else if (direct != null && direct.isDirect()) {
+                VectorNh.hash(direct, buffer.wrapAdjustment() + payload, bulk, key, TOEPLITZ_SHIFT, sums);
+                done = bulk;
+            }
+        }
+        long payload = address + head + gap;
+        long a = sums[0];
+        long b = sums[1];
+        for (int i = done; i <= words; i++) {                  // the rest, and the last partial word zero-padded
+            long m;
+            if (i < words) {
+                m = word(base, payload + 8L * i);
+            } else if ((tail & 7) != 0) {
+                m = 0;
+                for (int j = 0; j < (tail & 7); j++) {
+                    m |= (UnsafeApi.getByte(base, payload + 8L * words + j) & 0xFFL) << (8 * j);
+                }
+            } else {
+                break;
+            }
             long lo = m & MASK32;
             long hi = m >>> 32;
             long ka = key[i];
             long kb = key[i + TOEPLITZ_SHIFT];
-            a += ((lo + (ka & MASK32)) & MASK32) * ((hi + (ka >>> 32)) & MASK32);
-            b += ((lo + (kb & MASK32)) & MASK32) * ((hi + (kb >>> 32)) & MASK32);
-        }
-        if ((tail & 7) != 0) {                                 // the last partial word, zero-padded
-            long m = 0;
-            for (int i = 0; i < (tail & 7); i++) {
-                m |= (UnsafeApi.getByte(base, payload + 8L * words + i) & 0xFFL) << (8 * i);
-            }
-            long lo = m & MASK32;
-            long hi = m >>> 32;
-            long ka = key[words];
-            long kb = key[words + TOEPLITZ_SHIFT];
             a += ((lo + (ka & MASK32)) & MASK32) * ((hi + (ka >>> 32)) & MASK32);
             b += ((lo + (kb & MASK32)) & MASK32) * ((hi + (kb >>> 32)) & MASK32);
         }
@@ -118,14 +137,19 @@ public final class FrameMac {
 
     /** The same keys, for another thread. */
     public FrameMac copy() {
-        return new FrameMac(k0, k1, nhSeed0, nhSeed1);
+        return new FrameMac(k0, k1, nhSeed0, nhSeed1, vector);
+    }
+
+    /** The same keys, with NH in plain loops (to check the vector code against). */
+    FrameMac scalar() {
+        return new FrameMac(k0, k1, nhSeed0, nhSeed1, false);
     }
 
     /** NH's key: at least {@code words} 64-bit words, SipHash (under the NH seed) of each index. */
     private long[] nhKey(int words) {
         if (nhKey.length < words) {
             long[] grown = new long[Math.max(words, 2 * nhKey.length)];
-            FrameMac generator = new FrameMac(nhSeed0, nhSeed1, 0, 0);
+            FrameMac generator = new FrameMac(nhSeed0, nhSeed1, 0, 0, false);
             byte[] index = new byte[8];
             for (int i = 0; i < grown.length; i++) {
                 for (int b = 0; b < 8; b++) {

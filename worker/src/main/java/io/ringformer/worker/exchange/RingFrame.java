@@ -87,7 +87,7 @@ public final class RingFrame {
 
     /** The tag {@code mac} gives the frame of {@code frameLength} bytes at {@code at}. */
     public static long computeTag(FrameMac mac, DirectBuffer buffer, int at, int frameLength) {
-        return mac.frameTag(buffer.byteArray(), buffer.addressOffset() + at, TAG_OFFSET, HEADER_LENGTH - TAG_OFFSET,
+        return mac.frameTag(buffer, at, TAG_OFFSET, HEADER_LENGTH - TAG_OFFSET,
                 frameLength - HEADER_LENGTH);
     }
 

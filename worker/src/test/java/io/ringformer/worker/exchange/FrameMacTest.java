@@ -78,4 +78,22 @@ class FrameMacTest {
         }
         assertEquals(33, tags.size());
     }
+
+    /** The Vector API's NH sums equal the plain loop's, on heap frames and on frames in direct memory (Aeron's). */
+    @Test
+    void theVectorPathGivesTheScalarPathsTags() {
+        FrameMac vector = FrameMac.ofToken("token");
+        FrameMac scalar = vector.scalar();
+        for (int payload = 0; payload <= 1100; payload += payload < 140 ? 2 : 97) {
+            UnsafeBuffer heap = frame(payload, payload);
+            UnsafeBuffer direct = new UnsafeBuffer(java.nio.ByteBuffer.allocateDirect(heap.capacity() + 24), 8,
+                    heap.capacity());                          // wrapped at an offset, as Aeron's term buffers are
+            direct.putBytes(0, heap, 0, heap.capacity());
+            long expected = RingFrame.computeTag(scalar, heap, 0, heap.capacity());
+            assertEquals(expected, RingFrame.computeTag(vector, heap, 0, heap.capacity()), "heap, payload " + payload);
+            assertEquals(expected, RingFrame.computeTag(vector, direct, 0, direct.capacity()),
+                    "direct, payload " + payload);
+            assertEquals(expected, RingFrame.computeTag(scalar, direct, 0, direct.capacity()));
+        }
+    }
 }
