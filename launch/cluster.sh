@@ -89,10 +89,9 @@ for host in "${SLOTS[@]}"; do
   n=$((n + 1))
 done
 
-# Both coordinators exit when the job ends, with its outcome (0 finished, 1 failed, 130 stopped); the last one to
-# exit speaks for the job (the active one may have been killed).
-code=0
-for _ in 1 2; do
-  wait -n "$COORDINATOR" "$STANDBY" && code=0 || code=$?
-done
-exit "$code"
+# Both coordinators exit when the job ends, with its outcome (0 finished, 1 failed, 130 stopped); one that was killed
+# (137, 143) does not speak for the job.
+active=0; wait "$COORDINATOR" || active=$?
+standby=0; wait "$STANDBY" || standby=$?
+if [[ $standby -eq 137 || $standby -eq 143 ]]; then exit "$active"; fi
+exit "$standby"

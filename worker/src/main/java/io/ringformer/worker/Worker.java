@@ -30,8 +30,8 @@ import org.apache.curator.framework.CuratorFramework;
  *   <li>Starts its own Aeron media driver and opens its inbox on {@code bind}:0 (the OS picks the port); or,
  *       when the host runs one driver for all its workers, opens an IPC inbox on that driver.</li>
  *   <li>Reads the job spec, builds its replica (text, model, checkpoint when resuming), and only then registers
- *       an ephemeral node holding its host, inbox endpoint and
- *       device ({@link WorkerSession}); every generation the coordinator writes reaches its
+ *       an ephemeral node holding its host, inbox endpoint and device ({@link WorkerSession}), so that the
+ *       members never wait for its model; every generation the coordinator writes reaches its
  *       {@link ElasticExchange}.</li>
  *   <li>Waits for a generation that names it: its position is its rank, the member order is the ring.</li>
  *   <li>Trains ({@link TrainingRun}) over the {@link ElasticExchange}, which re-forms the ring at every new
