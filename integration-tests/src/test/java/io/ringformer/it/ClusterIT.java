@@ -167,7 +167,7 @@ class ClusterIT {
             a.await("rank 0 of 2 in generation 1", 120);
             Job c = worker(jobs, dir.resolve("c.log"), null, zk, "grow", "c", dir.resolve("run"), false);
             long started = System.nanoTime();
-            c.await("rank 2 of 3: in step with the others at step (\\d+) \\(state from rank 0", 120);
+            c.await("rank 2 of 3: in step with the others at step (\\d+) \\(state from rank \\d+", 120);
             System.out.printf("a joiner: %.1f s from its start to its first step with the others; the members "
                     + "stalled %s ms (from the new generation to their next step)%n",
                     (System.nanoTime() - started) / 1e9,

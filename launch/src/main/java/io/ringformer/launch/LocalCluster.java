@@ -145,11 +145,11 @@ final class LocalCluster {
         JobStatusNode status = new JobStatusNode(client, layout);
         for (long poll = 0; ; poll++) {
             if (poll % POLLS_PER_STATUS_READ == 0) {
+                reportGeneration(client);
                 Optional<JobStatus> now = status.read();
                 if (now.isPresent() && now.get().ended()) {
-                    return ended(now.get());
+                    return ended(client, now.get());
                 }
-                reportGeneration(client);
             }
             for (Map.Entry<String, Process> entry : List.copyOf(running.entrySet())) {
                 Process p = entry.getValue();
@@ -160,7 +160,7 @@ final class LocalCluster {
                 running.remove(id);
                 Optional<JobStatus> now = status.read();
                 if (now.isPresent() && now.get().ended()) {
-                    return ended(now.get());
+                    return ended(client, now.get());
                 }
                 deleteQuietly(client, layout.worker(id));
                 long step = now.map(JobStatus::lastStep).orElse(-1L);
@@ -178,7 +178,7 @@ final class LocalCluster {
             if (running.isEmpty()) {
                 Optional<JobStatus> now = status.read();
                 if (now.isPresent() && now.get().ended()) {
-                    return ended(now.get());
+                    return ended(client, now.get());
                 }
                 System.err.println("ringformer: job failed: every worker exited before the job finished; the last "
                         + "checkpoint in " + runDirectory + " is intact: continue with --resume");
@@ -215,7 +215,8 @@ final class LocalCluster {
         }
     }
 
-    private int ended(JobStatus status) throws InterruptedException {
+    private int ended(CuratorFramework client, JobStatus status) throws Exception {
+        reportGeneration(client);                           // the last change, if the end came before its line
         if (status.state() == JobStatus.State.FINISHED || status.state() == JobStatus.State.STOPPED) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             for (Process p : List.copyOf(running.values())) {   // members leave once they have written their part
