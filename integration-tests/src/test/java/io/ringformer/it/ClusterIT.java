@@ -42,9 +42,12 @@ class ClusterIT {
     static Job coordinator(List<Job> jobs, Path log, String zk, String job, List<String> config, int min, int max,
                            String... extra) {
         List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", job, "--min-workers", "" + min,
-                "--max-workers", "" + max, "--settle-ms", "0"));
+                "--max-workers", "" + max));
         args.addAll(config);
         args.addAll(List.of(extra));
+        if (!args.contains("--settle-ms")) {
+            args.addAll(List.of("--settle-ms", "0"));          // generation 1 as soon as min workers are there
+        }
         Job c = Job.start(log, args.toArray(String[]::new));
         jobs.add(c);
         return c;
@@ -197,12 +200,15 @@ class ClusterIT {
         List<Job> jobs = new ArrayList<>();
         try {
             String zk = zooKeeper(jobs, dir);
-            Job active = coordinator(jobs, dir.resolve("active.log"), zk, "failover", 800, data, 2, 3);
+            // all three in generation 1 (sorted: a is rank 0), then the job may shrink to two
+            Job active = coordinator(jobs, dir.resolve("active.log"), zk, "failover", config(800, data), 2, 3,
+                    "--settle-ms", "20000");
             Job a = worker(jobs, dir.resolve("a.log"), null, zk, "failover", "a", dir.resolve("run"), false);
             worker(jobs, dir.resolve("b.log"), null, zk, "failover", "b", dir.resolve("run"), false);
             Job c = worker(jobs, dir.resolve("c.log"), null, zk, "failover", "c", dir.resolve("run"), false);
             int generation = Integer.parseInt(a.await("rank 0 of 3 in generation (\\d+)", 120).group(1));
-            Job standby = coordinator(jobs, dir.resolve("standby.log"), zk, "failover", 800, data, 2, 3);
+            Job standby = coordinator(jobs, dir.resolve("standby.log"), zk, "failover", config(800, data), 2, 3,
+                    "--settle-ms", "20000");
             standby.await("standing by", 60);
             a.await("^step 50/", 120);
             long killedAt = System.nanoTime();
