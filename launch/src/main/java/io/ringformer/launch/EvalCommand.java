@@ -2,6 +2,8 @@ package io.ringformer.launch;
 
 import io.ringformer.worker.TrainedModel;
 import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,9 +23,20 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         TrainedModel model = TrainedModel.load(checkpoint, System.err::println);
-        double loss = model.validationLoss(iterations == null ? model.config().getInt("eval.iters") : iterations);
-        System.out.printf("checkpoint %s (step %d): val loss %.4f, perplexity %.3f%n",
-                model.checkpoint().directory(), model.checkpoint().step(), loss, Math.exp(loss));
+        Map<String, Double> metrics = model.evaluate(iterations == null ? model.config().getInt("eval.iters")
+                : iterations);
+        double loss = metrics.values().iterator().next();
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "checkpoint %s (step %d): val loss %.4f",
+                model.checkpoint().directory(), model.checkpoint().step(), loss));
+        metrics.forEach((name, value) -> {
+            if (!name.equals("loss")) {
+                line.append(String.format(Locale.ROOT, ", %s %.4f", name, value));
+            }
+        });
+        if (metrics.size() == 1) {
+            line.append(String.format(Locale.ROOT, ", perplexity %.3f", Math.exp(loss)));
+        }
+        System.out.println(line);
         return 0;
     }
 }

@@ -5,6 +5,7 @@ import io.ringformer.worker.TrainingRun;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Map;
 import java.time.Duration;
 
 /**
@@ -70,14 +71,16 @@ final class ProgressView implements TrainingRun.Listener {
     }
 
     @Override
-    public void evaluated(long step, double trainLoss, double valLoss) {
+    public void evaluated(long step, double trainLoss, double valLoss, Map<String, Double> metrics) {
         plot.evaluation(step, trainLoss, valLoss);
         try {
             plot.write();
         } catch (IOException e) {
             line("could not write loss.png: " + e.getMessage());
         }
-        line(String.format("step %d: train loss %.4f, val loss %.4f", step, trainLoss, valLoss));
+        StringBuilder others = new StringBuilder();
+        metrics.forEach((name, value) -> others.append(String.format(", %s %.4f", name, value)));
+        line(String.format("step %d: train loss %.4f, val loss %.4f%s", step, trainLoss, valLoss, others));
     }
 
     @Override

@@ -3,17 +3,35 @@ package io.ringformer.launch;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.worker.TrainConfig;
+import io.ringformer.zoo.family.ConfigKey;
+import io.ringformer.zoo.family.ModelFamilies;
+import io.ringformer.zoo.family.ModelFamily;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** The README's configuration reference is the config table: every key, with its default. */
+/**
+ * The README's configuration reference is the config table: every trainer key, then every family's keys under its
+ * own heading ({@code #### model.family: gpt}), each with its default.
+ */
 class ReadmeTest {
 
     @Test
     void configurationReferenceListsEveryKeyWithItsDefault() throws Exception {
         String readme = Files.readString(Path.of("../README.md"));
-        for (TrainConfig.Key key : TrainConfig.KEYS) {
+        check(readme.substring(0, readme.indexOf("#### `model.family: ")), TrainConfig.KEYS);
+        for (ModelFamily family : ModelFamilies.all()) {
+            String heading = "#### `model.family: " + family.name() + "`";
+            int at = readme.indexOf(heading);
+            assertTrue(at >= 0, "README.md has no heading " + heading);
+            int end = readme.indexOf("\n#", at + heading.length());
+            check(readme.substring(at, end < 0 ? readme.length() : end), family.keys());
+        }
+    }
+
+    private static void check(String readme, List<ConfigKey> keys) {
+        for (ConfigKey key : keys) {
             String row = "| `" + key.name() + "` | " + key.type().name().toLowerCase() + " | `";
             int at = readme.indexOf(row);
             assertTrue(at >= 0, "README.md has no row for " + key.name());

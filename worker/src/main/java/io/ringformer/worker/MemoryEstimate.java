@@ -1,5 +1,7 @@
 package io.ringformer.worker;
 
+import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.ModelFamily;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,10 +20,8 @@ import java.util.regex.Pattern;
  *   <li><b>Java heap</b>: the trainer's flat master parameters, gradient buffer and AdamW's two moments — four
  *       arrays of P values — plus 64 MiB for the rest of the JVM's own objects.</li>
  *   <li><b>Native memory</b> (ND4J and oneDNN, off the heap): the SameDiff graph's copy of the parameters, the
- *       fused step's copy and a bf16 shadow, and the activations one step keeps for its backward pass: per block
- *       and per token about 22·d values (LayerNorm inputs and outputs, q/k/v, merged heads, the MLP's 4·d
- *       pre- and post-GELU and GELU's slope) plus n_head·T attention probabilities, and per token the logits
- *       and their gradient (2·V). The SameDiff backend keeps more intermediates than the fused step: its
+ *       fused step's copy and a bf16 shadow, and the activations one step keeps for its backward pass, per row
+ *       as the family counts them ({@link ModelFamily#footprint}). The SameDiff backend keeps more intermediates than the fused step: its
  *       activations count twice.</li>
  * </ul>
  * The rows are this rank's share of {@code train.batch_size} (all of them in a world of one): the fused backend
@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * not a measurement: {@link #check} refuses only what cannot fit — heap beyond the JVM's maximum, or heap plus
  * native beyond the machine's memory ({@code MemTotal} in /proc/meminfo).
  *
- * @param parameters  trainable values of the model (exact for the GPT)
+ * @param parameters  trainable values of the model, as the family counts them
  * @param heapBytes   the Java heap the replica needs
  * @param nativeBytes native memory beside it
  */
@@ -39,19 +39,14 @@ public record MemoryEstimate(long parameters, long heapBytes, long nativeBytes) 
     private static final long BYTES_PER_VALUE = 4;
     private static final Pattern MEM_TOTAL = Pattern.compile("(?m)^MemTotal:\\s+(\\d+)\\s+kB");
 
-    /** The estimate for one replica of {@code config}'s model over {@code vocabSize} tokens, as rank 0 of {@code world}. */
-    public static MemoryEstimate of(TrainConfig config, int vocabSize, int worldSize) {
+    /** The estimate for one replica of {@code config}'s model, its family's artifact sizing it, as rank 0 of {@code world}. */
+    public static MemoryEstimate of(TrainConfig config, Artifact artifact, int worldSize) {
         // in double: the largest configs in range overflow a long (and are refused, as they should be)
-        double d = config.getInt("model.n_embd");
-        double layers = config.getInt("model.n_layer");
-        double heads = config.getInt("model.n_head");
-        double t = config.getInt("model.block_size");
+        ModelFamily.Footprint footprint = config.family().footprint(config, artifact);
         double batch = config.getInt("train.batch_size");
         double rows = Math.ceil(batch / Math.max(1, worldSize));
-        boolean learned = config.getString("model.positions").equals("learned");
-        double parameters = vocabSize * d + (learned ? t * d : 0) + layers * (12 * d * d + 13 * d) + 2 * d;
-        double tokens = rows * t;
-        double activations = tokens * (layers * (22 * d + heads * t) + 2.0 * vocabSize);
+        double parameters = footprint.parameters();
+        double activations = rows * footprint.activationValuesPerRow();
         if (config.getString("model.backend").equals("samediff")) {
             activations *= 2;
         }
@@ -89,8 +84,8 @@ public record MemoryEstimate(long parameters, long heapBytes, long nativeBytes) 
         if (all > machineBytes) {
             throw new ConfigException(String.format(Locale.ROOT, "training this config needs about %s%s (%s for "
                     + "%,d parameters with gradients and optimizer state, %s native memory for the model copies and "
-                    + "the activations of train.batch_size × model.block_size tokens), but this machine has %s: "
-                    + "lower train.batch_size or model.block_size, or model.n_layer or model.n_embd",
+                    + "the activations of train.batch_size rows), but this machine has %s: lower train.batch_size, "
+                    + "the rows' length (model.block_size, or the image's patches), or model.n_layer or model.n_embd",
                     size((long) Math.min(all, Long.MAX_VALUE / 2)), replicas > 1 ? " for " + replicas + " workers"
                             : "", size(heapBytes), parameters, size(nativeBytes), size(machineBytes)));
         }

@@ -2,6 +2,7 @@ package io.ringformer.worker;
 
 import io.ringformer.worker.checkpoint.Checkpoint;
 import io.ringformer.worker.checkpoint.DataFingerprint;
+import io.ringformer.zoo.family.ConfigKey;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -52,7 +53,12 @@ public final class ResumeGuard {
                     + name + ": " + e.getMessage());
         }
         List<String> refused = new ArrayList<>();
-        for (TrainConfig.Key key : TrainConfig.KEYS) {
+        if (before.family() != config.family()) {
+            throw new ConfigException("cannot resume from checkpoint " + name + ": it trained model.family "
+                    + before.family().name() + ", and this config's model.family is " + config.family().name()
+                    + "; resume with the checkpoint's config, or start a new run with another --out");
+        }
+        for (ConfigKey key : config.keys()) {
             Object old = before.get(key.name());
             Object now = config.get(key.name());
             if (Objects.equals(old, now)) {

@@ -11,132 +11,88 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import io.ringformer.zoo.family.ConfigKey;
+import io.ringformer.zoo.family.ConfigKey.Type;
+import io.ringformer.zoo.family.ModelFamilies;
+import io.ringformer.zoo.family.ModelFamily;
+import io.ringformer.zoo.family.Settings;
 
 /**
- * The training configuration: every key, its type, default and meaning in one table ({@link #KEYS}), read from a
- * YAML file of nested sections ({@code optim: {lr: 1e-3}}) and overridden by {@code section.key=value} strings.
- * An unknown key, a value of the wrong type or a missing file is a {@link ConfigException} that names it.
+ * The training configuration: the trainer's keys ({@link #KEYS}) and the keys of the model family that
+ * {@code model.family} names ({@link ModelFamily#keys}), each with its type, default and meaning, read from a YAML
+ * file of nested sections ({@code optim: {lr: 1e-3}}) and overridden by {@code section.key=value} strings. An
+ * unknown key, a key of another family, a value of the wrong type or out of range, or a missing file is a
+ * {@link ConfigException} that names it.
  */
-public final class TrainConfig {
+public final class TrainConfig implements Settings {
 
-    public enum Type { INT, DOUBLE, STRING, BOOLEAN }
-
-    /**
-     * One configuration key: {@code section.name}, its type, default, a line of documentation, and what values it
-     * takes: numbers in [{@code min}, {@code max}], strings among {@code choices} (empty: any string).
-     */
-    public record Key(String name, Type type, Object defaultValue, String description, double min, double max,
-                      List<String> choices) {
-        Key(String name, Type type, Object defaultValue, String description) {
-            this(name, type, defaultValue, description, Double.NaN, Double.NaN, List.of());
-        }
-
-        Key(String name, Type type, Object defaultValue, String description, double min, double max) {
-            this(name, type, defaultValue, description, min, max, List.of());
-        }
-
-        Key(String name, Type type, Object defaultValue, String description, List<String> choices) {
-            this(name, type, defaultValue, description, Double.NaN, Double.NaN, choices);
-        }
-
-        /** The values it takes, as the README and errors write them; empty when any value of its type does. */
-        public String range() {
-            if (!choices.isEmpty()) {
-                return String.join(" | ", choices);
-            }
-            if (Double.isNaN(min)) {
-                return "";
-            }
-            return type == Type.INT ? (long) min + " … " + (long) max : min + " … " + max;
-        }
-
-        /** Null when {@code value} is in range, else the error: key, value, range and the fix. */
-        String check(Object value) {
-            boolean fits = !choices.isEmpty() ? choices.contains(value)
-                    : Double.isNaN(min) || value instanceof Number n && n.doubleValue() >= min
-                    && n.doubleValue() <= max;
-            return fits ? null : name + "=" + value + " is out of range: it takes " + range() + " (fix it in the "
-                    + "config file or with --set " + name + "=…)";
-        }
-    }
-
-    /** Every key there is. The README's configuration reference is this table. */
-    public static final List<Key> KEYS = List.of(
-            new Key("model.n_layer", Type.INT, 4, "transformer blocks",
-                    1, 256),
-            new Key("model.n_head", Type.INT, 4, "attention heads per block",
-                    1, 256),
-            new Key("model.n_embd", Type.INT, 128, "model width",
-                    1, 16384),
-            new Key("model.block_size", Type.INT, 64, "context length in tokens",
-                    1, 65536),
-            new Key("model.dropout", Type.DOUBLE, 0.0, "dropout on embeddings, attention weights and residuals",
-                    0, 0.99),
-            new Key("model.positions", Type.STRING, "learned", "learned | sinusoidal | rope | alibi",
-                    List.of("learned", "sinusoidal", "rope", "alibi")),
-            new Key("model.backend", Type.STRING, "fused",
+    /** The trainer's keys, the same for every family. The README's configuration reference is these and each family's. */
+    public static final List<ConfigKey> KEYS = List.of(
+            new ConfigKey("model.family", Type.STRING, ModelFamilies.DEFAULT, "the model family: "
+                    + String.join(" | ", ModelFamilies.names()) + " (its own keys follow it in this reference)",
+                    ModelFamilies.names()),
+            new ConfigKey("model.backend", Type.STRING, "fused",
                     "fused (hand-written step: oneDNN GEMMs, Vector API kernels) | samediff (the graph); fused falls"
                             + " back to samediff, saying so, for what it does not cover (dropout, fp16)",
                     List.of("fused", "samediff")),
-            new Key("data.path", Type.STRING, "data/moby-dick.txt",
-                    "UTF-8 text file, relative to the working directory"),
-            new Key("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training",
-                    0.01, 0.99),
-            new Key("train.batch_size", Type.INT, 12,
+            new ConfigKey("train.batch_size", Type.INT, 12,
                     "sequences per optimizer step: the global batch, whatever the workers and accumulation",
                     1, 1_000_000),
-            new Key("train.grad_accum", Type.INT, 1, "micro-batches a worker splits its share of the batch into",
+            new ConfigKey("train.grad_accum", Type.INT, 1, "micro-batches a worker splits its share of the batch into",
                     1, 1_000_000),
-            new Key("train.max_iters", Type.INT, 2000, "optimizer steps",
+            new ConfigKey("train.max_iters", Type.INT, 2000, "optimizer steps",
                     1, 1_000_000_000),
-            new Key("train.seed", Type.INT, 1337, "seed of the initial parameters and of the batch sequence",
+            new ConfigKey("train.seed", Type.INT, 1337, "seed of the initial parameters and of the batch sequence",
                     0, Integer.MAX_VALUE),
-            new Key("train.precision", Type.STRING, "fp32", "fp32 | bf16 | fp16 (matmul compute type)",
+            new ConfigKey("train.precision", Type.STRING, "fp32", "fp32 | bf16 | fp16 (matmul compute type)",
                     List.of("fp32", "bf16", "fp16")),
-            new Key("optim.lr", Type.DOUBLE, 1e-3, "peak learning rate",
+            new ConfigKey("optim.lr", Type.DOUBLE, 1e-3, "peak learning rate",
                     1e-12, 10),
-            new Key("optim.min_lr", Type.DOUBLE, 1e-4, "learning rate at and after lr_decay_iters",
+            new ConfigKey("optim.min_lr", Type.DOUBLE, 1e-4, "learning rate at and after lr_decay_iters",
                     0, 10),
-            new Key("optim.schedule", Type.STRING, "cosine", "cosine (linear warmup, cosine decay) | constant",
+            new ConfigKey("optim.schedule", Type.STRING, "cosine", "cosine (linear warmup, cosine decay) | constant",
                     List.of("cosine", "constant")),
-            new Key("optim.warmup_iters", Type.INT, 100, "steps of linear warmup",
+            new ConfigKey("optim.warmup_iters", Type.INT, 100, "steps of linear warmup",
                     0, 1_000_000_000),
-            new Key("optim.lr_decay_iters", Type.INT, 2000, "step at which the cosine reaches min_lr",
+            new ConfigKey("optim.lr_decay_iters", Type.INT, 2000, "step at which the cosine reaches min_lr",
                     1, 1_000_000_000),
-            new Key("optim.beta1", Type.DOUBLE, 0.9, "AdamW first-moment decay",
+            new ConfigKey("optim.beta1", Type.DOUBLE, 0.9, "AdamW first-moment decay",
                     0, 0.999999),
-            new Key("optim.beta2", Type.DOUBLE, 0.99, "AdamW second-moment decay",
+            new ConfigKey("optim.beta2", Type.DOUBLE, 0.99, "AdamW second-moment decay",
                     0, 0.999999),
-            new Key("optim.eps", Type.DOUBLE, 1e-8, "AdamW denominator epsilon",
+            new ConfigKey("optim.eps", Type.DOUBLE, 1e-8, "AdamW denominator epsilon",
                     1e-30, 1),
-            new Key("optim.weight_decay", Type.DOUBLE, 0.1, "decoupled weight decay, matrices only",
+            new ConfigKey("optim.weight_decay", Type.DOUBLE, 0.1, "decoupled weight decay, matrices only",
                     0, 10),
-            new Key("optim.grad_clip", Type.DOUBLE, 1.0, "global gradient-norm clip; 0 turns it off",
+            new ConfigKey("optim.grad_clip", Type.DOUBLE, 1.0, "global gradient-norm clip; 0 turns it off",
                     0, 1e6),
-            new Key("eval.interval", Type.INT, 250, "steps between evaluations",
+            new ConfigKey("eval.interval", Type.INT, 250, "steps between evaluations",
                     1, 1_000_000_000),
-            new Key("eval.iters", Type.INT, 20, "fixed batches per split in one evaluation",
+            new ConfigKey("eval.iters", Type.INT, 20, "fixed batches per split in one evaluation",
                     1, 100_000),
-            new Key("checkpoint.interval", Type.INT, 250, "steps between checkpoints (and one at the end)",
+            new ConfigKey("checkpoint.interval", Type.INT, 250, "steps between checkpoints (and one at the end)",
                     1, 1_000_000_000),
-            new Key("checkpoint.keep", Type.INT, 3, "valid checkpoints kept in the run directory",
+            new ConfigKey("checkpoint.keep", Type.INT, 3, "valid checkpoints kept in the run directory",
                     1, 10_000),
-            new Key("log.interval", Type.INT, 10, "steps between log lines and metrics records",
+            new ConfigKey("log.interval", Type.INT, 10, "steps between log lines and metrics records",
                     1, 1_000_000_000),
-            new Key("exchange.wire", Type.STRING, "fp32", "gradients on the wire: fp32 | bf16 | fp16 (summed in fp32)",
+            new ConfigKey("exchange.wire", Type.STRING, "fp32", "gradients on the wire: fp32 | bf16 | fp16 (summed in fp32)",
                     List.of("fp32", "bf16", "fp16")),
-            new Key("exchange.timeout_ms", Type.INT, 30000, "longest wait for one all-reduce before the step fails",
+            new ConfigKey("exchange.timeout_ms", Type.INT, 30000, "longest wait for one all-reduce before the step fails",
                     100, 86_400_000));
 
+
+    private final ModelFamily family;
     private final Map<String, Object> values;
 
-    private TrainConfig(Map<String, Object> values) {
+    private TrainConfig(ModelFamily family, Map<String, Object> values) {
+        this.family = family;
         this.values = values;
     }
 
     /** The defaults alone. */
     public static TrainConfig defaults() {
-        return override(new TrainConfig(new LinkedHashMap<>()), List.of());
+        return complete(new LinkedHashMap<>());
     }
 
     /** Reads a YAML file, then applies {@code key=value} overrides in order. */
@@ -149,11 +105,16 @@ public final class TrainConfig {
         } catch (IOException e) {
             throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
         }
-        return override(parse(yaml, file.toString()), overrides);
+        return override(raw(yaml, file.toString()), overrides);
     }
 
     /** Parses YAML text; {@code origin} names it in errors. */
     public static TrainConfig parse(String yaml, String origin) {
+        return override(raw(yaml, origin), List.of());
+    }
+
+    /** The sections of a YAML text as {@code section.key → value}, unchecked. */
+    private static TrainConfig raw(String yaml, String origin) {
         Object tree;
         try {
             tree = new ObjectMapper(new YAMLFactory()).readValue(yaml, Object.class);
@@ -170,12 +131,11 @@ public final class TrainConfig {
                     throw new ConfigException(origin + ": '" + section.getKey() + "' should be a section of keys");
                 }
                 for (Map.Entry<?, ?> entry : entries.entrySet()) {
-                    String name = section.getKey() + "." + entry.getKey();
-                    values.put(name, convert(key(name), entry.getValue()));
+                    values.put(section.getKey() + "." + entry.getKey(), entry.getValue());
                 }
             }
         }
-        return new TrainConfig(values);
+        return new TrainConfig(null, values);
     }
 
     /** A copy with {@code key=value} overrides applied, e.g. {@code optim.lr=3e-4}. */
@@ -186,26 +146,50 @@ public final class TrainConfig {
             if (eq <= 0) {
                 throw new ConfigException("override '" + override + "' should look like key=value, e.g. optim.lr=3e-4");
             }
-            String name = override.substring(0, eq).trim();
-            values.put(name, convert(key(name), override.substring(eq + 1).trim()));
+            values.put(override.substring(0, eq).trim(), override.substring(eq + 1).trim());
+        }
+        return complete(values);
+    }
+
+    /**
+     * Every key of the trainer and of the family {@code model.family} names, each from {@code values} or its
+     * default, converted and checked; then the family's own checks.
+     */
+    private static TrainConfig complete(Map<String, Object> values) {
+        Object named = values.getOrDefault("model.family", ModelFamilies.DEFAULT);
+        ModelFamily family;
+        try {
+            family = ModelFamilies.named(String.valueOf(named).trim());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage() + " (fix it in the config file or with --set model.family=…)");
+        }
+        List<ConfigKey> keys = keys(family);
+        for (String name : values.keySet()) {
+            key(keys, family, name);
         }
         Map<String, Object> complete = new LinkedHashMap<>();
-        for (Key key : KEYS) {
-            Object value = values.getOrDefault(key.name(), key.defaultValue());
+        for (ConfigKey key : keys) {
+            Object value = values.containsKey(key.name()) ? convert(key, values.get(key.name())) : key.defaultValue();
             String problem = key.check(value);
             if (problem != null) {
                 throw new ConfigException(problem);
             }
             complete.put(key.name(), value);
         }
-        int width = (Integer) complete.get("model.n_embd");
-        int heads = (Integer) complete.get("model.n_head");
-        if (width % heads != 0) {
-            throw new ConfigException("model.n_embd=" + width + " is not a multiple of model.n_head=" + heads
-                    + " (each head takes n_embd / n_head dimensions; e.g. --set model.n_embd="
-                    + (width / heads + 1) * heads + ")");
+        TrainConfig config = new TrainConfig(family, complete);
+        try {
+            family.check(config);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
         }
-        return new TrainConfig(complete);
+        return config;
+    }
+
+    /** The trainer's keys and {@code family}'s, in the order the README lists them. */
+    public static List<ConfigKey> keys(ModelFamily family) {
+        List<ConfigKey> keys = new ArrayList<>(KEYS);
+        keys.addAll(family.keys());
+        return keys;
     }
 
     /** A copy with one value replaced. */
@@ -213,15 +197,34 @@ public final class TrainConfig {
         return override(this, List.of(name + "=" + value));
     }
 
-    private static Key key(String name) {
-        for (Key key : KEYS) {
+    /** The family {@code model.family} names. */
+    public ModelFamily family() {
+        return family;
+    }
+
+    /** This config's keys: the trainer's and its family's. */
+    public List<ConfigKey> keys() {
+        return keys(family);
+    }
+
+    private static ConfigKey key(List<ConfigKey> keys, ModelFamily family, String name) {
+        for (ConfigKey key : keys) {
             if (key.name().equals(name)) {
                 return key;
             }
         }
+        for (ModelFamily other : ModelFamilies.all()) {
+            for (ConfigKey key : other.keys()) {
+                if (key.name().equals(name)) {
+                    throw new ConfigException("config key '" + name + "' belongs to model.family " + other.name()
+                            + ", and this config's model.family is " + family.name() + "; remove the key, or set "
+                            + "model.family: " + other.name());
+                }
+            }
+        }
         List<String> near = new ArrayList<>();
         String leaf = name.substring(name.lastIndexOf('.') + 1);
-        for (Key key : KEYS) {
+        for (ConfigKey key : keys) {
             if (key.name().endsWith("." + leaf) || key.name().startsWith(name)) {
                 near.add(key.name());
             }
@@ -230,7 +233,7 @@ public final class TrainConfig {
                 + (near.isEmpty() ? "; see the configuration reference in README.md" : "; did you mean " + near + "?"));
     }
 
-    private static Object convert(Key key, Object raw) {
+    private static Object convert(ConfigKey key, Object raw) {
         String text = String.valueOf(raw).trim();
         try {
             return switch (key.type()) {
@@ -266,19 +269,27 @@ public final class TrainConfig {
 
     /** The value of any key, as its type's boxed value. */
     public Object get(String name) {
-        return values.get(key(name).name());
+        return values.get(key(keys(), family, name).name());
     }
 
+    @Override
     public int getInt(String name) {
-        return (Integer) values.get(key(name).name());
+        return (Integer) get(name);
     }
 
+    @Override
     public double getDouble(String name) {
-        return (Double) values.get(key(name).name());
+        return (Double) get(name);
     }
 
+    @Override
     public String getString(String name) {
-        return (String) values.get(key(name).name());
+        return (String) get(name);
+    }
+
+    @Override
+    public boolean getBoolean(String name) {
+        return (Boolean) get(name);
     }
 
     /** The effective configuration as nested YAML, every key present. */

@@ -4,27 +4,34 @@ import io.ringformer.worker.checkpoint.Checkpoint;
 import io.ringformer.worker.checkpoint.CheckpointException;
 import io.ringformer.worker.checkpoint.CheckpointStore;
 import io.ringformer.worker.exchange.LocalExchange;
-import io.ringformer.zoo.data.TextDataset;
+import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.Split;
 import io.ringformer.zoo.gpt.Gpt;
 import io.ringformer.zoo.gpt.Sampler;
 import io.ringformer.zoo.text.CharTokenizer;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.function.Consumer;
-import org.nd4j.linalg.api.buffer.DataType;
 
-/** A model loaded from a checkpoint, for sampling and evaluation. */
+/**
+ * A model loaded from a checkpoint, of any family: its config, its artifact, and its inference graph with the
+ * trained parameters, for the commands that use it ({@code generate}, {@code fill-mask}, {@code classify},
+ * {@code eval}).
+ */
 public final class TrainedModel {
 
     private final Checkpoint checkpoint;
     private final TrainConfig config;
-    private final CharTokenizer tokenizer;
+    private final Artifact artifact;
+    private Model model;
 
-    private TrainedModel(Checkpoint checkpoint, TrainConfig config, CharTokenizer tokenizer) {
+    private TrainedModel(Checkpoint checkpoint, TrainConfig config, Artifact artifact) {
         this.checkpoint = checkpoint;
         this.config = config;
-        this.tokenizer = tokenizer;
+        this.artifact = artifact;
     }
 
     /**
@@ -39,12 +46,8 @@ public final class TrainedModel {
                 || CheckpointStore.stepOf(path) >= 0
                 ? CheckpointStore.load(path) : CheckpointStore.at(path).latestValid(warnings);
         TrainConfig config = TrainConfig.parse(checkpoint.configYaml(), checkpoint.directory() + "/config.yaml");
-        try {
-            return new TrainedModel(checkpoint, config, CharTokenizer.load(checkpoint.tokenizerFile()));
-        } catch (IOException | IllegalArgumentException e) {
-            throw new CheckpointException("cannot read the tokenizer of " + checkpoint.directory() + ": "
-                    + e.getMessage());
-        }
+        return new TrainedModel(checkpoint, config,
+                TrainingRun.loadArtifact(config.family(), checkpoint.artifactFile()));
     }
 
     public Checkpoint checkpoint() {
@@ -55,16 +58,34 @@ public final class TrainedModel {
         return config;
     }
 
-    /** Continues {@code prompt} by {@code tokens} characters. */
-    public String generate(String prompt, int tokens, double temperature, int topK, long seed) {
-        Gpt gpt = Gpt.build(Trainer.modelConfig(config, tokenizer.vocabSize()), DataType.FLOAT, 0, false);
-        FlatParameters layout = FlatParameters.of(gpt.graph(), gpt.parameterNames(), name -> false);
-        if (layout.size() != checkpoint.state().params().length) {
-            throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
-                    + checkpoint.state().params().length + " parameters, but the model its config.yaml describes has "
-                    + layout.size());
+    /** The family's preprocessing: a tokenizer, image statistics. */
+    public Artifact artifact() {
+        return artifact;
+    }
+
+    /** The inference graph (no dropout, fp32) holding the trained parameters; built once. */
+    public Model model() {
+        if (model == null) {
+            Model built = config.family().build(config, artifact, 0, false, MixedPrecision.FP32);
+            FlatParameters layout = FlatParameters.of(built.graph(), built.parameterNames(), name -> false);
+            if (layout.size() != checkpoint.state().params().length) {
+                throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
+                        + checkpoint.state().params().length + " parameters, but the model its config.yaml "
+                        + "describes has " + layout.size());
+            }
+            layout.write(checkpoint.state().params(), built.graph());
+            model = built;
         }
-        layout.write(checkpoint.state().params(), gpt.graph());
+        return model;
+    }
+
+    /** Continues {@code prompt} by {@code tokens} characters: for a GPT checkpoint. */
+    public String generate(String prompt, int tokens, double temperature, int topK, long seed) {
+        if (!(model() instanceof Gpt gpt)) {
+            throw new ConfigException("generate continues text with a gpt model; checkpoint " + checkpoint.directory()
+                    + " holds a " + config.family().name() + " model (see the README's recipes for its command)");
+        }
+        CharTokenizer tokenizer = (CharTokenizer) artifact;
         int[] prompted;
         try {
             prompted = tokenizer.encode(prompt);
@@ -74,22 +95,19 @@ public final class TrainedModel {
         return tokenizer.decode(new Sampler(gpt).sample(prompted, tokens, temperature, topK, seed));
     }
 
-    /** Mean loss on the validation split over {@code iterations} fixed batches, with the data it was trained on. */
-    public double validationLoss(int iterations) {
-        String text = TrainingRun.readText(Path.of(config.getString("data.path")));
-        TextDataset data;
-        try {
-            data = TextDataset.of(text, tokenizer, config.getDouble("data.train_fraction"));
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException("data.path " + config.getString("data.path") + " does not fit the checkpoint's "
-                    + "tokenizer: " + e.getMessage());
-        }
+    /**
+     * The model's metrics on the held-out split (the loss first), with the data it was trained on.
+     *
+     * @param iterations evaluation batches, for families that sample them
+     */
+    public Map<String, Double> evaluate(int iterations) {
         if (iterations < 1) {
             throw new ConfigException("evaluation needs at least one batch, got " + iterations);
         }
-        Trainer trainer = new Trainer(config.with("eval.iters", iterations), data, tokenizer.vocabSize(),
+        TrainConfig evaluation = config.with("eval.iters", iterations);
+        Trainer trainer = new Trainer(evaluation, artifact, TrainingRun.openData(evaluation, artifact),
                 new LocalExchange());
         trainer.restore(checkpoint.state());
-        return trainer.evaluate(TextDataset.Split.VAL);
+        return trainer.evaluate(Split.VAL);
     }
 }

@@ -7,16 +7,24 @@ import io.ringformer.worker.optim.GradientClipping;
 import io.ringformer.worker.optim.LearningRateSchedule;
 import io.ringformer.worker.optim.LossScaler;
 import io.ringformer.zoo.MixedPrecision;
-import io.ringformer.zoo.attention.PositionType;
-import io.ringformer.zoo.data.TextDataset;
 import io.ringformer.zoo.data.TextDataset.Rows;
-import io.ringformer.zoo.data.TextDataset.Split;
-import io.ringformer.zoo.gpt.Gpt;
+import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.family.DataSource;
+import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.ModelFamily;
+import io.ringformer.zoo.family.Split;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
  * One replica, one optimizer step at a time.
+ *
+ * <p>The model is a family's ({@link ModelFamily}): the trainer sees only its contract — a {@link Model} with
+ * parameter groups, loss and metrics, fed by a {@link DataSource} of named arrays.
  *
  * <p>A step, as DESIGN.md §3 narrates it:
  * <ol>
@@ -50,7 +58,8 @@ public final class Trainer {
 
     private final TrainConfig config;
     private ModelBackend backend;
-    private final TextDataset data;
+    private final DataSource data;
+    private final Model model;
     private final GradientExchange exchange;
     private final FlatParameters layout;
     private final float[] params;
@@ -62,25 +71,25 @@ public final class Trainer {
     private final boolean fp16;
     private LossScaler scaler;
     private final int globalBatch;
-    private final int blockSize;
     private final int accumulation;
     private final long seed;
-    private final int[] tokens;        // this step's global batch [batch_size, T], row-major
-    private final int[] targets;
+    private final Batch batch;         // this step's global batch, [batch_size, …] per array
     private long step;
 
-    public Trainer(TrainConfig config, TextDataset data, int vocabSize, GradientExchange exchange) {
-        this(config, data, vocabSize, exchange, message -> {});
+    public Trainer(TrainConfig config, Artifact artifact, DataSource data, GradientExchange exchange) {
+        this(config, artifact, data, exchange, message -> {});
     }
 
-    /** @param log where the choice of backend is reported */
-    public Trainer(TrainConfig config, TextDataset data, int vocabSize, GradientExchange exchange,
+    /**
+     * @param artifact the family's preprocessing (it sizes the model's vocabulary or classes)
+     * @param log      where the choice of backend is reported
+     */
+    public Trainer(TrainConfig config, Artifact artifact, DataSource data, GradientExchange exchange,
                    Consumer<String> log) {
         this.config = config;
         this.data = data;
         this.exchange = exchange;
         this.globalBatch = config.getInt("train.batch_size");
-        this.blockSize = config.getInt("model.block_size");
         this.accumulation = config.getInt("train.grad_accum");
         this.seed = config.getInt("train.seed");
         if (accumulation < 1 || globalBatch < exchange.worldSize() * accumulation) {
@@ -93,15 +102,19 @@ public final class Trainer {
         } catch (IllegalArgumentException e) {
             throw new ConfigException("train.precision: " + e.getMessage());
         }
-        Gpt.Config model = modelConfig(config, vocabSize);
-        Gpt gpt = Gpt.build(model, DataType.FLOAT, seed, true, precision);
-        this.layout = FlatParameters.of(gpt.graph(), gpt.parameterNames(), Trainer::decays);
-        this.params = layout.read(gpt.graph());
-        this.backend = ModelBackend.create(config.getString("model.backend"), gpt, layout, precision, seed,
+        ModelFamily family = config.family();
+        try {
+            this.model = family.build(config, artifact, seed, true, precision);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("model: " + e.getMessage());
+        }
+        this.layout = FlatParameters.of(model.graph(), model.parameterNames(), model::decays);
+        this.params = layout.read(model.graph());
+        this.backend = ModelBackend.create(config.getString("model.backend"), model,
+                () -> family.build(config, artifact, seed, false, MixedPrecision.FP32), layout, precision, seed,
                 Rows.of(globalBatch, exchange.rank(), exchange.worldSize()).count(), log);
         backend.setParameters(params);
-        this.tokens = new int[globalBatch * blockSize];
-        this.targets = new int[globalBatch * blockSize];
+        this.batch = data.newBatch(globalBatch);
         this.buffer = new float[layout.size() + 2];
         this.decay = layout.decayMask();
         this.optimizer = new AdamW(layout.size(), config.getDouble("optim.beta1"), config.getDouble("optim.beta2"),
@@ -109,17 +122,6 @@ public final class Trainer {
         this.schedule = schedule(config);
         this.fp16 = precision.compute() == DataType.HALF;
         this.scaler = new LossScaler(fp16);
-    }
-
-    /** The model shape a config asks for. */
-    public static Gpt.Config modelConfig(TrainConfig config, int vocabSize) {
-        try {
-            return new Gpt.Config(vocabSize, config.getInt("model.block_size"), config.getInt("model.n_layer"),
-                    config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"),
-                    PositionType.parse(config.getString("model.positions")));
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException("model: " + e.getMessage());
-        }
     }
 
     static LearningRateSchedule schedule(TrainConfig config) {
@@ -135,11 +137,6 @@ public final class Trainer {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
-    }
-
-    /** Weight decay on matrices only: not on biases, LayerNorm gains or the position table. */
-    static boolean decays(String name) {
-        return name.startsWith("w") && !name.equals("wpe") || name.contains("/w_");
     }
 
     /**
@@ -206,12 +203,12 @@ public final class Trainer {
         double lossScale = scaler.scale();
         int size = layout.size();
         buffer[size + 1] = stopVote ? 1 : 0;
-        data.fill(Split.TRAIN, seed, step, globalBatch, blockSize, tokens, targets);
+        data.fill(seed, step, batch);
         Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
         for (int micro = 0; micro < accumulation; micro++) {
             Rows part = Rows.of(mine.count(), micro, accumulation);
             float weight = (float) part.count() / globalBatch;
-            double loss = backend.addGradients(tokens, targets, mine.first() + part.first(), part.count(), step,
+            double loss = backend.addGradients(batch, mine.first() + part.first(), part.count(), step,
                     (float) (weight * lossScale), buffer);
             buffer[size] += (float) (weight * loss);
         }
@@ -230,20 +227,54 @@ public final class Trainer {
     }
 
     /**
-     * Mean loss over {@code eval.iters} fixed batches of a split (the same batches at every evaluation), without
-     * dropout. Every rank evaluates its rows; the exchange sums the weighted means.
+     * The model's metrics ({@link Model#metrics()}, the loss first) on a split's evaluation batches (the same
+     * batches at every evaluation), without dropout. Every rank evaluates its rows of each batch; the exchange sums
+     * the metrics' sums and counts, so every rank gets the exact global values.
      */
-    public double evaluate(Split split) {
-        int iterations = config.getInt("eval.iters");
-        Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
-        float[] total = new float[1];
-        for (int i = 0; i < iterations; i++) {
-            data.fill(split, seed ^ EVAL_SALT, i, globalBatch, blockSize, tokens, targets);
-            double loss = backend.loss(tokens, targets, mine.first(), mine.count());
-            total[0] += (float) (loss * mine.count() / globalBatch);
+    public Map<String, Double> evaluate(Split split) {
+        List<Model.Metric> metrics = model.metrics();
+        int batches = data.evaluationBatches(split, globalBatch, config.getInt("eval.iters"));
+        double[] sums = new double[2 * metrics.size()];
+        for (int i = 0; i < batches; i++) {
+            data.fillEvaluation(split, seed ^ EVAL_SALT, i, batch);
+            Rows mine = Rows.of(batch.filled(), exchange.rank(), exchange.worldSize());
+            if (mine.count() > 0) {
+                double[] part = backend.evaluate(batch, mine.first(), mine.count());
+                for (int m = 0; m < sums.length; m++) {
+                    sums[m] += part[m];
+                }
+            }
+        }
+        float[] total = new float[sums.length];
+        for (int m = 0; m < sums.length; m++) {
+            total[m] = (float) sums[m];
         }
         exchange.allReduce(total, -1 - step);
-        return total[0] / iterations;
+        Map<String, Double> values = new LinkedHashMap<>();
+        for (int m = 0; m < metrics.size(); m++) {
+            values.put(metrics.get(m).name(), total[2 * m] / (double) Math.max(total[2 * m + 1], 1f));
+        }
+        return values;
+    }
+
+    /** The loss metric of an evaluation ({@link #evaluate}'s first). */
+    public double evaluateLoss(Split split) {
+        return evaluate(split).values().iterator().next();
+    }
+
+    /** Items (tokens, images) in one global batch, for throughput. */
+    public long itemsPerStep() {
+        return (long) globalBatch * data.itemsPerRow();
+    }
+
+    /** What {@link #itemsPerStep} counts: tokens, images. */
+    public String itemName() {
+        return data.itemName();
+    }
+
+    /** The model the trainer trains (its graph holds the initial parameters, not the trained ones). */
+    public Model model() {
+        return model;
     }
 
     /** The next step to train (0 for a fresh run). */

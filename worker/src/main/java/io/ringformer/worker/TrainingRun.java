@@ -6,13 +6,13 @@ import io.ringformer.worker.checkpoint.CheckpointStore;
 import io.ringformer.worker.checkpoint.DataFingerprint;
 import io.ringformer.worker.exchange.GenerationChangedException;
 import io.ringformer.worker.exchange.GradientExchange;
-import io.ringformer.zoo.data.TextDataset;
-import io.ringformer.zoo.text.CharTokenizer;
+import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.DataSource;
+import io.ringformer.zoo.family.ModelFamily;
+import io.ringformer.zoo.family.Split;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.MalformedInputException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,8 +20,9 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * A training run in a run directory: {@code config.yaml}, {@code tokenizer.txt}, {@code metrics.jsonl} and
- * {@code checkpoints/}. {@link #run} is the training loop; a {@link Listener} shows it to a person. In a job of
+ * A training run in a run directory: {@code config.yaml}, the family's artifact ({@code tokenizer.txt},
+ * {@code tokenizer.json}, {@code image_stats.json}), {@code metrics.jsonl} and {@code checkpoints/}. {@link #run}
+ * is the training loop; a {@link Listener} shows it to a person. In a job of
  * several ranks every rank runs the loop (the exchange keeps them in step) and rank 0 alone writes the run
  * directory and talks to the listener; the others only read it, to resume.
  */
@@ -33,7 +34,8 @@ public final class TrainingRun {
 
         default void stepped(Trainer.StepResult result, double tokensPerSecond) {}
 
-        default void evaluated(long step, double trainLoss, double valLoss) {}
+        /** @param metrics the model's other metrics on the held-out split ({@code accuracy}, …) */
+        default void evaluated(long step, double trainLoss, double valLoss, Map<String, Double> metrics) {}
 
         default void checkpointed(Path checkpoint) {}
     }
@@ -66,37 +68,18 @@ public final class TrainingRun {
         stopRequested = true;
     }
 
-    /** Reads a UTF-8 text file, with errors that name it and the fix. */
-    public static String readText(Path path) {
-        try {
-            String text = Files.readString(path);
-            if (text.isEmpty()) {
-                throw new ConfigException("data.path " + path + " is empty");
-            }
-            return text;
-        } catch (NoSuchFileException e) {
-            throw new ConfigException("data file not found: " + path
-                    + " (run launch/fetch-data.sh for Moby Dick, or --set data.path=FILE)");
-        } catch (MalformedInputException e) {
-            throw new ConfigException("data.path " + path + " is not UTF-8 text");
-        } catch (IOException e) {
-            throw new ConfigException("cannot read data.path " + path + ": " + e.getMessage());
-        }
-    }
-
     /**
      * What can be checked of a config before anything is built or written, so that bad input costs one line and
-     * leaves the run directory as it was: the data file (readable UTF-8, at least two distinct characters, each
-     * split longer than one window) and the memory of {@code replicas} replicas on this machine
-     * ({@link MemoryEstimate}). {@link #prepare} checks the same again for the replica it builds.
+     * leaves the run directory as it was: the family's data (it fits the artifact and opens the data, which checks
+     * them) and the memory of {@code replicas} replicas on this machine ({@link MemoryEstimate}). {@link #prepare}
+     * checks the same again for the replica it builds.
      *
      * @throws ConfigException naming the key or file and what to change
      */
     public static void checkInputs(TrainConfig config, int replicas) {
-        String text = readText(Path.of(config.getString("data.path")));
-        CharTokenizer tokenizer = CharTokenizer.fit(text);
-        checkData(config, text, tokenizer);
-        MemoryEstimate.of(config, tokenizer.vocabSize(), 1).check(Runtime.getRuntime().maxMemory(),
+        Artifact artifact = fitArtifact(config);
+        openData(config, artifact);
+        MemoryEstimate.of(config, artifact, 1).check(Runtime.getRuntime().maxMemory(),
                 MemoryEstimate.machineMemoryBytes().orElse(Long.MAX_VALUE), replicas);
     }
 
@@ -115,8 +98,8 @@ public final class TrainingRun {
         return train(prepare(resume, force, exchange), true);
     }
 
-    /** A replica ready to train: its data, tokenizer, trainer, and the checkpoint it resumed from, if any. */
-    public record Prepared(GradientExchange exchange, CheckpointStore store, CharTokenizer tokenizer, Trainer trainer,
+    /** A replica ready to train: its data, artifact, trainer, and the checkpoint it resumed from, if any. */
+    public record Prepared(GradientExchange exchange, CheckpointStore store, Artifact artifact, Trainer trainer,
                            Checkpoint checkpoint, boolean resume) {}
 
     /**
@@ -126,15 +109,11 @@ public final class TrainingRun {
      * may come from another member ({@link Trainer#synchronise}).
      */
     public Prepared prepare(boolean resume, boolean force, GradientExchange exchange) {
-        Path dataFile = Path.of(config.getString("data.path"));
-        String text = readText(dataFile);
-        DataFingerprint dataFingerprint = fingerprint(dataFile);
-        CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"), dataFingerprint);
+        ModelFamily family = config.family();
         Checkpoint checkpoint = null;
-        CharTokenizer tokenizer;
         if (resume) {
             try {
-                checkpoint = store.latestValid(log);
+                checkpoint = new CheckpointStore(directory, config.getInt("checkpoint.keep")).latestValid(log);
             } catch (CheckpointException e) {
                 if (!exchange.elastic()) {
                     throw e;
@@ -143,21 +122,21 @@ public final class TrainingRun {
                         + "another member");
             }
         }
+        Artifact artifact = checkpoint != null ? loadArtifact(family, checkpoint.artifactFile()) : fitArtifact(config);
+        DataSource data = openData(config, artifact);
+        DataFingerprint dataFingerprint = fingerprint(data);
         if (checkpoint != null) {
             ResumeGuard.check(checkpoint, config, dataFingerprint, force, log);
-            tokenizer = loadTokenizer(checkpoint.tokenizerFile());
-        } else {
-            tokenizer = CharTokenizer.fit(text);
         }
-        TextDataset data = checkData(config, text, tokenizer);
-        MemoryEstimate.of(config, tokenizer.vocabSize(), 1).checkHere();
-        Trainer trainer = new Trainer(config, data, tokenizer.vocabSize(), exchange, log);
+        CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"), dataFingerprint);
+        MemoryEstimate.of(config, artifact, 1).checkHere();
+        Trainer trainer = new Trainer(config, artifact, data, exchange, log);
         log.accept("model backend: " + trainer.backend());
         if (checkpoint != null) {
             trainer.restore(checkpoint.state());
             log.accept("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());
         }
-        return new Prepared(exchange, store, tokenizer, trainer, checkpoint, resume);
+        return new Prepared(exchange, store, artifact, trainer, checkpoint, resume);
     }
 
     /**
@@ -172,10 +151,10 @@ public final class TrainingRun {
             throw new ConfigException("run directory " + directory + " already holds checkpoints; add --resume "
                     + "to continue it, or choose another --out");
         }
-        Path tokenizerFile = directory.resolve("tokenizer.txt");
+        Path artifactFile = directory.resolve(prepared.artifact().fileName());
         Checkpoint checkpoint = prepared.checkpoint();
         if (writer) {
-            writeRunFiles(prepared.tokenizer(), tokenizerFile);
+            writeRunFiles(prepared.artifact(), artifactFile);
             if (checkpoint != null) {
                 int dropped = MetricsFile.keepUpTo(directory.resolve("metrics.jsonl"), checkpoint.step());
                 if (dropped > 0) {
@@ -184,15 +163,15 @@ public final class TrainingRun {
             }
         }
         boolean holdsState = checkpoint != null || founding && !prepared.resume();
-        return loop(prepared.trainer(), exchange, prepared.store(), prepared.tokenizer(), tokenizerFile, holdsState,
+        return loop(prepared.trainer(), exchange, prepared.store(), prepared.artifact(), artifactFile, holdsState,
                 checkpoint == null ? -1 : checkpoint.step());
     }
 
-    private void writeRunFiles(CharTokenizer tokenizer, Path tokenizerFile) {
+    private void writeRunFiles(Artifact artifact, Path artifactFile) {
         try {
             Files.createDirectories(directory);
             Files.writeString(directory.resolve("config.yaml"), config.toYaml());
-            tokenizer.save(tokenizerFile);
+            artifact.save(artifactFile);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write to run directory " + directory, e);
         }
@@ -204,13 +183,14 @@ public final class TrainingRun {
      * is abandoned, the exchange re-formed and the replicas resynchronised; the loop then goes on from the step
      * the members agreed on, redoing that step's boundary unless rank 0 had already recorded it.
      */
-    private Outcome loop(Trainer trainer, GradientExchange exchange, CheckpointStore store, CharTokenizer tokenizer,
-                         Path tokenizerFile, boolean holdsState, long resumedAt) {
+    private Outcome loop(Trainer trainer, GradientExchange exchange, CheckpointStore store, Artifact artifact,
+                         Path artifactFile, boolean holdsState, long resumedAt) {
         int maxSteps = config.getInt("train.max_iters");
         int logEvery = Math.max(1, config.getInt("log.interval"));
         int evalEvery = Math.max(1, config.getInt("eval.interval"));
         int saveEvery = Math.max(1, config.getInt("checkpoint.interval"));
-        long tokensPerStep = (long) config.getInt("train.batch_size") * config.getInt("model.block_size");
+        long itemsPerStep = trainer.itemsPerStep();
+        String throughputKey = trainer.itemName() + "_per_s";
         double lastLoss = Double.NaN;
         double valLoss = Double.NaN;
         Path lastCheckpoint = null;
@@ -232,7 +212,7 @@ public final class TrainingRun {
                         holdsState = true;
                         boundaryDone = agreed.leaderBoundaryDone() ? agreed.step() : -1;
                         if (exchange.rank() == 0 && !wroteRunFiles) {
-                            writeRunFiles(tokenizer, tokenizerFile);     // a new rank 0 may be on another disk
+                            writeRunFiles(artifact, artifactFile);     // a new rank 0 may be on another disk
                             wroteRunFiles = true;
                         }
                         log.accept(String.format("rank %d of %d: in step with the others at step %d (state from "
@@ -245,7 +225,7 @@ public final class TrainingRun {
                     if (exchange.paused()) {
                         long n = trainer.nextStep();
                         if (leader && n > 0 && savedAt != n) {
-                            lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
+                            lastCheckpoint = save(store, trainer, artifactFile, lastLoss, valLoss, listener);
                             savedAt = n;
                         }
                         log.accept("rank " + exchange.rank() + ": paused at step " + n + " with " + exchange.worldSize()
@@ -264,7 +244,7 @@ public final class TrainingRun {
                             valLoss = evaluate(trainer, n, leader ? metrics : null, listener);
                         }
                         if (leader && saveDue && savedAt != n) {
-                            lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
+                            lastCheckpoint = save(store, trainer, artifactFile, lastLoss, valLoss, listener);
                             savedAt = n;
                         }
                         boundaryDone = n;
@@ -272,7 +252,7 @@ public final class TrainingRun {
                     }
                     if (n >= maxSteps || stopAgreed) {
                         if (stopAgreed && leader && savedAt != n && n > 0) {
-                            lastCheckpoint = save(store, trainer, tokenizerFile, lastLoss, valLoss, listener);
+                            lastCheckpoint = save(store, trainer, artifactFile, lastLoss, valLoss, listener);
                             savedAt = n;
                         }
                         exchange.allReduceExact(new float[1], FINISHED);   // every rank has passed the end
@@ -291,14 +271,14 @@ public final class TrainingRun {
                     }
                     brokeAtNs = 0;
                     lastLoss = r.loss();
-                    double tokensPerSecond = tokensPerStep / (r.millis() / 1000.0);
+                    double itemsPerSecond = itemsPerStep / (r.millis() / 1000.0);
                     if (done % logEvery == 0 || done == maxSteps) {
                         if (leader) {
                             metrics.record(Map.of("step", done, "lr", r.lr(), "loss", r.loss(), "grad_norm",
-                                    r.gradNorm(), "tokens_per_s", Math.round(tokensPerSecond), "applied",
+                                    r.gradNorm(), throughputKey, Math.round(itemsPerSecond), "applied",
                                     r.applied()));
                         }
-                        listener.stepped(r, tokensPerSecond);
+                        listener.stepped(r, itemsPerSecond);
                     }
                 } catch (GenerationChangedException e) {
                     brokeAtNs = brokeAtNs != 0 ? brokeAtNs : System.nanoTime();
@@ -316,70 +296,70 @@ public final class TrainingRun {
         return new Outcome(trainer.nextStep(), lastLoss, valLoss, lastCheckpoint, stopAgreed);
     }
 
-    /** Train and val loss on the fixed evaluation batches, recorded and shown; returns the val loss. */
+    /**
+     * The metrics of both splits on their evaluation batches, recorded ({@code train_loss}, {@code val_loss}, and
+     * {@code val_<metric>} for the family's other metrics) and shown; returns the val loss.
+     */
     private double evaluate(Trainer trainer, long step, MetricsFile.Appender metrics, Listener listener) {
-        double train = trainer.evaluate(TextDataset.Split.TRAIN);
-        double val = trainer.evaluate(TextDataset.Split.VAL);
+        double train = trainer.evaluateLoss(Split.TRAIN);
+        Map<String, Double> val = new LinkedHashMap<>(trainer.evaluate(Split.VAL));
+        double valLoss = val.remove(val.keySet().iterator().next());
         if (metrics != null) {
-            metrics.record(Map.of("step", step, "val_loss", val, "train_loss", train));
+            Map<String, Object> record = new LinkedHashMap<>();
+            record.put("step", step);
+            record.put("val_loss", valLoss);
+            record.put("train_loss", train);
+            val.forEach((name, value) -> record.put("val_" + name, value));
+            metrics.record(record);
         }
-        listener.evaluated(step, train, val);
-        return val;
+        listener.evaluated(step, train, valLoss, val);
+        return valLoss;
     }
 
-    private Path save(CheckpointStore store, Trainer trainer, Path tokenizerFile, double loss, double valLoss,
+    private Path save(CheckpointStore store, Trainer trainer, Path artifactFile, double loss, double valLoss,
                       Listener listener) {
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("loss", loss);
         info.put("val_loss", valLoss);
         info.put("time", java.time.Instant.now().toString());
-        Path written = store.write(trainer.state(), config.toYaml(), tokenizerFile, info);
+        Path written = store.write(trainer.state(), config.toYaml(), artifactFile, info);
         listener.checkpointed(written);
         return written;
     }
 
-    /**
-     * The dataset of {@code text}, refused with a {@link ConfigException} when a model cannot train on it: fewer
-     * than two distinct characters (nothing to predict), or a split shorter than one window of
-     * {@code model.block_size} + 1 tokens.
-     */
-    private static TextDataset checkData(TrainConfig config, String text, CharTokenizer tokenizer) {
-        String path = config.getString("data.path");
-        if (tokenizer.vocabSize() < 2) {
-            throw new ConfigException("data.path " + path + " holds a single distinct character: a language model "
-                    + "needs a text of at least two (and, to learn anything, a real text)");
-        }
-        TextDataset data;
+    /** The family's artifact fitted on the config's training data. */
+    public static Artifact fitArtifact(TrainConfig config) {
         try {
-            data = TextDataset.of(text, tokenizer, config.getDouble("data.train_fraction"));
+            return config.family().fitArtifact(config);
         } catch (IllegalArgumentException e) {
-            throw new ConfigException("data: " + e.getMessage());
+            throw new ConfigException(e.getMessage());
         }
-        int window = config.getInt("model.block_size") + 1;
-        for (TextDataset.Split split : TextDataset.Split.values()) {
-            if (data.tokens(split) < window) {
-                throw new ConfigException("data.path " + path + " is too short: its " + split.name().toLowerCase(
-                        java.util.Locale.ROOT) + " split has " + data.tokens(split) + " characters, and one window "
-                        + "of model.block_size + 1 needs " + window + "; use a longer text, or lower "
-                        + "model.block_size (or change data.train_fraction)");
-            }
-        }
-        return data;
     }
 
-    private static DataFingerprint fingerprint(Path file) {
+    /** The family's data for {@code config}, refused with a {@link ConfigException} when a model cannot train on it. */
+    public static DataSource openData(TrainConfig config, Artifact artifact) {
         try {
-            return DataFingerprint.of(file);
+            return config.family().data(config, artifact);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+    }
+
+    private static DataFingerprint fingerprint(DataSource data) {
+        try {
+            return DataFingerprint.of(data.files());
         } catch (IOException e) {
-            throw new ConfigException("cannot read data.path " + file + ": " + e.getMessage());
+            throw new ConfigException("cannot read the data " + data.files() + ": " + e.getMessage());
         }
     }
 
-    private static CharTokenizer loadTokenizer(Path file) {
+    /** A checkpoint's artifact, read by its family. */
+    public static Artifact loadArtifact(ModelFamily family, Path file) {
         try {
-            return CharTokenizer.load(file);
+            return family.loadArtifact(file);
         } catch (IOException | IllegalArgumentException e) {
-            throw new CheckpointException("cannot read the checkpoint's tokenizer: " + e.getMessage());
+            throw new CheckpointException("cannot read the checkpoint's " + file.getFileName() + ": "
+                    + e.getMessage());
         }
     }
 }

@@ -160,8 +160,8 @@ public final class Worker {
             }
 
             @Override
-            public void evaluated(long step, double trainLoss, double valLoss) {
-                inner.evaluated(step, trainLoss, valLoss);
+            public void evaluated(long step, double trainLoss, double valLoss, Map<String, Double> metrics) {
+                inner.evaluated(step, trainLoss, valLoss, metrics);
             }
 
             @Override

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ringformer.zoo.family.Artifact;
 import io.ringformer.zoo.gpt.Gpt;
+import io.ringformer.zoo.gpt.GptFamily;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,19 +23,36 @@ class MemoryEstimateTest {
         return TrainConfig.override(TrainConfig.defaults(), List.of(overrides));
     }
 
+    /** An artifact that only sizes the output layer. */
+    static Artifact outputs(int size) {
+        return new Artifact() {
+            public String fileName() {
+                return "tokenizer.txt";
+            }
+
+            public void save(Path file) {
+                throw new UnsupportedOperationException();
+            }
+
+            public int outputSize() {
+                return size;
+            }
+        };
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"learned", "rope"})
     void theParameterCountIsTheModelsOwn(String positions) {
         TrainConfig config = config("model.n_layer=2", "model.n_head=3", "model.n_embd=12", "model.block_size=7",
                 "model.positions=" + positions);
-        Gpt gpt = Gpt.build(Trainer.modelConfig(config, 11), DataType.FLOAT, 1, false);
+        Gpt gpt = Gpt.build(GptFamily.modelConfig(config, 11), DataType.FLOAT, 1, false);
         int real = FlatParameters.of(gpt.graph(), gpt.parameterNames(), name -> false).size();
-        assertEquals(real, MemoryEstimate.of(config, 11, 1).parameters());
+        assertEquals(real, MemoryEstimate.of(config, outputs(11), 1).parameters());
     }
 
     @Test
     void nanoGptsCpuConfigFitsAFourGibHeapOnASmallMachine() {
-        MemoryEstimate estimate = MemoryEstimate.of(config(), 80, 1);
+        MemoryEstimate estimate = MemoryEstimate.of(config(), outputs(80), 1);
         assertTrue(estimate.totalBytes() < 200L << 20, estimate.toString());   // ~0.8M parameters, batch 12 × 64
         assertDoesNotThrow(() -> estimate.check(4 * GIB, 8 * GIB));
     }
@@ -40,7 +60,7 @@ class MemoryEstimateTest {
     @Test
     void aModelTooLargeForTheHeapSaysHowMuchAndWhatToLower() {
         MemoryEstimate estimate = MemoryEstimate.of(config("model.n_embd=4096", "model.n_layer=64",
-                "model.n_head=32"), 80, 1);
+                "model.n_head=32"), outputs(80), 1);
         ConfigException e = assertThrows(ConfigException.class, () -> estimate.check(4 * GIB, 1024 * GIB));
         assertTrue(e.getMessage().contains("of Java heap") && e.getMessage().contains("4.0 GiB")
                 && e.getMessage().contains("model.n_layer") && e.getMessage().contains("-Xmx"), e.getMessage());
@@ -48,7 +68,7 @@ class MemoryEstimateTest {
 
     @Test
     void activationsBeyondTheMachineNameTheBatchAndTheBlock() {
-        MemoryEstimate estimate = MemoryEstimate.of(config("model.block_size=65536", "train.batch_size=64"), 80, 1);
+        MemoryEstimate estimate = MemoryEstimate.of(config("model.block_size=65536", "train.batch_size=64"), outputs(80), 1);
         assertTrue(estimate.heapBytes() < GIB, estimate.toString());
         ConfigException e = assertThrows(ConfigException.class, () -> estimate.check(4 * GIB, 24 * GIB));
         assertTrue(e.getMessage().contains("train.batch_size") && e.getMessage().contains("model.block_size")
@@ -57,7 +77,7 @@ class MemoryEstimateTest {
 
     @Test
     void workersOnOneMachineShareIt() {
-        MemoryEstimate estimate = MemoryEstimate.of(config("model.block_size=1024", "train.batch_size=16"), 80, 1);
+        MemoryEstimate estimate = MemoryEstimate.of(config("model.block_size=1024", "train.batch_size=16"), outputs(80), 1);
         long machine = estimate.totalBytes() * 3;
         assertDoesNotThrow(() -> estimate.check(4 * GIB, machine, 3));
         ConfigException e = assertThrows(ConfigException.class, () -> estimate.check(4 * GIB, machine, 4));
@@ -67,7 +87,7 @@ class MemoryEstimateTest {
     @Test
     void theLargestConfigInRangeDoesNotOverflow() {
         MemoryEstimate estimate = MemoryEstimate.of(config("model.n_embd=16384", "model.n_layer=256",
-                "model.n_head=256", "model.block_size=65536", "train.batch_size=1000000"), 1 << 16, 1);
+                "model.n_head=256", "model.block_size=65536", "train.batch_size=1000000"), outputs(1 << 16), 1);
         assertTrue(estimate.heapBytes() > 0 && estimate.nativeBytes() > 0 && estimate.totalBytes() > 0,
                 estimate.toString());
         assertThrows(ConfigException.class, estimate::checkHere);

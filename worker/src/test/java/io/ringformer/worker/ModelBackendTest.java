@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.worker.exchange.LocalExchange;
-import io.ringformer.zoo.data.TextDataset;
+import io.ringformer.zoo.family.Split;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -21,7 +21,7 @@ class ModelBackendTest {
     }
 
     static Trainer trainer(TrainConfig config, List<String> log) {
-        return new Trainer(config, TrainerTest.DATA, TrainerTest.TOKENIZER.vocabSize(), new LocalExchange(), log::add);
+        return TrainerTest.trainer(config, new LocalExchange(), log::add);
     }
 
     @Test
@@ -37,7 +37,7 @@ class ModelBackendTest {
                 assertEquals(a.loss(), b.loss(), 1e-4 * a.loss(), positions + " step " + i + " loss");
                 assertEquals(a.gradNorm(), b.gradNorm(), 1e-3 * a.gradNorm(), positions + " step " + i + " norm");
             }
-            assertEquals(graph.evaluate(TextDataset.Split.VAL), fused.evaluate(TextDataset.Split.VAL), 1e-3,
+            assertEquals(graph.evaluateLoss(Split.VAL), fused.evaluateLoss(Split.VAL), 1e-3,
                     positions + " val loss");
         }
     }

@@ -7,7 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.worker.exchange.LocalExchange;
-import io.ringformer.zoo.data.TextDataset;
+import io.ringformer.zoo.family.Split;
+import io.ringformer.zoo.gpt.Gpt;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
 import io.ringformer.zoo.text.CharTokenizer;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,19 +23,34 @@ class TrainerTest {
 
     static final String TEXT = RealText.mobyDick(60_000);
     static final CharTokenizer TOKENIZER = CharTokenizer.fit(TEXT);
-    static final TextDataset DATA = TextDataset.of(TEXT, TOKENIZER, 0.9);
+    static final Path TEXT_FILE = written(TEXT);
+
+    private static Path written(String text) {
+        try {
+            Path file = Files.createTempFile("trainer-test", ".txt");
+            file.toFile().deleteOnExit();
+            return Files.writeString(file, text);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
     /** A small GPT that trains in well under a second a step. */
     static TrainConfig tiny(String... overrides) {
         List<String> all = new ArrayList<>(List.of("model.n_layer=2", "model.n_head=2", "model.n_embd=32",
                 "model.block_size=32", "train.batch_size=8", "optim.warmup_iters=5", "optim.lr_decay_iters=100",
-                "optim.lr=3e-3", "eval.iters=2"));
+                "optim.lr=3e-3", "eval.iters=2", "data.path=" + TEXT_FILE));
         all.addAll(List.of(overrides));
         return TrainConfig.override(TrainConfig.defaults(), all);
     }
 
     static Trainer trainer(TrainConfig config) {
-        return new Trainer(config, DATA, TOKENIZER.vocabSize(), new LocalExchange());
+        return trainer(config, new LocalExchange(), message -> {});
+    }
+
+    /** A trainer of the GPT family on the first 60,000 characters of Moby Dick. */
+    static Trainer trainer(TrainConfig config, GradientExchange exchange, Consumer<String> log) {
+        return new Trainer(config, TOKENIZER, config.family().data(config, TOKENIZER), exchange, log);
     }
 
     @Test
@@ -49,11 +70,11 @@ class TrainerTest {
     @Test
     void lossFallsOnRealText() {
         Trainer trainer = trainer(tiny());
-        double before = trainer.evaluate(TextDataset.Split.VAL);
+        double before = trainer.evaluateLoss(Split.VAL);
         for (int i = 0; i < 60; i++) {
             trainer.trainStep();
         }
-        double after = trainer.evaluate(TextDataset.Split.VAL);
+        double after = trainer.evaluateLoss(Split.VAL);
         assertTrue(before > 4.0 && after < before - 1.0, "val loss " + before + " → " + after);
     }
 
@@ -78,13 +99,14 @@ class TrainerTest {
 
     @Test
     void weightDecayTouchesMatricesOnly() {
-        assertTrue(Trainer.decays("wte"));
-        assertTrue(Trainer.decays("h0/attn/w_qkv"));
-        assertTrue(Trainer.decays("h3/mlp/w_proj"));
-        assertFalse(Trainer.decays("wpe"));
-        assertFalse(Trainer.decays("h0/attn/b_qkv"));
-        assertFalse(Trainer.decays("h0/ln_1/gain"));
-        assertFalse(Trainer.decays("ln_f/bias"));
+        Gpt gpt = (Gpt) trainer(tiny()).model();
+        assertTrue(gpt.decays("wte"));
+        assertTrue(gpt.decays("h0/attn/w_qkv"));
+        assertTrue(gpt.decays("h3/mlp/w_proj"));
+        assertFalse(gpt.decays("wpe"));
+        assertFalse(gpt.decays("h0/attn/b_qkv"));
+        assertFalse(gpt.decays("h0/ln_1/gain"));
+        assertFalse(gpt.decays("ln_f/bias"));
     }
 
     /** A comm hook that poisons one step's gradient, as an fp16 overflow would. */
@@ -112,7 +134,7 @@ class TrainerTest {
 
     @Test
     void anOverflowSkipsExactlyOneStepAndHalvesTheScale() {
-        Trainer trainer = new Trainer(tiny("train.precision=fp16"), DATA, TOKENIZER.vocabSize(), new OverflowAt(2));
+        Trainer trainer = trainer(tiny("train.precision=fp16"), new OverflowAt(2), message -> {});
         trainer.trainStep();
         Trainer.StepResult second = trainer.trainStep();
         float[] before = trainer.parameters().clone();

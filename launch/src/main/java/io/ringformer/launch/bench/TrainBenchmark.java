@@ -5,8 +5,8 @@ import io.ringformer.worker.TrainConfig;
 import io.ringformer.worker.Trainer;
 import io.ringformer.worker.TrainingRun;
 import io.ringformer.worker.exchange.LocalExchange;
-import io.ringformer.zoo.data.TextDataset;
-import io.ringformer.zoo.text.CharTokenizer;
+import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.DataSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,9 +56,8 @@ public final class TrainBenchmark implements Callable<Integer> {
             throw new io.ringformer.protocol.InputException("--steps and --rounds must be at least 1 and --warmup not negative");
         }
         TrainConfig settings = config.load();
-        String text = TrainingRun.readText(Path.of(settings.getString("data.path")));
-        CharTokenizer tokenizer = CharTokenizer.fit(text);
-        TextDataset data = TextDataset.of(text, tokenizer, settings.getDouble("data.train_fraction"));
+        Artifact artifact = TrainingRun.fitArtifact(settings);
+        DataSource data = TrainingRun.openData(settings, artifact);
         List<String> asked = variants != null ? variants
                 : List.of(settings.getString("model.backend") + ":" + settings.getString("train.precision"));
         List<Variant> timed = new ArrayList<>();
@@ -70,13 +69,14 @@ public final class TrainBenchmark implements Callable<Integer> {
             }
             TrainConfig variantSettings = TrainConfig.override(settings,
                     List.of("model.backend=" + parts[0], "train.precision=" + parts[1]));
-            Trainer trainer = new Trainer(variantSettings, data, tokenizer.vocabSize(), new LocalExchange(),
+            Trainer trainer = new Trainer(variantSettings, artifact, data, new LocalExchange(),
                     message -> System.out.println(variant + ": " + message));
             timed.add(new Variant(variant + " [" + trainer.backend() + "]", trainer, new ArrayList<>()));
         }
-        long tokensPerStep = (long) settings.getInt("train.batch_size") * settings.getInt("model.block_size");
-        System.out.printf("%s: %,d parameters, %d tokens/step, OMP_NUM_THREADS=%s%n", config.name(),
-                timed.get(0).trainer().parameterCount(), tokensPerStep,
+        long itemsPerStep = timed.get(0).trainer().itemsPerStep();
+        String items = timed.get(0).trainer().itemName();
+        System.out.printf("%s (%s): %,d parameters, %d %s/step, OMP_NUM_THREADS=%s%n", config.name(),
+                settings.family().name(), timed.get(0).trainer().parameterCount(), itemsPerStep, items,
                 System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
         for (Variant variant : timed) {
             for (int i = 0; i < warmup; i++) {
@@ -96,10 +96,10 @@ public final class TrainBenchmark implements Callable<Integer> {
             double[] millis = variant.millis().stream().mapToDouble(Double::doubleValue).sorted().toArray();
             double median = median(variant.millis());
             System.out.printf("%s%n  step: median %.1f ms, p10 %.1f, p90 %.1f, min %.1f, max %.1f (%d steps after %d"
-                            + " warm-up); %.2fx the first; %,.0f tokens/s%n", variant.label(), median,
+                            + " warm-up); %.2fx the first; %,.0f %s/s%n", variant.label(), median,
                     millis[millis.length / 10], millis[Math.min(millis.length - 1, millis.length * 9 / 10)],
                     millis[0], millis[millis.length - 1], millis.length, warmup, baseline / median,
-                    tokensPerStep / (median / 1000.0));
+                    itemsPerStep / (median / 1000.0), items);
         }
         System.out.printf("peak RSS: %s%n", peakRss());
         return 0;

@@ -4,6 +4,8 @@ import io.ringformer.zoo.attention.AlibiBias;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.attention.RotaryPositions;
 import io.ringformer.zoo.attention.SinusoidalPositions;
+import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.family.FusedModel;
 import io.ringformer.zoo.fused.ElementType;
 import io.ringformer.zoo.fused.Kernels;
 import io.ringformer.zoo.fused.Matmul;
@@ -30,7 +32,7 @@ import java.util.Map;
  * multiplies bf16 copies of its operands with fp32 accumulation and fp32 results; weights, gradients, LayerNorm,
  * softmax, GELU and the loss stay fp32. Dropout is not supported here: such models train on SameDiff.
  */
-public final class FusedGpt {
+public final class FusedGpt implements FusedModel {
 
     /**
      * LayerNorm's ε. ND4J's layer_norm, which the graph uses, adds none (PyTorch adds 1e-5); this one only keeps a
@@ -175,15 +177,18 @@ public final class FusedGpt {
         return config;
     }
 
+    @Override
     public Kernels kernels() {
         return kernels;
     }
 
+    @Override
     public boolean isBf16() {
         return bf16;
     }
 
     /** Copies the fp32 master parameters in (and rounds the bf16 copy): once per optimizer step. */
+    @Override
     public void setParameters(float[] flat) {
         paramFloats.put(0, flat, 0, parameterCount);
         if (bf16) {
@@ -210,6 +215,19 @@ public final class FusedGpt {
         return counted == 0 ? 0 : sum / counted;
     }
 
+    @Override
+    public double trainStep(Batch batch, int first, int sequences, float gradScale) {
+        return trainStep(batch.ints(Gpt.TOKENS), batch.ints(Gpt.TARGETS), first, sequences, gradScale);
+    }
+
+    /** The summed cross-entropy and the count of targets ≥ 0 ({@link Gpt#metrics}). */
+    @Override
+    public double[] evaluate(Batch batch, int first, int sequences) {
+        int[] targets = batch.ints(Gpt.TARGETS);
+        int counted = countTargets(targets, first * t, sequences * t);
+        return new double[] {loss(batch.ints(Gpt.TOKENS), targets, first, sequences) * counted, counted};
+    }
+
     /** The mean cross-entropy without gradients (evaluation). */
     public double loss(int[] tokens, int[] targets, int first, int sequences) {
         Plan plan = plan(sequences);
@@ -222,6 +240,7 @@ public final class FusedGpt {
     }
 
     /** {@code into[i] += gradient[i]}: the gradient of the last {@link #trainStep}, in the flat layout. */
+    @Override
     public void addGradients(float[] into) {
         for (int i = 0; i < parameterCount; i++) {
             into[i] += gradFloats.get(i);

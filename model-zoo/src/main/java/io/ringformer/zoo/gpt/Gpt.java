@@ -6,6 +6,10 @@ import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.attention.SinusoidalPositions;
+import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.family.FusedModel;
+import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.fused.Kernels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +32,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * PyTorch's ignore_index). Outputs: {@value #LOGITS} [B·T, V] and {@value #LOSS}, the mean cross-entropy over
  * the targets that are not ignored.
  */
-public final class Gpt {
+public final class Gpt implements Model {
 
     /**
      * @param vocabSize V
@@ -53,6 +57,9 @@ public final class Gpt {
     public static final String TARGETS = "targets";
     public static final String LOGITS = "logits";
     public static final String LOSS = "loss";
+    /** The summed cross-entropy and the count of targets it sums: the evaluation's parts ({@link #metrics}). */
+    public static final String LOSS_SUM = "loss_sum";
+    public static final String LOSS_COUNT = "loss_count";
 
     private final Config config;
     private final SameDiff sd;
@@ -135,10 +142,10 @@ public final class Gpt {
         // Cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
         SDVariable flatTargets = sd.reshape(targets, -1);                                     // [B·T]
         SDVariable picked = sd.oneHot(flatTargets, v, -1, 1.0, 0.0, type);                    // [B·T, V]; −1 → 0s
-        SDVariable counted = sd.math.max(sd.gte(flatTargets, 0).castTo(type).sum(), sd.constant(
-                Nd4j.scalar(type, 1.0)));                                                     // []
+        SDVariable counted = sd.gte(flatTargets, 0).castTo(type).sum(LOSS_COUNT);             // []
         SDVariable logProbs = sd.nn.logSoftmax(logits);                                       // [B·T, V]
-        logProbs.mul(picked).sum().neg().div(LOSS, counted);                                  // []
+        SDVariable total = logProbs.mul(picked).sum().neg().rename(LOSS_SUM);                 // []
+        total.div(LOSS, sd.math.max(counted, sd.constant(Nd4j.scalar(type, 1.0))));           // []
         sd.setLossVariables(LOSS);
     }
 
@@ -156,10 +163,56 @@ public final class Gpt {
                 sd.var(name + "/bias", init.zeros(width)), false, 1);                         // [B·T, d]
     }
 
+    /** Weight decay on matrices only: not on biases, LayerNorm gains or the position table. */
+    @Override
+    public boolean decays(String name) {
+        return name.startsWith("w") && !name.equals("wpe") || name.contains("/w_");
+    }
+
+    @Override
+    public String loss() {
+        return LOSS;
+    }
+
+    @Override
+    public List<Metric> metrics() {
+        return List.of(new Metric("loss", LOSS_SUM, LOSS_COUNT));
+    }
+
+    /** {@value #TOKENS} and {@value #TARGETS} of the batch's rows [first, first + count). */
+    @Override
+    public Map<String, INDArray> feed(Batch batch, int first, int count) {
+        int t = config.blockSize();
+        return Map.of(TOKENS, rows(batch.ints(TOKENS), first, count, t),
+                TARGETS, rows(batch.ints(TARGETS), first, count, t));
+    }
+
+    static INDArray rows(int[] values, int first, int count, int width) {
+        return Nd4j.createFromArray(java.util.Arrays.copyOfRange(values, first * width, (first + count) * width))
+                .reshape(count, width);
+    }
+
+    @Override
+    public boolean hasDropout() {
+        return dropout.isActive();
+    }
+
+    @Override
+    public String fusedGap(MixedPrecision precision) {
+        return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
+    }
+
+    @Override
+    public FusedModel fused(Map<String, Integer> offsets, int parameterCount, int maxRows, boolean bf16,
+                            Kernels kernels) {
+        return new FusedGpt(config, offsets, parameterCount, maxRows, bf16, kernels);
+    }
+
     /**
      * Dropout masks for a training graph: sequences {@code first …} of the global batch of {@code step}. Empty when
      * the graph has no dropout.
      */
+    @Override
     public Map<String, INDArray> dropoutNoise(long seed, long step, int firstSequence, int sequences) {
         return dropout.noise(seed, step, firstSequence, sequences);
     }
@@ -168,11 +221,13 @@ public final class Gpt {
         return config;
     }
 
+    @Override
     public SameDiff graph() {
         return sd;
     }
 
     /** Names of the trainable variables, in the order they were created (embeddings first). */
+    @Override
     public List<String> parameterNames() {
         List<String> names = new ArrayList<>();
         sd.variables().forEach(variable -> {

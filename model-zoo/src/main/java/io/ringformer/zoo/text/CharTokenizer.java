@@ -1,5 +1,6 @@
 package io.ringformer.zoo.text;
 
+import io.ringformer.zoo.family.Artifact;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -26,7 +27,10 @@ import java.util.Objects;
  * </pre>
  * Decimal code points need no escaping for newlines, spaces or invisible characters, and the file diffs well.
  */
-public final class CharTokenizer {
+public final class CharTokenizer implements Artifact {
+
+    /** The file name a run and its checkpoints keep it under. */
+    public static final String FILE = "tokenizer.txt";
 
     /** First line of a saved tokenizer: the format's name and version. */
     public static final String FORMAT_HEADER = "ringformer-char-tokenizer 1";
@@ -44,6 +48,16 @@ public final class CharTokenizer {
             throw new IllegalArgumentException("cannot fit a character tokenizer to an empty text");
         }
         return new CharTokenizer(text.codePoints().distinct().sorted().toArray());
+    }
+
+    @Override
+    public String fileName() {
+        return FILE;
+    }
+
+    @Override
+    public int outputSize() {
+        return vocabSize();
     }
 
     public int vocabSize() {
@@ -90,6 +104,7 @@ public final class CharTokenizer {
     }
 
     /** Writes the vocabulary in the format of the class comment, replacing {@code file}. */
+    @Override
     public void save(Path file) throws IOException {
         StringBuilder out = new StringBuilder(FORMAT_HEADER).append('\n');
         for (int codePoint : codePoints) {

@@ -1,29 +1,30 @@
 package io.ringformer.worker.backend;
 
 import io.ringformer.worker.FlatParameters;
+import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.family.FusedModel;
+import io.ringformer.zoo.family.Model;
 import io.ringformer.zoo.fused.Kernels;
-import io.ringformer.zoo.gpt.FusedGpt;
-import io.ringformer.zoo.gpt.Gpt;
 import java.util.HashMap;
 import java.util.Map;
 
-/** The hand-written training step ({@link FusedGpt}) on the trainer's flat layout. */
+/** A family's hand-written training step ({@link FusedModel}) on the trainer's flat layout. */
 public final class FusedBackend implements ModelBackend {
 
-    private final FusedGpt model;
-    private final Gpt.Config config;
+    private final Model graph;
+    private final FusedModel model;
     private final FlatParameters layout;
-    private final int maxSequences;
+    private final int maxRows;
 
-    public FusedBackend(Gpt.Config config, FlatParameters layout, int maxSequences, boolean bf16, Kernels kernels) {
-        this.config = config;
+    public FusedBackend(Model graph, FlatParameters layout, int maxRows, boolean bf16, Kernels kernels) {
+        this.graph = graph;
         this.layout = layout;
-        this.maxSequences = maxSequences;
+        this.maxRows = maxRows;
         Map<String, Integer> offsets = new HashMap<>();
         for (FlatParameters.Segment segment : layout.segments()) {
             offsets.put(segment.name(), segment.offset());
         }
-        this.model = new FusedGpt(config, offsets, layout.size(), maxSequences, bf16, kernels);
+        this.model = graph.fused(offsets, layout.size(), maxRows, bf16, kernels);
     }
 
     @Override
@@ -32,11 +33,10 @@ public final class FusedBackend implements ModelBackend {
                 + " kernels)";
     }
 
-    /** A fused step's buffers are sized for its most sequences: a new one when that changes. */
+    /** A fused step's buffers are sized for its most rows: a new one when that changes. */
     @Override
-    public ModelBackend forSequences(int sequences) {
-        return sequences == maxSequences ? this
-                : new FusedBackend(config, layout, sequences, model.isBf16(), model.kernels());
+    public ModelBackend forSequences(int rows) {
+        return rows == maxRows ? this : new FusedBackend(graph, layout, rows, model.isBf16(), model.kernels());
     }
 
     @Override
@@ -45,15 +45,14 @@ public final class FusedBackend implements ModelBackend {
     }
 
     @Override
-    public double addGradients(int[] tokens, int[] targets, int first, int count, long step, float gradScale,
-                               float[] into) {
-        double loss = model.trainStep(tokens, targets, first, count, gradScale);
+    public double addGradients(Batch batch, int first, int count, long step, float gradScale, float[] into) {
+        double loss = model.trainStep(batch, first, count, gradScale);
         model.addGradients(into);
         return loss;
     }
 
     @Override
-    public double loss(int[] tokens, int[] targets, int first, int count) {
-        return model.loss(tokens, targets, first, count);
+    public double[] evaluate(Batch batch, int first, int count) {
+        return model.evaluate(batch, first, count);
     }
 }

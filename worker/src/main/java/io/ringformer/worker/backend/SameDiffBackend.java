@@ -2,10 +2,13 @@ package io.ringformer.worker.backend;
 
 import io.ringformer.worker.FlatParameters;
 import io.ringformer.zoo.MixedPrecision;
-import io.ringformer.zoo.gpt.Gpt;
+import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.family.Model;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
@@ -14,32 +17,35 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * The SameDiff graph of {@link Gpt} as a backend: the reference for the fused step, and the engine for what it
- * does not cover (dropout, fp16). The master parameters are copied into the graph once per step.
+ * A family's SameDiff graph as a backend: the reference for the fused step, and the engine for what it does not
+ * cover (dropout, fp16). The master parameters are copied into the graph once per step.
  */
 public final class SameDiffBackend implements ModelBackend {
 
     private static final String LOSS_SCALE = "loss_scale";
     private static final String SCALED_LOSS = "scaled_loss";
 
-    private final Gpt gpt;
+    private final Model model;
+    private final Supplier<Model> inferenceBuilder;
     private final SameDiff sd;
     private final FlatParameters layout;
     private final MixedPrecision precision;
     private final long seed;
     private final List<String> parameterNames;
-    private Gpt inference;
+    private Model inference;
     private float[] params;
 
-    public SameDiffBackend(Gpt gpt, FlatParameters layout, MixedPrecision precision, long seed) {
-        this.gpt = gpt;
-        this.sd = gpt.graph();
+    public SameDiffBackend(Model model, Supplier<Model> inference, FlatParameters layout, MixedPrecision precision,
+                           long seed) {
+        this.model = model;
+        this.inferenceBuilder = inference;
+        this.sd = model.graph();
         this.layout = layout;
         this.precision = precision;
         this.seed = seed;
-        this.parameterNames = gpt.parameterNames();
+        this.parameterNames = model.parameterNames();
         SDVariable scale = sd.placeHolder(LOSS_SCALE, DataType.FLOAT);
-        sd.getVariable(Gpt.LOSS).mul(SCALED_LOSS, scale);
+        sd.getVariable(model.loss()).mul(SCALED_LOSS, scale);
         sd.setLossVariables(SCALED_LOSS);
         createGradientFunction(sd); // now rather than inside the first step, so step times are comparable
     }
@@ -75,36 +81,35 @@ public final class SameDiffBackend implements ModelBackend {
     }
 
     @Override
-    public double addGradients(int[] tokens, int[] targets, int first, int count, long step, float gradScale,
-                               float[] into) {
-        Map<String, INDArray> feed = feed(tokens, targets, first, count);
-        feed.putAll(gpt.dropoutNoise(seed, step, first, count));
+    public double addGradients(Batch batch, int first, int count, long step, float gradScale, float[] into) {
+        Map<String, INDArray> feed = new HashMap<>(model.feed(batch, first, count));
+        feed.putAll(model.dropoutNoise(seed, step, first, count));
         feed.put(LOSS_SCALE, Nd4j.scalar(DataType.FLOAT, gradScale));
-        OutAndGrad result = sd.calculateGradientsAndOutputs(feed, List.of(Gpt.LOSS), parameterNames);
+        OutAndGrad result = sd.calculateGradientsAndOutputs(feed, List.of(model.loss()), parameterNames);
         layout.accumulate(result.getGradients(), 1f, into);
-        return result.getOutputs().get(Gpt.LOSS).getFloat(0);
+        return result.getOutputs().get(model.loss()).getDouble(0);
     }
 
     @Override
-    public double loss(int[] tokens, int[] targets, int first, int count) {
-        SameDiff graph = sd;
-        if (gpt.config().dropout() > 0) {
+    public double[] evaluate(Batch batch, int first, int count) {
+        Model graph = model;
+        if (model.hasDropout()) {
             if (inference == null) {
-                inference = Gpt.build(gpt.config(), DataType.FLOAT, seed, false);
+                inference = inferenceBuilder.get();
             }
             layout.write(params, inference.graph());
-            graph = inference.graph();
+            graph = inference;
         }
-        return graph.output(feed(tokens, targets, first, count), Gpt.LOSS).get(Gpt.LOSS).getFloat(0);
-    }
-
-    private Map<String, INDArray> feed(int[] tokens, int[] targets, int first, int count) {
-        int t = gpt.config().blockSize();
-        Map<String, INDArray> feed = new HashMap<>();
-        feed.put(Gpt.TOKENS, Nd4j.createFromArray(java.util.Arrays.copyOfRange(tokens, first * t, (first + count) * t))
-                .reshape(count, t));
-        feed.put(Gpt.TARGETS, Nd4j.createFromArray(java.util.Arrays.copyOfRange(targets, first * t,
-                (first + count) * t)).reshape(count, t));
-        return feed;
+        List<String> outputs = new ArrayList<>();
+        for (Model.Metric metric : graph.metrics()) {
+            outputs.add(metric.sumVariable());
+            outputs.add(metric.countVariable());
+        }
+        Map<String, INDArray> values = graph.graph().output(graph.feed(batch, first, count), outputs);
+        double[] sums = new double[outputs.size()];
+        for (int i = 0; i < sums.length; i++) {
+            sums[i] = values.get(outputs.get(i)).getDouble(0);
+        }
+        return sums;
     }
 }

@@ -31,6 +31,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import io.ringformer.zoo.family.ModelFamilies;
+import io.ringformer.zoo.family.ModelFamily;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -41,7 +43,9 @@ import java.util.stream.Stream;
  *   params.bin      fp32 master parameters          optimizer.bin  AdamW moments and step count
  *   state.json      step, loss scale, figures,      config.yaml    the effective config
  *                   the data file's fingerprint
- *   tokenizer.txt   the tokenizer                   manifest.json  SHA-256 and size of every file above
+ *   the artifact    the family's preprocessing      manifest.json  SHA-256 and size of every file above
+ *                   (tokenizer.txt, tokenizer.json,
+ *                   image_stats.json)
  * </pre>
  * The RNG and data position need no file of their own: batches and dropout masks are functions of
  * (seed, step), and the seed is in the config.
@@ -64,7 +68,6 @@ public final class CheckpointStore {
     public static final String OPTIMIZER = "optimizer.bin";
     public static final String STATE = "state.json";
     public static final String CONFIG = "config.yaml";
-    public static final String TOKENIZER = "tokenizer.txt";
     public static final String MANIFEST = "manifest.json";
 
     private static final Pattern NAME = Pattern.compile("step-(\\d{8})");
@@ -72,7 +75,10 @@ public final class CheckpointStore {
     private static final int MAGIC = 0x52464350; // "RFCP"
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectReader READER = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-    private static final List<String> CONTENT = List.of(PARAMS, OPTIMIZER, STATE, CONFIG, TOKENIZER);
+    private static final List<String> CONTENT = List.of(PARAMS, OPTIMIZER, STATE, CONFIG);
+    /** The files a family's artifact may be called: a checkpoint holds exactly one of them. */
+    private static final List<String> ARTIFACTS = ModelFamilies.all().stream().map(ModelFamily::artifactFile)
+            .distinct().toList();
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
     private static final int FORMAT = 1;
     private static final long MAX_MANIFEST_BYTES = 1 << 20;
@@ -107,7 +113,11 @@ public final class CheckpointStore {
     }
 
     /** Writes a checkpoint of {@code state} atomically and prunes old ones; returns its directory. */
-    public Path write(Trainer.State state, String configYaml, Path tokenizerFile, Map<String, Object> info) {
+    public Path write(Trainer.State state, String configYaml, Path artifactFile, Map<String, Object> info) {
+        String artifact = artifactFile.getFileName().toString();
+        if (!ARTIFACTS.contains(artifact)) {
+            throw new IllegalArgumentException(artifact + " is not a family's artifact (" + ARTIFACTS + ")");
+        }
         Path temporary = null;
         try {
             if (!Files.isDirectory(directory)) {
@@ -135,10 +145,12 @@ public final class CheckpointStore {
             stateJson.put("info", info);
             Files.write(temporary.resolve(STATE), JSON.writeValueAsBytes(stateJson));
             Files.writeString(temporary.resolve(CONFIG), configYaml);
-            Files.copy(tokenizerFile, temporary.resolve(TOKENIZER));
+            Files.copy(artifactFile, temporary.resolve(artifact));
 
             Map<String, Object> files = new LinkedHashMap<>();
-            for (String file : CONTENT) {
+            List<String> content = new ArrayList<>(CONTENT);
+            content.add(artifact);
+            for (String file : content) {
                 fsync(temporary.resolve(file));
                 files.put(file, Map.of("sha256", sha256(temporary.resolve(file)),
                         "bytes", Files.size(temporary.resolve(file))));
@@ -281,10 +293,13 @@ public final class CheckpointStore {
                 return "manifest.json does not list " + required;
             }
         }
+        if (artifactOf(files) == null) {
+            return "manifest.json lists none, or more than one, of the artifacts " + ARTIFACTS;
+        }
         for (Iterator<Map.Entry<String, JsonNode>> entries = files.fields(); entries.hasNext(); ) {
             Map.Entry<String, JsonNode> entry = entries.next();
             String name = entry.getKey();
-            if (!CONTENT.contains(name)) {
+            if (!CONTENT.contains(name) && !ARTIFACTS.contains(name)) {
                 return "manifest.json lists an unexpected file '" + printable(name) + "'";
             }
             JsonNode expected = entry.getValue();
@@ -368,13 +383,20 @@ public final class CheckpointStore {
             Map<String, Object> info = state.path("info").isObject()
                     ? JSON.convertValue(state.get("info"), new TypeReference<Map<String, Object>>() { }) : Map.of();
             return new Checkpoint(checkpoint, trainerState, Files.readString(checkpoint.resolve(CONFIG)),
-                    checkpoint.resolve(TOKENIZER), DataFingerprint.fromJson(JSON.convertValue(state.get("data"),
+                    checkpoint.resolve(artifactOf(readJson(checkpoint.resolve(MANIFEST), MAX_MANIFEST_BYTES)
+                            .get("files"))), DataFingerprint.fromJson(JSON.convertValue(state.get("data"),
                     Object.class)), info);
         } catch (CheckpointException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("unreadable: " + firstLine(e));
         }
+    }
+
+    /** The one artifact a manifest's files list, or null when it lists none or several. */
+    private static String artifactOf(JsonNode files) {
+        List<String> listed = ARTIFACTS.stream().filter(files::has).toList();
+        return listed.size() == 1 ? listed.get(0) : null;
     }
 
     /** A JSON file of at most {@code maxBytes}, read whole; trailing content after the value is an error. */

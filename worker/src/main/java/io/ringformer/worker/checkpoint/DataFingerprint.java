@@ -17,6 +17,29 @@ public record DataFingerprint(long bytes, String sha256) {
         return new DataFingerprint(java.nio.file.Files.size(file), CheckpointStore.sha256(file));
     }
 
+    /**
+     * The fingerprint of several files: their total size, and the SHA-256 of their SHA-256s in order (of one file,
+     * that file's own).
+     */
+    public static DataFingerprint of(java.util.List<Path> files) throws IOException {
+        if (files.size() == 1) {
+            return of(files.get(0));
+        }
+        long bytes = 0;
+        StringBuilder hashes = new StringBuilder();
+        for (Path file : files) {
+            bytes += java.nio.file.Files.size(file);
+            hashes.append(CheckpointStore.sha256(file));
+        }
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(
+                    hashes.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return new DataFingerprint(bytes, java.util.HexFormat.of().formatHex(digest));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     Map<String, Object> toJson() {
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("bytes", bytes);

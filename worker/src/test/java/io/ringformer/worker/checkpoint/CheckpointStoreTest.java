@@ -24,7 +24,7 @@ class CheckpointStoreTest {
 
     @BeforeEach
     void tokenizerFile() throws Exception {
-        tokenizer = Files.writeString(run.resolve("tok.txt"), "ringformer-char-tokenizer 1\n97\n98\n");
+        tokenizer = Files.writeString(Files.createDirectories(run.resolve("source")).resolve("tokenizer.txt"), "ringformer-char-tokenizer 1\n97\n98\n");
     }
 
     static Trainer.State state(long step) {
@@ -112,7 +112,7 @@ class CheckpointStoreTest {
         store.write(again, "a: 1\n", tokenizer, Map.of());
         assertEquals(42f, store.latestValid(w -> { }).state().params()[0]);
         assertThrows(java.io.UncheckedIOException.class,
-                () -> store.write(state(4), "a: 1\n", run.resolve("no-such-tokenizer"), Map.of()));
+                () -> store.write(state(4), "a: 1\n", run.resolve("missing").resolve("tokenizer.txt"), Map.of()));
         assertEquals(42f, store.latestValid(w -> { }).state().params()[0], "the old copy is intact");
         assertEquals(List.of("step-00000004"), names(store.directory()));
     }

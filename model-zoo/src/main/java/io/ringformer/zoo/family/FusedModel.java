@@ -1,0 +1,28 @@
+package io.ringformer.zoo.family;
+
+import io.ringformer.zoo.fused.Kernels;
+
+/** A family's hand-written training step: the same loss, gradients and metrics as its graph, faster. */
+public interface FusedModel {
+
+    /** The trainer's master parameters changed: take them. */
+    void setParameters(float[] flat);
+
+    /**
+     * Forward and backward over rows [first, first + count) of {@code batch}; the gradient of
+     * {@code gradScale · loss} waits in the model for {@link #addGradients}.
+     *
+     * @return the loss (as {@link Model#loss()} defines it)
+     */
+    double trainStep(Batch batch, int first, int count, float gradScale);
+
+    /** {@code into[0, P) += } the gradient of the last {@link #trainStep}. */
+    void addGradients(float[] into);
+
+    /** The sums and counts of {@link Model#metrics()} over rows [first, first + count): 2·M values. */
+    double[] evaluate(Batch batch, int first, int count);
+
+    boolean isBf16();
+
+    Kernels kernels();
+}

@@ -1,0 +1,60 @@
+package io.ringformer.zoo.family;
+
+import io.ringformer.zoo.MixedPrecision;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A model family (GPT, BERT, ViT, …): everything the trainer, checkpoints and commands need to know of a kind of
+ * model, and nothing of theirs it needs to know. Adding a family is one package in model-zoo plus one line in
+ * {@link ModelFamilies}.
+ */
+public interface ModelFamily {
+
+    /** The value of {@code model.family}: gpt, bert, vit. */
+    String name();
+
+    /** A line for the README and {@code --help}. */
+    String description();
+
+    /**
+     * Its {@code model.*} and {@code data.*} keys with their defaults and ranges (the trainer's own keys —
+     * {@code train.*}, {@code optim.*}, … — are shared by every family).
+     */
+    List<ConfigKey> keys();
+
+    /**
+     * Checks what single keys cannot: relations between them, files that must exist.
+     *
+     * @throws IllegalArgumentException naming the key and the fix
+     */
+    void check(Settings config);
+
+    /** Fits the preprocessing on the training data (a tokenizer, image statistics). */
+    Artifact fitArtifact(Settings config);
+
+    /** The artifact's file name, the same for every run of this family. */
+    String artifactFile();
+
+    /** Reads a saved artifact; {@link IllegalArgumentException} or {@link IOException} for a bad one. */
+    Artifact loadArtifact(Path file) throws IOException;
+
+    /** The data, preprocessed by {@code artifact}; {@link IllegalArgumentException} names what is wrong with it. */
+    DataSource data(Settings config, Artifact artifact);
+
+    /**
+     * Builds the model with parameters initialised from {@code seed}.
+     *
+     * @param training adds dropout when the config asks for it; an inference graph has none
+     */
+    Model build(Settings config, Artifact artifact, long seed, boolean training, MixedPrecision precision);
+
+    /**
+     * What one replica holds, for the memory check before anything is built: its parameters, and the values its
+     * activations keep per row of a batch for the backward pass.
+     */
+    Footprint footprint(Settings config, Artifact artifact);
+
+    record Footprint(double parameters, double activationValuesPerRow) {}
+}

@@ -1,0 +1,171 @@
+package io.ringformer.zoo.gpt;
+
+import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.attention.PositionType;
+import io.ringformer.zoo.data.TextDataset;
+import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.family.ConfigKey;
+import io.ringformer.zoo.family.ConfigKey.Type;
+import io.ringformer.zoo.family.DataSource;
+import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.ModelFamily;
+import io.ringformer.zoo.family.Settings;
+import io.ringformer.zoo.family.Split;
+import io.ringformer.zoo.family.TransformerKeys;
+import io.ringformer.zoo.text.CharTokenizer;
+import io.ringformer.zoo.text.TextFiles;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.nd4j.linalg.api.buffer.DataType;
+
+/**
+ * GPT ({@code model.family: gpt}): a character-level language model of a text file. Its artifact is the
+ * {@link CharTokenizer} fitted on the whole text; a batch is random windows of {@code model.block_size} + 1
+ * characters ({@link TextDataset}), as token and target arrays.
+ */
+public final class GptFamily implements ModelFamily {
+
+    @Override
+    public String name() {
+        return "gpt";
+    }
+
+    @Override
+    public String description() {
+        return "decoder-only character language model (GPT-2 shape) on a text file";
+    }
+
+    @Override
+    public List<ConfigKey> keys() {
+        List<ConfigKey> keys = new ArrayList<>(TransformerKeys.of(4, 4, 128));
+        keys.add(new ConfigKey("model.block_size", Type.INT, 64, "context length in tokens", 1, 65536));
+        keys.add(new ConfigKey("model.positions", Type.STRING, "learned", "learned | sinusoidal | rope | alibi",
+                List.of("learned", "sinusoidal", "rope", "alibi")));
+        keys.add(new ConfigKey("data.path", Type.STRING, "data/moby-dick.txt",
+                "UTF-8 text file, relative to the working directory"));
+        keys.add(new ConfigKey("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training",
+                0.01, 0.99));
+        return keys;
+    }
+
+    @Override
+    public void check(Settings config) {
+        TransformerKeys.checkHeads(config);
+    }
+
+    /** The model shape a config asks for, over {@code vocabSize} tokens. */
+    public static Gpt.Config modelConfig(Settings config, int vocabSize) {
+        return new Gpt.Config(vocabSize, config.getInt("model.block_size"), config.getInt("model.n_layer"),
+                config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"),
+                PositionType.parse(config.getString("model.positions")));
+    }
+
+    @Override
+    public Artifact fitArtifact(Settings config) {
+        return CharTokenizer.fit(TextFiles.read(Path.of(config.getString("data.path"))));
+    }
+
+    @Override
+    public String artifactFile() {
+        return CharTokenizer.FILE;
+    }
+
+    @Override
+    public Artifact loadArtifact(Path file) throws IOException {
+        return CharTokenizer.load(file);
+    }
+
+    /**
+     * The text as windows, refused when a model cannot train on it: fewer than two distinct characters (nothing
+     * to predict), or a split shorter than one window of {@code model.block_size} + 1 tokens.
+     */
+    @Override
+    public DataSource data(Settings config, Artifact artifact) {
+        CharTokenizer tokenizer = (CharTokenizer) artifact;
+        Path path = Path.of(config.getString("data.path"));
+        String text = TextFiles.read(path);
+        if (tokenizer.vocabSize() < 2) {
+            throw new IllegalArgumentException("data.path " + path + " holds a single distinct character: a language "
+                    + "model needs a text of at least two (and, to learn anything, a real text)");
+        }
+        TextDataset data;
+        try {
+            data = TextDataset.of(text, tokenizer, config.getDouble("data.train_fraction"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("data: " + e.getMessage());
+        }
+        int blockSize = config.getInt("model.block_size");
+        for (TextDataset.Split split : TextDataset.Split.values()) {
+            if (data.tokens(split) < blockSize + 1) {
+                throw new IllegalArgumentException("data.path " + path + " is too short: its "
+                        + split.name().toLowerCase(Locale.ROOT) + " split has " + data.tokens(split) + " characters, "
+                        + "and one window of model.block_size + 1 needs " + (blockSize + 1) + "; use a longer text, "
+                        + "or lower model.block_size (or change data.train_fraction)");
+            }
+        }
+        return new Windows(data, blockSize, path);
+    }
+
+    @Override
+    public Model build(Settings config, Artifact artifact, long seed, boolean training, MixedPrecision precision) {
+        return Gpt.build(modelConfig(config, artifact.outputSize()), DataType.FLOAT, seed, training, precision);
+    }
+
+    /**
+     * Per block and token about 22·d values (LayerNorm inputs and outputs, q/k/v, merged heads, the MLP's 4·d pre-
+     * and post-GELU and GELU's slope) plus n_head·T attention probabilities; per token the logits and their
+     * gradient (2·V).
+     */
+    @Override
+    public Footprint footprint(Settings config, Artifact artifact) {
+        double d = config.getInt("model.n_embd");
+        double layers = config.getInt("model.n_layer");
+        double heads = config.getInt("model.n_head");
+        double t = config.getInt("model.block_size");
+        double v = artifact.outputSize();
+        boolean learned = config.getString("model.positions").equals("learned");
+        double parameters = v * d + (learned ? t * d : 0) + layers * (12 * d * d + 13 * d) + 2 * d;
+        return new Footprint(parameters, t * (layers * (22 * d + heads * t) + 2.0 * v));
+    }
+
+    /** Random windows of the text: tokens [B, T] and the next characters, targets [B, T]. */
+    private record Windows(TextDataset data, int blockSize, Path path) implements DataSource {
+
+        @Override
+        public List<Batch.Field> layout() {
+            return List.of(Batch.Field.ints(Gpt.TOKENS, blockSize), Batch.Field.ints(Gpt.TARGETS, blockSize));
+        }
+
+        @Override
+        public void fill(long seed, long step, Batch into) {
+            data.fill(TextDataset.Split.TRAIN, seed, step, into.rows(), blockSize, into.ints(Gpt.TOKENS),
+                    into.ints(Gpt.TARGETS));
+        }
+
+        @Override
+        public int evaluationBatches(Split split, int rows, int iterations) {
+            return iterations;
+        }
+
+        @Override
+        public void fillEvaluation(Split split, long seed, int index, Batch into) {
+            data.fill(split == Split.TRAIN ? TextDataset.Split.TRAIN : TextDataset.Split.VAL, seed, index,
+                    into.rows(), blockSize, into.ints(Gpt.TOKENS), into.ints(Gpt.TARGETS));
+            into.setFilled(into.rows());
+        }
+
+        @Override
+        public List<Path> files() {
+            return List.of(path);
+        }
+
+        @Override
+        public int itemsPerRow() {
+            return blockSize;
+        }
+    }
+}
