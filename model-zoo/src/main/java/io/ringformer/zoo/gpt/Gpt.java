@@ -9,6 +9,7 @@ import io.ringformer.zoo.attention.SinusoidalPositions;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.FusedModel;
 import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.TransformerBlock;
 import io.ringformer.zoo.fused.Kernels;
 import java.util.ArrayList;
 import java.util.List;
@@ -116,25 +117,13 @@ public final class Gpt implements Model {
         }
         x = dropout.apply(x, t, d);                                                           // [B·T, d]
 
+        TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout, residualStd);
         for (int layer = 0; layer < config.layers(); layer++) {
-            String name = "h" + layer;
-            SDVariable h = layerNorm(name + "/ln_1", x, d, init);                             // [B·T, d]
-            MultiHeadAttention.Output attended = attention.selfAttention(sd, name + "/attn", h, t, null,
-                    MultiHeadAttention.SelfWeights.create(sd, name + "/attn", d, init, residualStd),
-                    dropout.isActive() ? dropout : null);
-            attentionMaps.add(attended.weights().name());                                     // [B, H, T, T]
-            x = x.add(dropout.apply(attended.rows(), t, d));                                  // [B·T, d]
-
-            h = layerNorm(name + "/ln_2", x, d, init);                                        // [B·T, d]
-            SDVariable up = precision.linear(sd, null, h,
-                    sd.var(name + "/mlp/w_fc", init.normal(0.02, d, 4L * d)),
-                    sd.var(name + "/mlp/b_fc", init.zeros(4L * d)));                          // [B·T, 4d]
-            SDVariable down = precision.linear(sd, null, gelu(up),
-                    sd.var(name + "/mlp/w_proj", init.normal(residualStd, 4L * d, d)),
-                    sd.var(name + "/mlp/b_proj", init.zeros(d)));                             // [B·T, d]
-            x = x.add(dropout.apply(down, t, d));                                             // [B·T, d]
+            TransformerBlock.Output out = block.apply("h" + layer, x, t, null, init);           // [B·T, d]
+            attentionMaps.add(out.attentionWeights().name());                                 // [B, H, T, T]
+            x = out.rows();
         }
-        x = layerNorm("ln_f", x, d, init);                                                    // [B·T, d]
+        x = TransformerBlock.layerNorm(sd, "ln_f", x, d, init);                               // [B·T, d]
         SDVariable logits = precision.isFullPrecision()                                       // [B·T, V], tied head
                 ? sd.mmul(LOGITS, x, wte, false, true, false)
                 : sd.identity(LOGITS, precision.mmul(sd, x, wte, false, true));
@@ -147,20 +136,6 @@ public final class Gpt implements Model {
         SDVariable total = logProbs.mul(picked).sum().neg().rename(LOSS_SUM);                 // []
         total.div(LOSS, sd.math.max(counted, sd.constant(Nd4j.scalar(type, 1.0))));           // []
         sd.setLossVariables(LOSS);
-    }
-
-    /**
-     * GELU as PyTorch's nn.GELU (and so nanoGPT) computes it, x·Φ(x) = ½·x·(1 + erf(x/√2)). M2.1's
-     * {@code sd.nn.gelu} is the sigmoid approximation x·σ(1.702x) (0.8458 at x = 1 against 0.8413), and its
-     * "precise" variant's derivative disagrees with its own forward pass, so GELU is written from primitives.
-     */
-    private SDVariable gelu(SDVariable x) {
-        return x.mul(0.5).mul(sd.math.erf(x.mul(1.0 / Math.sqrt(2.0))).add(1.0));          // [B·T, 4d]
-    }
-
-    private SDVariable layerNorm(String name, SDVariable x, int width, Initializer init) {
-        return sd.nn.layerNorm(x, sd.var(name + "/gain", init.ones(width)),
-                sd.var(name + "/bias", init.zeros(width)), false, 1);                         // [B·T, d]
     }
 
     /** Weight decay on matrices only: not on biases, LayerNorm gains or the position table. */

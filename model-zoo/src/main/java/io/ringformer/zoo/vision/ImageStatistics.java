@@ -1,5 +1,6 @@
 package io.ringformer.zoo.vision;
 
+import io.ringformer.zoo.family.Artifact;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -33,7 +34,7 @@ import java.util.List;
  * }
  * </pre>
  */
-public final class ImageStatistics {
+public final class ImageStatistics implements Artifact {
 
     /** The name of the file in a checkpoint directory. */
     public static final String FILE_NAME = "image_stats.json";
@@ -145,6 +146,18 @@ public final class ImageStatistics {
     }
 
     /** Writes {@value #FILE_NAME}'s JSON to {@code file}, through a temporary file and a rename. */
+    @Override
+    public String fileName() {
+        return FILE_NAME;
+    }
+
+    /** The classes: the size of a classifier's output layer. */
+    @Override
+    public int outputSize() {
+        return classNames.size();
+    }
+
+    @Override
     public void save(Path file) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
