@@ -38,7 +38,11 @@ class TrainingJobIT {
     }
 
     static float[] finalParameters(Path run) {
-        return CheckpointStore.load(run.resolve("checkpoints").resolve(String.format("step-%08d", STEPS)))
+        return finalParameters(run, STEPS);
+    }
+
+    static float[] finalParameters(Path run, int step) {
+        return CheckpointStore.load(run.resolve("checkpoints").resolve(String.format("step-%08d", step)))
                 .state().params();
     }
 
