@@ -66,6 +66,17 @@ public interface Kernels {
     void causalSoftmaxBackward(ByteBuffer p, ByteBuffer dp, int groups, int length, float scale);
 
     /**
+     * Bidirectional softmax of attention scores over the real keys, in place: the scores are [groups, length,
+     * length] with groups = B·H (head h of sequence b at group b·H + h), and every row of sequence b attends to its
+     * keys s < keys[b] (padding comes last): p[t, s] = softmax over s < keys[b] of scale·z[t, s], and p = 0 exactly
+     * beyond. {@code keys} null: every key is real.
+     */
+    void keySoftmax(ByteBuffer scores, int groups, int length, int heads, float scale, int[] keys);
+
+    /** The backward pass of {@link #keySoftmax}, in place on dp: ds = scale·p·(dp − Σ_s p·dp) over the real keys. */
+    void keySoftmaxBackward(ByteBuffer p, ByteBuffer dp, int groups, int length, int heads, float scale, int[] keys);
+
+    /**
      * Cross-entropy of rows of logits against integer targets; a target below 0 is ignored. Writes
      * dLogits[r] = gradScale·(softmax(logits[r]) − onehot(target[r])), or zeros for an ignored row.
      *

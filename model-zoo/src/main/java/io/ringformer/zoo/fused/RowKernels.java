@@ -79,6 +79,28 @@ abstract class RowKernels implements Kernels {
         }
     }
 
+    /** A row over the real keys is the causal row of the last real key: softmax over s ≤ keys − 1, zeros beyond. */
+    @Override
+    public void keySoftmax(ByteBuffer scores, int groups, int length, int heads, float scale, int[] keys) {
+        for (int group = 0; group < groups; group++) {
+            int last = (keys == null ? length : keys[group / heads]) - 1;
+            for (int t = 0; t < length; t++) {
+                softmaxRow(scores, (group * length + t) * length, last, length, scale, 0f);
+            }
+        }
+    }
+
+    @Override
+    public void keySoftmaxBackward(ByteBuffer p, ByteBuffer dp, int groups, int length, int heads, float scale,
+                                   int[] keys) {
+        for (int group = 0; group < groups; group++) {
+            int last = (keys == null ? length : keys[group / heads]) - 1;
+            for (int t = 0; t < length; t++) {
+                softmaxBackwardRow(p, dp, (group * length + t) * length, last, length, scale);
+            }
+        }
+    }
+
     @Override
     public double crossEntropy(ByteBuffer logits, int[] targets, int targetOffset, ByteBuffer dLogits, int rows,
                                int vocab, float gradScale) {
