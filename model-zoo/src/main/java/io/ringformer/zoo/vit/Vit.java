@@ -240,13 +240,13 @@ public final class Vit implements Model {
 
     @Override
     public String fusedGap(MixedPrecision precision) {
-        return "the vit family (no fused step yet)";
+        return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
     }
 
     @Override
     public FusedModel fused(Map<String, Integer> offsets, int parameterCount, int maxRows, boolean bf16,
                             Kernels kernels) {
-        throw new UnsupportedOperationException("vit has no fused step yet");
+        return new FusedVit(config, offsets, parameterCount, maxRows, bf16, kernels);
     }
 
     /** The name of layer {@code layer}'s attention weights, [B, H, T, T]: an attention map to look at. */

@@ -450,6 +450,54 @@ class KernelsTest {
         }
     }
 
+    /** Against a double reference: every row of sequence b softmaxes over its keys s < keys[b], zeros beyond. */
+    @Test
+    void keySoftmaxAndItsBackwardMatchTheReference() {
+        int heads = 2;
+        int sequences = 3;
+        int groups = sequences * heads;
+        for (int length : new int[] {1, 5, 17, 33}) {
+            Random random = new Random(length);
+            int[] keys = {length, Math.max(1, length - 3), 1};
+            for (int[] keyChoice : new int[][] {null, keys}) {
+                for (Kernels kernels : new Kernels[] {SCALAR, new VectorKernels()}) {
+                    ByteBuffer scores = uniform(random, groups * length * length, -3, 3);
+                    ByteBuffer p = copy(scores);
+                    kernels.keySoftmax(p, groups, length, heads, 0.35f, keyChoice);
+                    ByteBuffer dp = uniform(random, groups * length * length, -1, 1);
+                    ByteBuffer ds = copy(dp);
+                    kernels.keySoftmaxBackward(p, ds, groups, length, heads, 0.35f, keyChoice);
+                    for (int group = 0; group < groups; group++) {
+                        int real = keyChoice == null ? length : keyChoice[group / heads];
+                        for (int t = 0; t < length; t++) {
+                            int row = (group * length + t) * length;
+                            double max = Double.NEGATIVE_INFINITY;
+                            for (int s = 0; s < real; s++) {
+                                max = Math.max(max, 0.35 * get(scores, row + s));
+                            }
+                            double z = 0;
+                            for (int s = 0; s < real; s++) {
+                                z += Math.exp(0.35 * get(scores, row + s) - max);
+                            }
+                            double dot = 0;
+                            for (int s = 0; s < real; s++) {
+                                dot += Math.exp(0.35 * get(scores, row + s) - max) / z * get(dp, row + s);
+                            }
+                            for (int s = 0; s < length; s++) {
+                                double expected = s < real ? Math.exp(0.35 * get(scores, row + s) - max) / z : 0;
+                                assertEquals(expected, get(p, row + s), 1e-6 * expected + 1e-30,
+                                        kernels.name() + " p, length " + length + " row " + t + " key " + s);
+                                double gradient = s < real ? 0.35 * expected * (get(dp, row + s) - dot) : 0;
+                                assertEquals(gradient, get(ds, row + s), 1e-6,
+                                        kernels.name() + " ds, length " + length + " row " + t + " key " + s);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void crossEntropyAgrees() {
         for (int vocab : new int[] {1, 7, 17, 33, 65, 127, 129}) {
