@@ -24,7 +24,8 @@ class CheckpointStoreTest {
 
     @BeforeEach
     void tokenizerFile() throws Exception {
-        tokenizer = Files.writeString(Files.createDirectories(run.resolve("source")).resolve("tokenizer.txt"), "ringformer-char-tokenizer 1\n97\n98\n");
+        tokenizer = Files.writeString(Files.createDirectories(run.resolve("source")).resolve("tokenizer.txt"),
+                "ringformer-char-tokenizer 1\n97\n98\n");
     }
 
     static Trainer.State state(long step) {
