@@ -145,40 +145,4 @@ public final class TextDataset {
     static long batchSeed(long seed, long step, Split split) {
         return SplitMix64.mix64(SplitMix64.mix64(SplitMix64.mix64(seed) + step) + split.ordinal());
     }
-
-    /**
-     * SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014), written out rather
-     * than taken from {@link java.util.SplittableRandom}, whose exact output the JDK does not promise: the batches
-     * of a run must not change with the JDK that resumes it.
-     */
-    private static final class SplitMix64 {
-
-        private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
-        private long state;
-
-        SplitMix64(long seed) {
-            this.state = seed;
-        }
-
-        static long mix64(long z) {
-            z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
-            z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
-            return z ^ (z >>> 31);
-        }
-
-        long nextLong() {
-            return mix64(state += GOLDEN_GAMMA);
-        }
-
-        /** Uniform in [0, bound): java.util.Random's rejection on 63 bits drops the last, incomplete run of bound. */
-        int nextInt(int bound) {
-            long u = nextLong() >>> 1;
-            long r = u % bound;
-            while (u - r + (bound - 1) < 0) { // the run of bound values holding u overflows: draw again
-                u = nextLong() >>> 1;
-                r = u % bound;
-            }
-            return (int) r;
-        }
-    }
 }

@@ -26,6 +26,17 @@ public interface Model {
     /** The trainable variables, in a fixed order (the flat parameter layout). */
     List<String> parameterNames();
 
+    /** The trainable variables of a graph in the order they were created: what {@link #parameterNames} usually is. */
+    static List<String> trainableVariables(SameDiff sd) {
+        List<String> names = new java.util.ArrayList<>();
+        sd.variables().forEach(variable -> {
+            if (variable.getVariableType() == org.nd4j.autodiff.samediff.VariableType.VARIABLE) {
+                names.add(variable.name());
+            }
+        });
+        return names;
+    }
+
     /** Whether AdamW's weight decay applies to a parameter (matrices, not biases, gains or positions). */
     boolean decays(String parameter);
 

@@ -62,11 +62,6 @@ public final class FusedParameters {
         }
     }
 
-    /** Zeroes every gradient (the parts a step accumulates into). */
-    public void zeroGradients() {
-        kernels.zero(grads.bytes(), count);
-    }
-
     /** The parameter called {@code name}, of {@code size} values. */
     public Parameter parameter(String name, int size) {
         int offset = offset(name);

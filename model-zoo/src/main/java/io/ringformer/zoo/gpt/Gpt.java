@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -204,13 +203,7 @@ public final class Gpt implements Model {
     /** Names of the trainable variables, in the order they were created (embeddings first). */
     @Override
     public List<String> parameterNames() {
-        List<String> names = new ArrayList<>();
-        sd.variables().forEach(variable -> {
-            if (variable.getVariableType() == VariableType.VARIABLE) {
-                names.add(variable.name());
-            }
-        });
-        return names;
+        return Model.trainableVariables(sd);
     }
 
     /** The name of layer {@code layer}'s attention weights, [B, H, T, T]: an attention map to look at. */

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -194,13 +193,7 @@ public final class Vit implements Model {
 
     @Override
     public List<String> parameterNames() {
-        List<String> names = new ArrayList<>();
-        sd.variables().forEach(variable -> {
-            if (variable.getVariableType() == VariableType.VARIABLE) {
-                names.add(variable.name());
-            }
-        });
-        return names;
+        return Model.trainableVariables(sd);
     }
 
     /** Weight decay on the patch embedding, the blocks' matrices and the head; not on [CLS], positions or biases. */
