@@ -26,6 +26,7 @@ final class ProgressView implements TrainingRun.Listener {
     private long firstStep;
     private long lastStep;
     private long startedNanos;
+    private String unit = "tok";
     private boolean lineOpen;
 
     ProgressView(PrintStream out, boolean terminal, Path runDirectory) {
@@ -36,7 +37,8 @@ final class ProgressView implements TrainingRun.Listener {
     }
 
     @Override
-    public void started(long firstStep, long lastStep, int parameters) {
+    public void started(long firstStep, long lastStep, int parameters, String items) {
+        this.unit = items.equals("tokens") ? "tok" : items;
         this.firstStep = firstStep;
         this.lastStep = lastStep;
         this.startedNanos = System.nanoTime();
@@ -58,8 +60,8 @@ final class ProgressView implements TrainingRun.Listener {
         double elapsedSeconds = (System.nanoTime() - startedNanos) / 1e9;
         double perStep = elapsedSeconds / Math.max(1, done - firstStep);
         String eta = format(Duration.ofSeconds(Math.round(perStep * (lastStep - done))));
-        String figures = String.format("step %d/%d  loss %.4f  lr %.2e  %,.0f tok/s  ETA %s%s", done, lastStep,
-                r.loss(), r.lr(), tokensPerSecond, eta, r.applied() ? "" : "  (step skipped: overflow)");
+        String figures = String.format("step %d/%d  loss %.4f  lr %.2e  %,.0f %s/s  ETA %s%s", done, lastStep,
+                r.loss(), r.lr(), tokensPerSecond, unit, eta, r.applied() ? "" : "  (step skipped: overflow)");
         if (terminal) {
             int filled = (int) (BAR_WIDTH * done / Math.max(1, lastStep));
             out.print("\r[" + "=".repeat(filled) + " ".repeat(BAR_WIDTH - filled) + "] " + figures + "\033[K");

@@ -30,7 +30,8 @@ public final class TrainingRun {
 
     /** What a person watching the run sees; every method may be left out. */
     public interface Listener {
-        default void started(long firstStep, long lastStep, int parameters) {}
+        /** @param items what throughput counts, plural: tokens, images */
+        default void started(long firstStep, long lastStep, int parameters, String items) {}
 
         default void stepped(Trainer.StepResult result, double tokensPerSecond) {}
 
@@ -233,7 +234,7 @@ public final class TrainingRun {
                         exchange.awaitChange();
                     }
                     if (leader && !announced) {
-                        listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount());
+                        listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount(), trainer.itemName());
                         announced = true;
                     }
                     long n = trainer.nextStep();

@@ -149,8 +149,8 @@ public final class Worker {
                                             StatusReporter reporter, ElasticExchange exchange, String configSha256) {
         return new TrainingRun.Listener() {
             @Override
-            public void started(long firstStep, long lastStep, int parameters) {
-                inner.started(firstStep, lastStep, parameters);
+            public void started(long firstStep, long lastStep, int parameters, String items) {
+                inner.started(firstStep, lastStep, parameters, items);
             }
 
             @Override
