@@ -1,5 +1,6 @@
 package io.ringformer.zoo.family;
 
+import io.ringformer.zoo.bert.BertFamily;
 import io.ringformer.zoo.gpt.GptFamily;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,7 +10,7 @@ public final class ModelFamilies {
 
     public static final String DEFAULT = "gpt";
 
-    private static final List<ModelFamily> ALL = List.of(new GptFamily());
+    private static final List<ModelFamily> ALL = List.of(new GptFamily(), new BertFamily());
 
     private ModelFamilies() {}
 
