@@ -246,6 +246,13 @@ public final class Bert implements Model {
                 new Metric("mlm_accuracy", MLM_CORRECT, MASKED), new Metric("nsp_accuracy", NSP_CORRECT, ROWS));
     }
 
+    /** The arrays of a batch this model reads, rows of {@code seqLen} ({@link SentencePairs} fills them). */
+    public static List<Batch.Field> layout(int seqLen) {
+        return List.of(Batch.Field.ints(TOKENS, seqLen), Batch.Field.ints(SEGMENTS, seqLen),
+                Batch.Field.floats(MASK, seqLen), Batch.Field.ints(MLM_TARGETS, seqLen),
+                Batch.Field.floats(MLM_WEIGHTS, seqLen), Batch.Field.ints(NSP_LABEL, 1));
+    }
+
     /** Every placeholder, for the batch's rows [first, first + count). */
     @Override
     public Map<String, INDArray> feed(Batch batch, int first, int count) {

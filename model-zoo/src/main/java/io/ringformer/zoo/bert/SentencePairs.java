@@ -162,9 +162,7 @@ public final class SentencePairs implements DataSource {
 
     @Override
     public List<Batch.Field> layout() {
-        return List.of(Batch.Field.ints(Bert.TOKENS, seqLen), Batch.Field.ints(Bert.SEGMENTS, seqLen),
-                Batch.Field.floats(Bert.MASK, seqLen), Batch.Field.ints(Bert.MLM_TARGETS, seqLen),
-                Batch.Field.floats(Bert.MLM_WEIGHTS, seqLen), Batch.Field.ints(Bert.NSP_LABEL, 1));
+        return Bert.layout(seqLen);
     }
 
     @Override
