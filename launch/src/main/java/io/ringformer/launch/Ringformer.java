@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         description = "Train transformer models on a cluster, from Java.",
         subcommands = {TrainCommand.class, GenerateCommand.class, EvalCommand.class, CheckpointsCommand.class,
                 WorkerCommand.class, CoordinatorCommand.class, StatusCommand.class, ZooKeeperCommand.class,
-                BenchCommand.class, TokenizerCommand.class})
+                BenchCommand.class, TokenizerCommand.class, FillMaskCommand.class})
 public final class Ringformer implements Runnable {
 
     @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,

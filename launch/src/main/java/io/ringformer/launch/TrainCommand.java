@@ -54,7 +54,8 @@ public final class TrainCommand implements Callable<Integer> {
     int standbyCoordinators;
 
     @Option(names = "--sample", defaultValue = "300", paramLabel = "N",
-            description = "Characters to sample at the end (default ${DEFAULT-VALUE}; 0 for none).")
+            description = "Characters to sample at the end, for a model that generates text (default "
+                    + "${DEFAULT-VALUE}; 0 for none).")
     int sample;
 
     @Mixin
@@ -84,7 +85,9 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);
-                System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+                if (model.generatesText()) {
+                    System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+                }
             }
             return exit;
         }
@@ -103,7 +106,9 @@ public final class TrainCommand implements Callable<Integer> {
                 + "checkpoints/)", outcome.steps(), outcome.valLoss(), directory.toAbsolutePath()));
         if (sample > 0 && outcome.lastCheckpoint() != null) {
             TrainedModel model = TrainedModel.load(outcome.lastCheckpoint(), view::line);
-            view.line("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+            if (model.generatesText()) {
+                view.line("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+            }
         }
         return 0;
     }
