@@ -193,13 +193,14 @@ public final class Bert implements Model {
         lossSum.div(LOSS, rows);                                                              // []
         sd.setLossVariables(LOSS);
 
-        // Evaluation sums (not on the loss's path, so not differentiated).
+        // Evaluation sums (not on the loss's path, so not differentiated). A guess is right when the target's logit
+        // is the row's largest (a tie counts as right; M2.1's argmax warns "No fields found" on every build).
         crossEntropy.sum(MLM_LOSS_SUM);                                                       // []
         masked.sum(MASKED);                                                                   // []
-        SDVariable guess = sd.argmax(logits, 1).castTo(DataType.INT32);                       // [B·T]
-        sd.eq(guess, flatTargets).castTo(type).mul(masked).sum(MLM_CORRECT);                  // []
-        SDVariable nspGuess = sd.argmax(nspLogits, 1).castTo(DataType.INT32);                 // [B]
-        sd.eq(nspGuess, sd.reshape(label, -1)).castTo(type).sum(NSP_CORRECT);                 // []
+        SDVariable targetLogit = logits.mul(picked).sum(1);                                   // [B·T]
+        sd.eq(targetLogit, sd.max(logits, 1)).castTo(type).mul(masked).sum(MLM_CORRECT);      // []
+        SDVariable labelLogit = nspLogits.mul(nspOneHot).sum(1);                              // [B]
+        sd.eq(labelLogit, sd.max(nspLogits, 1)).castTo(type).sum(NSP_CORRECT);                // []
     }
 
     /**
