@@ -32,18 +32,22 @@ import org.nd4j.linalg.factory.Nd4j;
  * a final LayerNorm closes the encoder. Attention is bidirectional; a padded key gets −1e9 added to its scores
  * ({@link io.ringformer.zoo.attention.AttentionMasks#padding}), so padding changes no real position's output.
  *
- * <p>Heads: the MLM head is BERT's transform (dense d → d, GELU, LayerNorm), then logits tied to the token
- * embedding plus an output bias [V]; the NSP head is the pooler (dense d → d and tanh on the [CLS] position) and a
- * dense d → 2.
+ * <p>Heads: the MLM head reads only the masked positions (BERT's {@code gather_indexes}; here a selection matmul,
+ * since M2.1's gather has broken backprop): BERT's transform (dense d → d, GELU, LayerNorm), then logits tied to
+ * the token embedding plus an output bias [V]. Logits at every position would be [B·T, V] arrays — at the recipe's
+ * 4096 × 4000, a dozen of them (logits, softmax terms, one-hots, gradients) of 65 MB each a step, which swamped
+ * ND4J's allocator. The NSP head is the pooler (dense d → d and tanh on the [CLS] position) and a dense d → 2.
  *
  * <p>The loss, per row b: Σₜ w[b, t] · CE_mlm[b, t] + CE_nsp[b], where the data's weights w are B / M at the M
  * masked positions of the global batch of B rows and 0 elsewhere ({@link SentencePairs}); {@value #LOSS} is the
- * mean over the rows fed. Over a whole batch that is BERT's objective — the mean MLM cross-entropy over masked
+ * mean over the rows fed, (Σ over their masked tokens of w · CE + Σ over the rows of CE_nsp) / rows. Over a whole batch that is BERT's objective — the mean MLM cross-entropy over masked
  * tokens plus the mean NSP cross-entropy — and rows split among ranks add up to it exactly.
  *
- * <p>Placeholders, each [B, T] unless said: {@value #TOKENS}, {@value #SEGMENTS} (0 or 1), {@value #MLM_TARGETS}
- * (original id at masked positions, −1 elsewhere) and {@value #NSP_LABEL} [B, 1] (1 IsNext, 0 NotNext) int32;
- * {@value #MASK} (1 real, 0 pad) and {@value #MLM_WEIGHTS} float. Outputs: {@value #LOGITS} [B·T, V],
+ * <p>A batch ({@link #layout}): {@value #TOKENS}, {@value #SEGMENTS} (0 or 1), {@value #MLM_TARGETS} (original id
+ * at masked positions, −1 elsewhere), all [B, T] int32, and {@value #NSP_LABEL} [B, 1] (1 IsNext, 0 NotNext);
+ * {@value #MASK} (1 real, 0 pad) and {@value #MLM_WEIGHTS} [B, T] float. {@link #feed} turns the MLM arrays into
+ * the graph's placeholders {@value #MLM_SELECT} [M, B·T], {@value #MLM_IDS} [M] and {@value #MLM_TOKEN_WEIGHTS} [M].
+ * Outputs: {@value #HIDDEN} [B·T, d], {@value #LOGITS} [M, V] (the masked positions in row-major order),
  * {@value #NSP_LOGITS} [B, 2], {@value #LOSS} and the metrics' sums and counts ({@link #metrics}).
  */
 public final class Bert implements Model {
@@ -72,6 +76,12 @@ public final class Bert implements Model {
     public static final String MLM_TARGETS = "mlm_targets";
     public static final String MLM_WEIGHTS = "mlm_weights";
     public static final String NSP_LABEL = "nsp_label";
+    /** Placeholders the graph reads instead of the batch's [B, T] MLM arrays ({@link #feed} derives them). */
+    public static final String MLM_SELECT = "mlm_select";
+    public static final String MLM_IDS = "mlm_ids";
+    public static final String MLM_TOKEN_WEIGHTS = "mlm_token_weights";
+    /** The encoder's output, [B·T, d], after the final LayerNorm. */
+    public static final String HIDDEN = "hidden";
     public static final String LOGITS = "logits";
     public static final String NSP_LOGITS = "nsp_logits";
     public static final String LOSS = "loss";
@@ -126,9 +136,10 @@ public final class Bert implements Model {
         SDVariable tokens = sd.placeHolder(TOKENS, DataType.INT32, -1, t);                     // [B, T]
         SDVariable segments = sd.placeHolder(SEGMENTS, DataType.INT32, -1, t);                 // [B, T]
         SDVariable keep = sd.placeHolder(MASK, type, -1, t);                                   // [B, T]
-        SDVariable targets = sd.placeHolder(MLM_TARGETS, DataType.INT32, -1, t);               // [B, T]
-        SDVariable weights = sd.placeHolder(MLM_WEIGHTS, type, -1, t);                         // [B, T]
         SDVariable label = sd.placeHolder(NSP_LABEL, DataType.INT32, -1, 1);                   // [B, 1]
+        SDVariable select = sd.placeHolder(MLM_SELECT, type, -1, -1);                          // [M, B·T]
+        SDVariable targets = sd.placeHolder(MLM_IDS, DataType.INT32, -1);                      // [M]
+        SDVariable weights = sd.placeHolder(MLM_TOKEN_WEIGHTS, type, -1);                      // [M]
 
         // Embeddings. One-hot × table, because M2.1's gather has broken backprop (DESIGN.md §2).
         SDVariable wte = sd.var("wte", init.normal(0.02, v, d));                               // [V, d]
@@ -157,24 +168,23 @@ public final class Bert implements Model {
                     sd.var(name + "/mlp/b_proj", init.zeros(d)));                             // [B·T, d]
             x = x.add(dropout.apply(down, t, d));                                             // [B·T, d]
         }
-        x = layerNorm("ln_f", x, d, init);                                                    // [B·T, d]
+        x = layerNorm("ln_f", x, d, init).rename(HIDDEN);                                   // [B·T, d]
 
-        // MLM head: transform, then the tied token embedding and an output bias.
-        SDVariable transformed = layerNorm("mlm/ln", gelu(precision.linear(sd, null, x,
+        // MLM head on the M masked positions only (a selection matmul, as gather's backprop is broken): the
+        // transform, then the tied token embedding and an output bias.
+        SDVariable chosen = sd.mmul(select, x);                                               // [M, d]
+        SDVariable transformed = layerNorm("mlm/ln", gelu(precision.linear(sd, null, chosen,
                 sd.var("mlm/w_dense", init.normal(0.02, d, d)),
-                sd.var("mlm/b_dense", init.zeros(d)))), d, init);                             // [B·T, d]
+                sd.var("mlm/b_dense", init.zeros(d)))), d, init);                             // [M, d]
         SDVariable tied = precision.isFullPrecision()
                 ? sd.mmul(transformed, wte, false, true, false)
-                : precision.mmul(sd, transformed, wte, false, true);                          // [B·T, V]
-        SDVariable logits = tied.add(LOGITS, sd.var("mlm/bias", init.zeros(v)));              // [B·T, V]
+                : precision.mmul(sd, transformed, wte, false, true);                          // [M, V]
+        SDVariable logits = tied.add(LOGITS, sd.var("mlm/bias", init.zeros(v)));              // [M, V]
 
         // MLM cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
-        SDVariable flatTargets = sd.reshape(targets, -1);                                     // [B·T]
-        SDVariable picked = sd.oneHot(flatTargets, v, -1, 1.0, 0.0, type);                    // [B·T, V]; −1 → 0s
-        SDVariable crossEntropy = logSoftmax(logits).mul(picked).sum(1).neg();                // [B·T]; 0 unmasked
-        SDVariable masked = sd.gte(flatTargets, 0).castTo(type);                              // [B·T]
-        SDVariable weighted = sd.reshape(crossEntropy.mul(sd.reshape(weights, -1)), -1, t);   // [B, T]
-        SDVariable mlmPerRow = weighted.sum(1);                                               // [B]
+        SDVariable picked = sd.oneHot(targets, v, -1, 1.0, 0.0, type);                        // [M, V]
+        SDVariable crossEntropy = logSoftmax(logits).mul(picked).sum(1).neg();                // [M]
+        SDVariable mlmWeighted = crossEntropy.mul(weights).sum();                             // []: Σ_b Σ_t w·CE
 
         // NSP head on [CLS]: the pooler, then two classes.
         SDVariable cls = sd.reshape(x, -1, t, d).get(SDIndex.all(), SDIndex.point(0), SDIndex.all()); // [B, d]
@@ -187,18 +197,17 @@ public final class Bert implements Model {
         SDVariable nspOneHot = sd.oneHot(sd.reshape(label, -1), 2, -1, 1.0, 0.0, type);       // [B, 2]
         SDVariable nspPerRow = logSoftmax(nspLogits).mul(nspOneHot).sum(1).neg();             // [B]
 
-        SDVariable perRow = mlmPerRow.add(nspPerRow);                                         // [B]
         SDVariable rows = nspOneHot.sum(ROWS);                                                // []: one 1 per row
-        SDVariable lossSum = perRow.sum(LOSS_SUM);                                            // []
+        SDVariable lossSum = mlmWeighted.add(LOSS_SUM, nspPerRow.sum());                      // []
         lossSum.div(LOSS, rows);                                                              // []
         sd.setLossVariables(LOSS);
 
         // Evaluation sums (not on the loss's path, so not differentiated). A guess is right when the target's logit
         // is the row's largest (a tie counts as right; M2.1's argmax warns "No fields found" on every build).
         crossEntropy.sum(MLM_LOSS_SUM);                                                       // []
-        masked.sum(MASKED);                                                                   // []
-        SDVariable targetLogit = logits.mul(picked).sum(1);                                   // [B·T]
-        sd.eq(targetLogit, sd.max(logits, 1)).castTo(type).mul(masked).sum(MLM_CORRECT);      // []
+        picked.sum(MASKED);                                                                   // []: M
+        SDVariable targetLogit = logits.mul(picked).sum(1);                                   // [M]
+        sd.eq(targetLogit, sd.max(logits, 1)).castTo(type).sum(MLM_CORRECT);                  // []
         SDVariable labelLogit = nspLogits.mul(nspOneHot).sum(1);                              // [B]
         sd.eq(labelLogit, sd.max(nspLogits, 1)).castTo(type).sum(NSP_CORRECT);                // []
     }
@@ -254,16 +263,40 @@ public final class Bert implements Model {
                 Batch.Field.floats(MLM_WEIGHTS, seqLen), Batch.Field.ints(NSP_LABEL, 1));
     }
 
-    /** Every placeholder, for the batch's rows [first, first + count). */
+    /**
+     * The placeholders for the batch's rows [first, first + count): the [B, T] arrays as they are, and from
+     * {@value #MLM_TARGETS} and {@value #MLM_WEIGHTS} the M masked positions in row-major order — a selection matrix
+     * [M, B·T] (one 1 per row, at the position), their target ids [M] and their weights [M].
+     */
     @Override
     public Map<String, INDArray> feed(Batch batch, int first, int count) {
         int t = config.seqLen();
+        int[] targets = batch.ints(MLM_TARGETS);
+        float[] weights = batch.floats(MLM_WEIGHTS);
+        int from = first * t;
+        int to = (first + count) * t;
+        int masked = 0;
+        for (int i = from; i < to; i++) {
+            masked += targets[i] >= 0 ? 1 : 0;
+        }
+        float[] select = new float[masked * (to - from)];
+        int[] ids = new int[masked];
+        float[] tokenWeights = new float[masked];
+        for (int i = from, m = 0; i < to; i++) {
+            if (targets[i] >= 0) {
+                select[m * (to - from) + (i - from)] = 1f;
+                ids[m] = targets[i];
+                tokenWeights[m++] = weights[i];
+            }
+        }
+        DataType type = sd.getVariable(MASK).dataType();
         return Map.of(TOKENS, ints(batch.ints(TOKENS), first, count, t),
                 SEGMENTS, ints(batch.ints(SEGMENTS), first, count, t),
                 MASK, floats(batch.floats(MASK), first, count, t),
-                MLM_TARGETS, ints(batch.ints(MLM_TARGETS), first, count, t),
-                MLM_WEIGHTS, floats(batch.floats(MLM_WEIGHTS), first, count, t),
-                NSP_LABEL, ints(batch.ints(NSP_LABEL), first, count, 1));
+                NSP_LABEL, ints(batch.ints(NSP_LABEL), first, count, 1),
+                MLM_SELECT, Nd4j.createFromArray(select).reshape(masked, to - from).castTo(type),
+                MLM_IDS, Nd4j.createFromArray(ids),
+                MLM_TOKEN_WEIGHTS, Nd4j.createFromArray(tokenWeights).castTo(type));
     }
 
     private static INDArray ints(int[] values, int first, int count, int width) {

@@ -123,8 +123,9 @@ public final class BertFamily implements ModelFamily {
 
     /**
      * Parameters: embeddings (V + T + 2)·d, the blocks as GPT's, three LayerNorms outside them (embeddings, final,
-     * MLM transform), the MLM transform's dense layer and output bias, the pooler and the NSP classifier. Per row, as GPT's blocks, plus per token the one-hot input, the
-     * logits, their log-softmax and gradient and the one-hot targets (5·V): the MLM head reads every position.
+     * MLM transform), the MLM transform's dense layer and output bias, the pooler and the NSP classifier. Per row, as
+     * GPT's blocks, plus per token the one-hot input and its gradient (2·V), and per masked token (a share
+     * {@code data.mask_prob} of them) the MLM head's logits, log-softmax terms, one-hot target and gradients (5·V).
      */
     @Override
     public Footprint footprint(Settings config, Artifact artifact) {
@@ -135,6 +136,7 @@ public final class BertFamily implements ModelFamily {
         double v = artifact.outputSize();
         double parameters = (v + t + 2) * d + layers * (12 * d * d + 13 * d) + 3 * 2 * d
                 + (d * d + d) + v + (d * d + d) + (2 * d + 2);
-        return new Footprint(parameters, t * (layers * (22 * d + heads * t) + 5.0 * v));
+        double masked = config.getDouble("data.mask_prob");
+        return new Footprint(parameters, t * (layers * (22 * d + heads * t) + 2 * v + 5 * masked * v));
     }
 }

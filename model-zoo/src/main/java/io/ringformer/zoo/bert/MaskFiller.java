@@ -12,7 +12,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * What a trained BERT guesses behind each {@code [MASK]} of a text: the text is encoded, framed as
  * {@code [CLS] text [SEP]} (one segment, padded to the model's length) and run through the encoder; at each
- * {@code [MASK]} the MLM head's softmax ranks the vocabulary. Special tokens are left out of the ranking (the model
+ * {@code [MASK]} (the positions the MLM head reads) its softmax ranks the vocabulary. Special tokens are left out of the ranking (the model
  * never learnt to predict them).
  */
 public final class MaskFiller {
@@ -56,13 +56,17 @@ public final class MaskFiller {
         System.arraycopy(ids, 0, tokens, 1, ids.length);
         tokens[ids.length + 1] = WordPieceTokenizer.SEP_ID;
         Arrays.fill(batch.floats(Bert.MASK), 0, ids.length + 2, 1f);
-        Arrays.fill(batch.ints(Bert.MLM_TARGETS), -1);
-        INDArray logits = bert.graph().output(bert.feed(batch, 0, 1), Bert.LOGITS).get(Bert.LOGITS); // [T, V]
-        List<List<Guess>> guesses = new ArrayList<>();
+        int[] targets = batch.ints(Bert.MLM_TARGETS);
+        Arrays.fill(targets, -1);
         for (int t = 1; t <= ids.length; t++) {
             if (tokens[t] == WordPieceTokenizer.MASK_ID) {
-                guesses.add(top(logits.getRow(t).toDoubleVector(), topK));
+                targets[t] = WordPieceTokenizer.MASK_ID;     // selects the position; the id itself is not used
             }
+        }
+        INDArray logits = bert.graph().output(bert.feed(batch, 0, 1), Bert.LOGITS).get(Bert.LOGITS); // [M, V]
+        List<List<Guess>> guesses = new ArrayList<>();
+        for (int m = 0; m < logits.rows(); m++) {
+            guesses.add(top(logits.getRow(m).toDoubleVector(), topK));
         }
         return guesses;
     }

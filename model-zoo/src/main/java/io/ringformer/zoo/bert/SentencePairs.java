@@ -33,9 +33,9 @@ import java.util.regex.Pattern;
  *       {@code model.seq_len} (BERT's {@code truncate_seq_pair}), then {@code [PAD]} to the end. Segment 0 is
  *       {@code [CLS] A [SEP]}, segment 1 is {@code B [SEP]} (pads: 0); the padding mask is 1 on real tokens;</li>
  *   <li>of the n real tokens that are not special (A's and B's), max(1, round(p · n)) are chosen uniformly
- *       (p = {@code data.mask_prob}); each chosen token is replaced by {@code [MASK]} with probability 0.8, by a
- *       uniform non-special token with 0.1, and left as it is with 0.1; its original id is the MLM target (−1
- *       elsewhere).</li>
+ *       (p = {@code data.mask_prob}; were A and B nothing but {@code [UNK]}, among those, so that every row has a
+ *       target); each chosen token is replaced by {@code [MASK]} with probability 0.8, by a uniform non-special
+ *       token with 0.1, and left as it is with 0.1; its original id is the MLM target (−1 elsewhere).</li>
  * </ol>
  *
  * <p><b>Loss weights.</b> BERT's MLM loss is the mean over the masked tokens of the global batch, while the trainer
@@ -232,18 +232,22 @@ public final class SentencePairs implements DataSource {
 
         // The MLM: choose max(1, round(p·n)) of the n ordinary tokens by a partial Fisher–Yates shuffle.
         int[] candidates = new int[aLength + bLength];
-        int n0 = 0;
+        int chooseFrom = 0;
         for (int i = offset + 1; i < t; i++) {
             if (ids[i] >= FIRST_ORDINARY_ID) {
-                candidates[n0++] = i;
+                candidates[chooseFrom++] = i;
             }
         }
-        if (n0 == 0) {
-            return;                                      // only [UNK]s: nothing to predict (never seen in practice)
+        if (chooseFrom == 0) {                                   // only [UNK]s: predict those, so every row has a target
+            for (int i = offset + 1; i < t; i++) {
+                if (ids[i] == WordPieceTokenizer.UNK_ID) {
+                    candidates[chooseFrom++] = i;
+                }
+            }
         }
-        int choose = Math.max(1, (int) Math.round(maskProb * n0));
+        int choose = Math.max(1, (int) Math.round(maskProb * chooseFrom));
         for (int k = 0; k < choose; k++) {
-            int j = k + random.nextInt(n0 - k);
+            int j = k + random.nextInt(chooseFrom - k);
             int position = candidates[j];
             candidates[j] = candidates[k];
             candidates[k] = position;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.zoo.GradientCheck;
-import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.family.Model;
 import io.ringformer.zoo.family.Split;
 import io.ringformer.zoo.text.WordPieceTokenizer;
@@ -30,48 +30,36 @@ class BertTest {
      * Three rows of T = 8: row 0 fills every position, row 1 has 2 pads, row 2 has 3. Segments 0 up to the first
      * [SEP] (position 3), 1 after; MLM targets at a few positions with the weights B / M; NSP labels 1, 0, 1.
      */
-    static Map<String, INDArray> feed(DataType type) {
+    static Batch batch() {
         SplittableRandom random = new SplittableRandom(1);
         int[] real = {8, 6, 5};
-        int[][] tokens = new int[3][T];
-        int[][] segments = new int[3][T];
-        double[][] mask = new double[3][T];
-        int[][] targets = new int[3][T];
-        double[][] weights = new double[3][T];
-        int masked = 0;
+        Batch batch = new Batch(Bert.layout(T), 3);
+        int[] tokens = batch.ints(Bert.TOKENS);
+        int[] targets = batch.ints(Bert.MLM_TARGETS);
+        java.util.Arrays.fill(targets, -1);
         for (int b = 0; b < 3; b++) {
-            for (int t = 0; t < T; t++) {
-                targets[b][t] = -1;
-                if (t >= real[b]) {
-                    continue;                                     // [PAD] = 0, segment 0, mask 0
-                }
-                tokens[b][t] = t == 0 ? WordPieceTokenizer.CLS_ID : t == 3 || t == real[b] - 1
+            for (int t = 0; t < real[b]; t++) {
+                tokens[b * T + t] = t == 0 ? WordPieceTokenizer.CLS_ID : t == 3 || t == real[b] - 1
                         ? WordPieceTokenizer.SEP_ID : 5 + random.nextInt(V - 5);
-                segments[b][t] = t > 3 ? 1 : 0;
-                mask[b][t] = 1;
+                batch.ints(Bert.SEGMENTS)[b * T + t] = t > 3 ? 1 : 0;
+                batch.floats(Bert.MASK)[b * T + t] = 1;
             }
         }
         int[][] chosen = {{1, 5}, {2}, {4}};
         for (int b = 0; b < 3; b++) {
             for (int t : chosen[b]) {
-                targets[b][t] = tokens[b][t];
-                tokens[b][t] = WordPieceTokenizer.MASK_ID;
-                masked++;
+                targets[b * T + t] = tokens[b * T + t];
+                tokens[b * T + t] = WordPieceTokenizer.MASK_ID;
+                batch.floats(Bert.MLM_WEIGHTS)[b * T + t] = 3f / 4;
             }
         }
-        for (int b = 0; b < 3; b++) {
-            for (int t = 0; t < T; t++) {
-                weights[b][t] = targets[b][t] >= 0 ? 3.0 / masked : 0;
-            }
-        }
-        Map<String, INDArray> feed = new HashMap<>();
-        feed.put(Bert.TOKENS, Nd4j.createFromArray(tokens));
-        feed.put(Bert.SEGMENTS, Nd4j.createFromArray(segments));
-        feed.put(Bert.MASK, Nd4j.createFromArray(mask).castTo(type));
-        feed.put(Bert.MLM_TARGETS, Nd4j.createFromArray(targets));
-        feed.put(Bert.MLM_WEIGHTS, Nd4j.createFromArray(weights).castTo(type));
-        feed.put(Bert.NSP_LABEL, Nd4j.createFromArray(new int[][] {{1}, {0}, {1}}));
-        return feed;
+        batch.ints(Bert.NSP_LABEL)[0] = 1;
+        batch.ints(Bert.NSP_LABEL)[2] = 1;
+        return batch;
+    }
+
+    static Map<String, INDArray> feed(Bert bert) {
+        return new HashMap<>(bert.feed(batch(), 0, 3));
     }
 
     /** Every parameter: segment embeddings, the padded encoder, the MLM head (tied, biased) and the NSP head. */
@@ -83,14 +71,14 @@ class BertTest {
         for (String head : List.of("wse", "mlm/w_dense", "mlm/ln/gain", "mlm/bias", "pooler/w", "nsp/w", "nsp/b")) {
             assertTrue(names.contains(head), head);
         }
-        GradientCheck.check(bert.graph(), Bert.LOSS, feed(DataType.DOUBLE), 10, names.toArray(String[]::new));
+        GradientCheck.check(bert.graph(), Bert.LOSS, feed(bert), 10, names.toArray(String[]::new));
     }
 
     @Test
     void gradientsWithDropoutMatchFiniteDifferencesOnceTheNoiseIsFixed() {
         Bert bert = Bert.build(new Bert.Config(V, T, 1, 2, 8, 0.2), DataType.DOUBLE, 4, true);
         assertTrue(bert.hasDropout());
-        Map<String, INDArray> feed = feed(DataType.DOUBLE);
+        Map<String, INDArray> feed = feed(bert);
         feed.putAll(bert.dropoutNoise(5, 1, 0, 3));
         GradientCheck.check(bert.graph(), Bert.LOSS, feed, 6, bert.parameterNames().toArray(String[]::new));
     }
@@ -102,28 +90,30 @@ class BertTest {
     @Test
     void padsChangeNoRealPositionsOutput() {
         Bert bert = Bert.build(new Bert.Config(V, T, 2, 2, 16, 0), DataType.FLOAT, 4, false);
-        Map<String, INDArray> feed = feed(DataType.FLOAT);
-        Map<String, INDArray> before = bert.graph().output(feed, Bert.LOGITS, Bert.NSP_LOGITS);
+        Map<String, INDArray> feed = feed(bert);
+        Map<String, INDArray> before = bert.graph().output(feed, Bert.HIDDEN, Bert.LOGITS, Bert.NSP_LOGITS);
+        INDArray hidden = before.get(Bert.HIDDEN).dup();
         INDArray logits = before.get(Bert.LOGITS).dup();
         INDArray nsp = before.get(Bert.NSP_LOGITS).dup();
         feed.get(Bert.TOKENS).putScalar(1, 7, 9);                       // row 1's pads: positions 6 and 7
         feed.get(Bert.TOKENS).putScalar(1, 6, 11);
         feed.get(Bert.SEGMENTS).putScalar(1, 7, 1);
-        Map<String, INDArray> after = bert.graph().output(feed, Bert.LOGITS, Bert.NSP_LOGITS);
+        Map<String, INDArray> after = bert.graph().output(feed, Bert.HIDDEN, Bert.LOGITS, Bert.NSP_LOGITS);
         for (int row = 0; row < 3 * T; row++) {
-            double change = difference(logits.getRow(row), after.get(Bert.LOGITS).getRow(row));
+            double change = difference(hidden.getRow(row), after.get(Bert.HIDDEN).getRow(row));
             if (row == T + 6 || row == T + 7) {
                 assertTrue(change > 0, "the pad itself changed");
             } else {
                 assertEquals(0.0, change, "real position " + row % T + " of row " + row / T);
             }
         }
+        assertEquals(0.0, difference(logits, after.get(Bert.LOGITS)));
         assertEquals(0.0, difference(nsp, after.get(Bert.NSP_LOGITS)));
         // Without the padding mask the same change reaches the real positions.
         feed.put(Bert.MASK, Nd4j.ones(DataType.FLOAT, 3, T));
-        INDArray unmasked = bert.graph().output(feed, Bert.LOGITS).get(Bert.LOGITS).dup();
+        INDArray unmasked = bert.graph().output(feed, Bert.HIDDEN).get(Bert.HIDDEN).dup();
         feed.get(Bert.TOKENS).putScalar(1, 7, 10);
-        assertTrue(difference(unmasked.getRow(T), bert.graph().output(feed, Bert.LOGITS).get(Bert.LOGITS).getRow(T)) > 0);
+        assertTrue(difference(unmasked.getRow(T), bert.graph().output(feed, Bert.HIDDEN).get(Bert.HIDDEN).getRow(T)) > 0);
     }
 
     static double difference(INDArray a, INDArray b) {
@@ -134,18 +124,18 @@ class BertTest {
     @Test
     void anEarlierPositionSeesALaterToken() {
         Bert bert = Bert.build(new Bert.Config(V, T, 1, 2, 16, 0), DataType.FLOAT, 4, false);
-        Map<String, INDArray> feed = feed(DataType.FLOAT);
-        INDArray before = bert.graph().output(feed, Bert.LOGITS).get(Bert.LOGITS).dup();
+        Map<String, INDArray> feed = feed(bert);
+        INDArray before = bert.graph().output(feed, Bert.HIDDEN).get(Bert.HIDDEN).dup();
         int old = feed.get(Bert.TOKENS).getInt(0, 6);
         feed.get(Bert.TOKENS).putScalar(0, 6, old == 12 ? 11 : 12);
-        assertTrue(difference(before.getRow(1), bert.graph().output(feed, Bert.LOGITS).get(Bert.LOGITS).getRow(1)) > 0);
+        assertTrue(difference(before.getRow(1), bert.graph().output(feed, Bert.HIDDEN).get(Bert.HIDDEN).getRow(1)) > 0);
     }
 
     /** Repeated calls give the same loss (M2.1's log_softmax kernel did not: see Bert#logSoftmax). */
     @Test
     void theLossIsTheSameOnEveryCall() {
         Bert bert = Bert.build(new Bert.Config(V, T, 1, 2, 8, 0), DataType.FLOAT, 4, false);
-        Map<String, INDArray> feed = feed(DataType.FLOAT);
+        Map<String, INDArray> feed = feed(bert);
         double first = bert.graph().output(new HashMap<>(feed), Bert.LOSS).get(Bert.LOSS).getDouble(0);
         for (int i = 0; i < 20; i++) {
             assertEquals(first, bert.graph().output(new HashMap<>(feed), Bert.LOSS).get(Bert.LOSS).getDouble(0), 0.0);
@@ -156,15 +146,17 @@ class BertTest {
     @Test
     void lossAndMetricsAreWhatTheyClaim() {
         Bert bert = Bert.build(new Bert.Config(V, T, 2, 2, 16, 0), DataType.FLOAT, 6, false);
-        Map<String, INDArray> feed = feed(DataType.FLOAT);
+        Batch batch = batch();
+        Map<String, INDArray> feed = bert.feed(batch, 0, 3);
         List<String> outputs = List.of(Bert.LOGITS, Bert.NSP_LOGITS, Bert.LOSS, Bert.LOSS_SUM, Bert.ROWS,
                 Bert.MLM_LOSS_SUM, Bert.MASKED, Bert.MLM_CORRECT, Bert.NSP_CORRECT);
         Map<String, INDArray> out = bert.graph().output(feed, outputs.toArray(String[]::new));
-        INDArray logits = out.get(Bert.LOGITS);
+        INDArray logits = out.get(Bert.LOGITS);                        // [M, V]: the masked positions in order
         INDArray nsp = out.get(Bert.NSP_LOGITS);
-        int[] targets = feed.get(Bert.MLM_TARGETS).data().asInt();
-        double[] weights = feed.get(Bert.MLM_WEIGHTS).castTo(DataType.DOUBLE).data().asDouble();
-        int[] labels = feed.get(Bert.NSP_LABEL).data().asInt();
+        int[] targets = batch.ints(Bert.MLM_TARGETS);
+        float[] weights = batch.floats(Bert.MLM_WEIGHTS);
+        int[] labels = batch.ints(Bert.NSP_LABEL);
+        assertEquals(4, logits.rows());
         double lossSum = 0, mlmSum = 0;
         int masked = 0, mlmCorrect = 0, nspCorrect = 0;
         for (int b = 0; b < 3; b++) {
@@ -174,7 +166,7 @@ class BertTest {
                 if (targets[i] < 0) {
                     continue;
                 }
-                double[] row = logits.getRow(i).toDoubleVector();
+                double[] row = logits.getRow(masked).toDoubleVector();
                 double ce = logSumExp(row) - row[targets[i]];
                 rowLoss += weights[i] * ce;
                 mlmSum += ce;
