@@ -40,8 +40,9 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>The loss, per row b: Σₜ w[b, t] · CE_mlm[b, t] + CE_nsp[b], where the data's weights w are B / M at the M
  * masked positions of the global batch of B rows and 0 elsewhere ({@link SentencePairs}); {@value #LOSS} is the
- * mean over the rows fed, (Σ over their masked tokens of w · CE + Σ over the rows of CE_nsp) / rows. Over a whole batch that is BERT's objective — the mean MLM cross-entropy over masked
- * tokens plus the mean NSP cross-entropy — and rows split among ranks add up to it exactly.
+ * mean over the rows fed, (Σ over their masked tokens of w · CE + Σ over the rows of CE_nsp) / rows. Over a whole
+ * batch that is BERT's objective — the mean MLM cross-entropy over masked tokens plus the mean NSP cross-entropy —
+ * and rows split among ranks add up to it exactly.
  *
  * <p>A batch ({@link #layout}): {@value #TOKENS}, {@value #SEGMENTS} (0 or 1), {@value #MLM_TARGETS} (original id
  * at masked positions, −1 elsewhere), all [B, T] int32, and {@value #NSP_LABEL} [B, 1] (1 IsNext, 0 NotNext);

@@ -12,8 +12,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * What a trained BERT guesses behind each {@code [MASK]} of a text: the text is encoded, framed as
  * {@code [CLS] text [SEP]} (one segment, padded to the model's length) and run through the encoder; at each
- * {@code [MASK]} (the positions the MLM head reads) its softmax ranks the vocabulary. Special tokens are left out of the ranking (the model
- * never learnt to predict them).
+ * {@code [MASK]} (the positions the MLM head reads) its softmax ranks the vocabulary. Special tokens are left out
+ * of the ranking (the model never learnt to predict them).
  */
 public final class MaskFiller {
 

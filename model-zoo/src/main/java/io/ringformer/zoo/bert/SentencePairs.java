@@ -238,7 +238,7 @@ public final class SentencePairs implements DataSource {
                 candidates[chooseFrom++] = i;
             }
         }
-        if (chooseFrom == 0) {                                   // only [UNK]s: predict those, so every row has a target
+        if (chooseFrom == 0) {                           // only [UNK]s: predict those, so every row has a target
             for (int i = offset + 1; i < t; i++) {
                 if (ids[i] == WordPieceTokenizer.UNK_ID) {
                     candidates[chooseFrom++] = i;
