@@ -4,7 +4,6 @@ import io.ringformer.worker.ConfigException;
 import io.ringformer.worker.RunLock;
 import io.ringformer.worker.TrainConfig;
 import io.ringformer.worker.TrainedModel;
-import io.ringformer.zoo.gpt.GptFamily;
 import io.ringformer.worker.TrainingRun;
 import io.ringformer.worker.exchange.LocalExchange;
 import java.nio.file.Path;
@@ -55,8 +54,8 @@ public final class TrainCommand implements Callable<Integer> {
     int standbyCoordinators;
 
     @Option(names = "--sample", defaultValue = "300", paramLabel = "N",
-            description = "Characters a gpt model samples at the end (default ${DEFAULT-VALUE}; 0 for none; other "
-                    + "families have their own commands: fill-mask, classify).")
+            description = "Characters to sample at the end, for a model that generates text (default "
+                    + "${DEFAULT-VALUE}; 0 for none).")
     int sample;
 
     @Mixin
@@ -84,9 +83,11 @@ public final class TrainCommand implements Callable<Integer> {
                 exit = LocalCluster.train(settings, directory.toAbsolutePath(),
                         new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force));
             }
-            if (exit == 0 && sample > 0 && settings.family() instanceof GptFamily) {
+            if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);
-                System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+                if (model.generatesText()) {
+                    System.out.println("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+                }
             }
             return exit;
         }
@@ -103,9 +104,11 @@ public final class TrainCommand implements Callable<Integer> {
         }
         view.line(String.format("done: %d steps, val loss %.4f. Run directory %s (loss.png, metrics.jsonl, "
                 + "checkpoints/)", outcome.steps(), outcome.valLoss(), directory.toAbsolutePath()));
-        if (sample > 0 && outcome.lastCheckpoint() != null && settings.family() instanceof GptFamily) {
+        if (sample > 0 && outcome.lastCheckpoint() != null) {
             TrainedModel model = TrainedModel.load(outcome.lastCheckpoint(), view::line);
-            view.line("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+            if (model.generatesText()) {
+                view.line("sample:\n" + model.generate("\n", sample, 0.8, 0, 1));
+            }
         }
         return 0;
     }

@@ -30,7 +30,7 @@ class CommandLineTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"", "train", "generate", "eval", "checkpoints", "checkpoints list", "checkpoints verify",
-            "bench", "bench train", "bench model"})
+            "bench", "bench train", "bench model", "fill-mask"})
     void everyCommandHasHelp(String command) {
         String[] args = (command.isEmpty() ? "--help" : command + " --help").split(" ");
         Result r = run(args);

@@ -79,6 +79,11 @@ public final class TrainedModel {
         return model;
     }
 
+    /** Whether {@link #generate} can continue text with this model (a GPT; a BERT fills masks instead). */
+    public boolean generatesText() {
+        return model() instanceof Gpt;
+    }
+
     /** Continues {@code prompt} by {@code tokens} characters: for a GPT checkpoint. */
     public String generate(String prompt, int tokens, double temperature, int topK, long seed) {
         if (!(model() instanceof Gpt gpt)) {

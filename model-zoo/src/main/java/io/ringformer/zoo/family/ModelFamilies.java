@@ -1,5 +1,6 @@
 package io.ringformer.zoo.family;
 
+import io.ringformer.zoo.bert.BertFamily;
 import io.ringformer.zoo.gpt.GptFamily;
 import io.ringformer.zoo.vit.VitFamily;
 import java.util.ArrayList;
@@ -10,7 +11,7 @@ public final class ModelFamilies {
 
     public static final String DEFAULT = "gpt";
 
-    private static final List<ModelFamily> ALL = List.of(new GptFamily(), new VitFamily());
+    private static final List<ModelFamily> ALL = List.of(new GptFamily(), new BertFamily(), new VitFamily());
 
     private ModelFamilies() {}
 

@@ -74,6 +74,17 @@ public final class TransformerBlock {
         return x.mul(0.5).mul(sd.math.erf(x.mul(1.0 / Math.sqrt(2.0))).add(1.0));
     }
 
+    /**
+     * log softmax over the last dimension of [N, C], from primitives: x − max − log Σ exp(x − max). M2.1's
+     * {@code log_softmax} kernel gave BERT's NSP head ([B, 2]) different results from call to call — right on a
+     * fresh session, wrong once SameDiff's array cache handed it a recycled output buffer — and ViT's loss depended
+     * on which other outputs a call asked for; the heads of the encoder families use this instead.
+     */
+    public static SDVariable logSoftmax(SameDiff sd, SDVariable x) {
+        SDVariable shifted = x.sub(sd.max(x, true, 1));                                       // [N, C]
+        return shifted.sub(sd.math.log(sd.math.exp(shifted).sum(true, 1)));                  // [N, C]
+    }
+
     /** LayerNorm over the last axis with a gain (ones) and a bias (zeros) called {@code <name>/gain}, … */
     public static SDVariable layerNorm(SameDiff sd, String name, SDVariable x, int width, Initializer init) {
         return sd.nn.layerNorm(x, sd.var(name + "/gain", init.ones(width)),

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.ringformer.zoo.family.Artifact;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -48,25 +49,25 @@ import java.util.TreeSet;
  * <p>Training ({@link #train}) runs steps 1–3 on the training text and counts the distinct words. The vocabulary
  * starts as the 5 special tokens, then every character that begins a word ({@code w}) and every character that
  * continues one ({@code ##h}), sorted. Each word is a sequence of those tokens. Then, until the vocabulary is full,
- * the adjacent pair with the best WordPiece score
+ * the adjacent pair seen most often
  * <pre>
- *   score(a, b) = count(a b) / (count(a) · count(b))        counts weighted by word frequency
+ *   score(a, b) = count(a b)                                counted over the text (weighted by word frequency)
  * </pre>
  * is merged into one token ({@code ##h} + {@code ##a} → {@code ##ha}, {@code w} + {@code ##ha} → {@code wha}).
- * The score prefers pairs whose parts are rarely seen apart over pairs that are merely frequent, which is what
- * sets WordPiece apart from BPE. Ties go to the more frequent pair, then to the lower ids. A merge can rebuild a
- * token made before by another split ({@code ##ab}+{@code ##c} and {@code ##a}+{@code ##bc}); it then adds no new
- * entry. Counts are kept incrementally: a merge rewrites only the words holding the pair (each pair knows its
- * words) and updates the counts of their pairs. Picking the best pair scans the live pairs (a merge changes the
- * score of every pair sharing a token with it); there are only a few thousand. Moby Dick (1.2 MB) to 4000 tokens
- * takes about a second, most of it normalizing and counting the words.
+ * This is what Hugging Face's {@code WordPieceTrainer} does (it runs its BPE trainer with the {@code ##} prefix),
+ * so a vocabulary from here and one from there are alike in kind. Ties go to the lower ids (left, then right).
+ * A merge can rebuild a token made before by another split ({@code ##ab}+{@code ##c} and {@code ##a}+{@code ##bc});
+ * it then adds no new entry. Counts are kept incrementally: a merge rewrites only the words holding the pair (each
+ * pair knows its words) and updates the counts of their pairs. Picking the best pair scans the live pairs; there
+ * are only a few thousand. Moby Dick (1.2 MB) to 4000 tokens takes about a second, most of it normalizing and
+ * counting the words.
  *
- * <p>The score's weakness, measured: it ranks a pair by association alone, so a pair of rare tokens that always
- * occur together beats any pair holding a frequent token such as {@code ##e}. Trained on 90% of Moby Dick to 4000
- * tokens, the vocabulary spends its merges on rare words letter by letter ({@code abs}, {@code abso}, …
- * {@code absorbingly}) while {@code and} stays {@code a ##n ##d} and {@code the} is {@code th ##e}: 2.8 tokens per
- * held-out word. Weighting the score by the pair's count, count(ab)·log(score·N) (the likelihood gain of
- * Schuster &amp; Nakajima), gives 1.2 on the same text.
+ * <p>Why not the score of the WordPiece paper's description, count(a b) / (count(a) · count(b)), measured: it ranks
+ * a pair by association alone, so a pair of rare tokens that always occur together beats any pair holding a
+ * frequent token such as {@code ##e}. Trained on 90% of Moby Dick to 4000 tokens, that vocabulary spent its merges
+ * on rare words letter by letter ({@code abs}, {@code abso}, … {@code absorbingly}) while {@code and} stayed
+ * {@code a ##n ##d} and {@code the} was {@code th ##e}: 2.8 tokens per held-out word. The pair count gives about
+ * 1.2 on the same text.
  *
  * <p>{@link #decode} joins tokens with spaces and glues each {@code ##} piece to the one before. It is the
  * {@code WordPiece} decoder without Hugging Face's "cleanup" (which turns {@code " ."} into {@code "."} and
@@ -76,7 +77,10 @@ import java.util.TreeSet;
  * crates behind {@code tokenizers} use their own, possibly older, Unicode version, so a character assigned only
  * recently may be classified differently there.
  */
-public final class WordPieceTokenizer {
+public final class WordPieceTokenizer implements Artifact {
+
+    /** Its file name in a run directory and in every checkpoint of a family that uses it. */
+    public static final String FILE = "tokenizer.json";
 
     public static final int PAD_ID = 0;
     public static final int UNK_ID = 1;
@@ -127,7 +131,7 @@ public final class WordPieceTokenizer {
         return new Trainer(wordCounts, vocabSize).run();
     }
 
-    /** The merge loop of {@link #train}: words as token-id sequences, token and pair counts. */
+    /** The merge loop of {@link #train}: words as token-id sequences, and pair counts. */
     private static final class Trainer {
         private final List<String> vocab = new ArrayList<>(SPECIAL_TOKENS);
         private final Map<String, Integer> ids = new HashMap<>();
@@ -135,7 +139,6 @@ public final class WordPieceTokenizer {
         private final int[][] words;             // each distinct word as token ids; a merge shortens it
         private final int[] wordLength;
         private final int[] wordCount;           // occurrences in the text
-        private long[] tokenCount = new long[64];
         private final Map<Long, Pair> pairs = new HashMap<>();
         private final List<Pair> livePairs = new ArrayList<>();
 
@@ -185,9 +188,6 @@ public final class WordPieceTokenizer {
                 words[w] = symbols;
                 wordLength[w] = symbols.length;
                 wordCount[w] = wordCounts.get(word)[0];
-                for (int symbol : symbols) {
-                    tokenCount[symbol] += wordCount[w];
-                }
                 countPairs(w, +1);
             }
         }
@@ -203,10 +203,9 @@ public final class WordPieceTokenizer {
             return new WordPieceTokenizer(vocab.toArray(String[]::new));
         }
 
-        /** The live pair of best score; drops pairs whose count fell to 0 on the way. */
+        /** The live pair seen most often; drops pairs whose count fell to 0 on the way. */
         private Pair bestPair() {
             Pair best = null;
-            double bestScore = -1;
             int kept = 0;
             for (int i = 0; i < livePairs.size(); i++) {
                 Pair pair = livePairs.get(i);
@@ -215,12 +214,9 @@ public final class WordPieceTokenizer {
                     continue;
                 }
                 livePairs.set(kept++, pair);
-                double score = pair.count / ((double) tokenCount[pair.left] * tokenCount[pair.right]);
-                if (best == null || score > bestScore || score == bestScore && (pair.count > best.count
-                        || pair.count == best.count && (pair.left < best.left
-                        || pair.left == best.left && pair.right < best.right))) {
+                if (best == null || pair.count > best.count || pair.count == best.count
+                        && (pair.left < best.left || pair.left == best.left && pair.right < best.right)) {
                     best = pair;
-                    bestScore = score;
                 }
             }
             livePairs.subList(kept, livePairs.size()).clear();
@@ -241,9 +237,6 @@ public final class WordPieceTokenizer {
                 int length = 0;
                 for (int i = 0; i < wordLength[w]; i++) {
                     if (i + 1 < wordLength[w] && symbols[i] == pair.left && symbols[i + 1] == pair.right) {
-                        tokenCount[pair.left] -= wordCount[w];
-                        tokenCount[pair.right] -= wordCount[w];
-                        tokenCount[id] += wordCount[w];
                         symbols[length++] = id;
                         i++;
                     } else {
@@ -286,9 +279,6 @@ public final class WordPieceTokenizer {
             int id = vocab.size();
             vocab.add(token);
             ids.put(token, id);
-            if (id == tokenCount.length) {
-                tokenCount = Arrays.copyOf(tokenCount, id * 2);
-            }
             return id;
         }
 
@@ -394,6 +384,17 @@ public final class WordPieceTokenizer {
 
     public int vocabSize() {
         return tokens.length;
+    }
+
+    @Override
+    public String fileName() {
+        return FILE;
+    }
+
+    /** The vocabulary size: a model's output layer over these tokens. */
+    @Override
+    public int outputSize() {
+        return vocabSize();
     }
 
     /** The id of {@code token}, or −1 if it is not in the vocabulary. */
@@ -524,6 +525,7 @@ public final class WordPieceTokenizer {
      * post-processor, the {@code WordPiece} decoder and the {@code WordPiece} model with the vocabulary in id
      * order.
      */
+    @Override
     public void save(Path file) throws IOException {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = json.createObjectNode();

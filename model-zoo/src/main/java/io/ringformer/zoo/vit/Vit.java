@@ -144,7 +144,7 @@ public final class Vit implements Model {
         // Cross-entropy by hand (DESIGN.md §2), and the evaluation's parts: summed loss, rows, correct rows.
         SDVariable flatLabels = sd.reshape(labels, -1);                                       // [B]
         SDVariable picked = sd.oneHot(flatLabels, c, -1, 1.0, 0.0, type);                     // [B, C]
-        SDVariable total = sd.nn.logSoftmax(logits).mul(picked).sum().neg().rename(LOSS_SUM); // []
+        SDVariable total = TransformerBlock.logSoftmax(sd, logits).mul(picked).sum().neg().rename(LOSS_SUM); // []
         SDVariable counted = flatLabels.gte(0).castTo(type).sum(ROWS);                        // []
         total.div(LOSS, sd.math.max(counted, sd.constant(Nd4j.scalar(type, 1.0))));           // []
         sd.argmax(logits, 1).castTo(DataType.INT32).eq(flatLabels).castTo(type).sum(CORRECT); // []

@@ -1,0 +1,142 @@
+package io.ringformer.zoo.bert;
+
+import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.ConfigKey;
+import io.ringformer.zoo.family.ConfigKey.Type;
+import io.ringformer.zoo.family.DataSource;
+import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.ModelFamily;
+import io.ringformer.zoo.family.Settings;
+import io.ringformer.zoo.family.TransformerKeys;
+import io.ringformer.zoo.text.TextFiles;
+import io.ringformer.zoo.text.WordPieceTokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+
+/**
+ * BERT ({@code model.family: bert}): an encoder pre-trained with the masked language model and next sentence
+ * prediction on the sentences of a text file. Its artifact is a WordPiece {@code tokenizer.json}: trained on the
+ * train split's sentences to {@code model.vocab_size} tokens, or read from {@code data.tokenizer} (one
+ * {@code ringformer tokenizer train} wrote). A batch is sentence pairs ({@link SentencePairs}); the model is
+ * {@link Bert}; a trained one fills in {@code [MASK]}s ({@link MaskFiller}, {@code ringformer fill-mask}).
+ */
+public final class BertFamily implements ModelFamily {
+
+    @Override
+    public String name() {
+        return "bert";
+    }
+
+    @Override
+    public String description() {
+        return "bidirectional encoder (BERT) pre-trained by masked language model and next sentence prediction "
+                + "on a text file's sentences";
+    }
+
+    @Override
+    public List<ConfigKey> keys() {
+        List<ConfigKey> keys = new ArrayList<>(TransformerKeys.of(2, 4, 128));
+        keys.add(new ConfigKey("model.seq_len", Type.INT, 64,
+                "tokens per example: [CLS] A [SEP] B [SEP], truncated and padded to this", 5, 65536));
+        keys.add(new ConfigKey("model.vocab_size", Type.INT, 2000,
+                "WordPiece vocabulary trained on the train split (ignored when data.tokenizer names a file)",
+                16, 1_000_000));
+        keys.add(new ConfigKey("data.path", Type.STRING, "data/moby-dick.txt",
+                "UTF-8 text file, relative to the working directory"));
+        keys.add(new ConfigKey("data.tokenizer", Type.STRING, "",
+                "a tokenizer.json (from ringformer tokenizer train); empty: train one on the train split"));
+        keys.add(new ConfigKey("data.train_fraction", Type.DOUBLE, 0.9,
+                "leading share of the text's sentences used for training", 0.01, 0.99));
+        keys.add(new ConfigKey("data.mask_prob", Type.DOUBLE, 0.15,
+                "share of each example's tokens the masked language model predicts", 0.01, 0.9));
+        return keys;
+    }
+
+    @Override
+    public void check(Settings config) {
+        TransformerKeys.checkHeads(config);
+        String tokenizer = config.getString("data.tokenizer");
+        if (!tokenizer.isEmpty() && !Files.isRegularFile(Path.of(tokenizer))) {
+            throw new IllegalArgumentException("data.tokenizer " + tokenizer + ": no such file (write one with "
+                    + "ringformer tokenizer train, or leave data.tokenizer empty to train one)");
+        }
+    }
+
+    /** The model shape a config asks for, over {@code vocabSize} tokens. */
+    public static Bert.Config modelConfig(Settings config, int vocabSize) {
+        return new Bert.Config(vocabSize, config.getInt("model.seq_len"), config.getInt("model.n_layer"),
+                config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"));
+    }
+
+    /** The tokenizer of {@code data.tokenizer}, or one trained on the train split's sentences. */
+    @Override
+    public Artifact fitArtifact(Settings config) {
+        String file = config.getString("data.tokenizer");
+        if (!file.isEmpty()) {
+            try {
+                return WordPieceTokenizer.load(Path.of(file));
+            } catch (IOException e) {
+                throw new UncheckedIOException("data.tokenizer " + file + ": " + e.getMessage(), e);
+            }
+        }
+        String text = TextFiles.read(Path.of(config.getString("data.path")));
+        try {
+            return WordPieceTokenizer.train(
+                    SentencePairs.trainText(text, config.getDouble("data.train_fraction")),
+                    config.getInt("model.vocab_size"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("model.vocab_size " + config.getInt("model.vocab_size") + ": "
+                    + e.getMessage());
+        }
+    }
+
+    @Override
+    public String artifactFile() {
+        return WordPieceTokenizer.FILE;
+    }
+
+    @Override
+    public Artifact loadArtifact(Path file) throws IOException {
+        return WordPieceTokenizer.load(file);
+    }
+
+    @Override
+    public DataSource data(Settings config, Artifact artifact) {
+        if (!(artifact instanceof WordPieceTokenizer tokenizer)) {
+            throw new IllegalArgumentException("bert reads its text with a WordPiece tokenizer, not " + artifact);
+        }
+        Path path = Path.of(config.getString("data.path"));
+        return SentencePairs.of(TextFiles.read(path), tokenizer, config.getDouble("data.train_fraction"),
+                config.getInt("model.seq_len"), config.getDouble("data.mask_prob"), path);
+    }
+
+    @Override
+    public Model build(Settings config, Artifact artifact, long seed, boolean training, MixedPrecision precision) {
+        return Bert.build(modelConfig(config, artifact.outputSize()), DataType.FLOAT, seed, training, precision);
+    }
+
+    /**
+     * Parameters: embeddings (V + T + 2)·d, the blocks as GPT's, three LayerNorms outside them (embeddings, final,
+     * MLM transform), the MLM transform's dense layer and output bias, the pooler and the NSP classifier. Per row, as
+     * GPT's blocks, plus per token the one-hot input and its gradient (2·V), and per masked token (a share
+     * {@code data.mask_prob} of them) the MLM head's logits, log-softmax terms, one-hot target and gradients (5·V).
+     */
+    @Override
+    public Footprint footprint(Settings config, Artifact artifact) {
+        double d = config.getInt("model.n_embd");
+        double layers = config.getInt("model.n_layer");
+        double heads = config.getInt("model.n_head");
+        double t = config.getInt("model.seq_len");
+        double v = artifact.outputSize();
+        double parameters = (v + t + 2) * d + layers * (12 * d * d + 13 * d) + 3 * 2 * d
+                + (d * d + d) + v + (d * d + d) + (2 * d + 2);
+        double masked = config.getDouble("data.mask_prob");
+        return new Footprint(parameters, t * (layers * (22 * d + heads * t) + 2 * v + 5 * masked * v));
+    }
+}
