@@ -293,7 +293,7 @@ public final class Bert implements Model {
 
     @Override
     public String fusedGap(MixedPrecision precision) {
-        return "no fused step for bert yet";
+        return "the bert family (it has no fused step yet)";
     }
 
     @Override
