@@ -277,7 +277,7 @@ class BertTest {
         long count = model.parameterNames().stream()
                 .mapToLong(name -> model.graph().getArrForVarName(name).length()).sum();
         assertEquals(count, family.footprint(settings, SentencePairsTest.TOKENIZER).parameters(), 0.0);
-        assertEquals("no fused step for bert yet", model.fusedGap(MixedPrecision.FP32));
+        assertEquals("the bert family (it has no fused step yet)", model.fusedGap(MixedPrecision.FP32));
         assertThrows(UnsupportedOperationException.class, () -> model.fused(Map.of(), 0, 1, false, null));
         assertFalse(model.hasDropout());
         assertEquals(List.of("loss", "mlm_loss", "mlm_accuracy", "nsp_accuracy"),
