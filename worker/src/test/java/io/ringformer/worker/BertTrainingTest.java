@@ -24,14 +24,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The trainer on {@code model.family: bert}, as it trains GPT: it learns Moby Dick, a world of two ranks trains as
- * one process does, and a restored state continues bit for bit.
+ * one process does, and a restored state continues bit for bit. The fused step is the default (model.dropout 0).
  */
 class BertTrainingTest {
 
     /** A small BERT: 2 layers, width 64, 32 tokens a row, a 500-token WordPiece vocabulary, 16 rows a step. */
     static TrainConfig tiny(String... overrides) {
         List<String> all = new ArrayList<>(List.of("model.n_layer=2", "model.n_head=2", "model.n_embd=64",
-                "model.seq_len=32", "model.vocab_size=500", "model.backend=samediff", "train.batch_size=16",
+                "model.seq_len=32", "model.vocab_size=500", "train.batch_size=16",
                 "optim.lr=2e-3", "optim.min_lr=2e-4", "optim.warmup_iters=10", "optim.lr_decay_iters=100",
                 "eval.iters=4", "data.path=" + RealText.mobyDick()));
         all.addAll(List.of(overrides));
@@ -57,7 +57,7 @@ class BertTrainingTest {
     @Test
     void lossFallsAndMaskedTokensAreGuessedAboveChance() {
         Trainer trainer = trainer(tiny("train.batch_size=32", "eval.iters=8"), new LocalExchange());
-        assertTrue(trainer.backend().startsWith("samediff"), trainer.backend());
+        assertTrue(trainer.backend().startsWith("fused"), trainer.backend());
         Map<String, Double> before = trainer.evaluate(Split.VAL);
         long started = System.nanoTime();
         List<Double> losses = new ArrayList<>();
@@ -129,9 +129,13 @@ class BertTrainingTest {
         }
     }
 
-    @Test
-    void restoredStateContinuesBitIdentically() {
-        Trainer straight = trainer(tiny("model.dropout=0.1"), new LocalExchange());
+    /** On the fused step, and on SameDiff with dropout (whose masks are a function of seed, step and row). */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"model.backend=fused", "model.dropout=0.1"})
+    void restoredStateContinuesBitIdentically(String setting) {
+        Trainer straight = trainer(tiny(setting), new LocalExchange());
+        assertTrue(straight.backend().startsWith(setting.contains("dropout") ? "samediff" : "fused"),
+                straight.backend());
         List<Double> expected = new ArrayList<>();
         Trainer.State middle = null;
         for (int i = 0; i < 6; i++) {
@@ -140,7 +144,7 @@ class BertTrainingTest {
             }
             expected.add(straight.trainStep().loss());
         }
-        Trainer resumed = trainer(tiny("model.dropout=0.1"), new LocalExchange());
+        Trainer resumed = trainer(tiny(setting), new LocalExchange());
         resumed.restore(middle);
         for (int i = 3; i < 6; i++) {
             assertEquals(expected.get(i), resumed.trainStep().loss(), 0.0, "step " + i);

@@ -293,13 +293,13 @@ public final class Bert implements Model {
 
     @Override
     public String fusedGap(MixedPrecision precision) {
-        return "the bert family (it has no fused step yet)";
+        return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
     }
 
     @Override
     public FusedModel fused(Map<String, Integer> offsets, int parameterCount, int maxRows, boolean bf16,
                             Kernels kernels) {
-        throw new UnsupportedOperationException("no fused step for bert yet");
+        return new FusedBert(config, offsets, parameterCount, maxRows, bf16, kernels);
     }
 
     public Config config() {

@@ -14,7 +14,7 @@ import java.util.List;
  *
  * <p>Why pure: in data-parallel training every rank must agree on the global batch without talking, and a run resumed
  * at step s must see the batches it would have seen. So row r of the batch of a step draws its image — and, with
- * augmentation, its crop offset — from a generator seeded by mixing (seed, step, split, r), never from state carried
+ * augmentation, its crop offset and mirroring — from a generator seeded by mixing (seed, step, split, r), never from state carried
  * between calls. A rank computes only its own rows ({@link Rows#of}) and gets exactly those rows of the global batch,
  * at any world size; a larger batch starts with the rows of a smaller one. Images are drawn with replacement, so
  * there are no epochs and the step alone names a batch (an "epoch" of N draws sees about 63% of the N images).
@@ -224,6 +224,16 @@ public final class ImageDataset {
      * of a row is the same with or without cropping.
      */
     public void fill(Split split, long seed, long step, Rows rows, int cropPadding, float[] pixels, int[] labels) {
+        fill(split, seed, step, rows, cropPadding, false, pixels, labels);
+    }
+
+    /**
+     * As above; with {@code flip} each row is also mirrored left to right with probability ½ (drawn after the crop
+     * offset, so the image and the offset of a row are the same with or without flipping): the other standard
+     * augmentation for Fashion-MNIST, whose classes are left–right symmetric — not for digits.
+     */
+    public void fill(Split split, long seed, long step, Rows rows, int cropPadding, boolean flip, float[] pixels,
+                     int[] labels) {
         checkRows(step, rows, cropPadding, pixels, labels);
         int n = size(split);
         byte[] source = images[split.ordinal()];
@@ -235,7 +245,8 @@ public final class ImageDataset {
             labels[i] = label(split, index);
             int dy = cropPadding == 0 ? 0 : random.nextInt(2 * cropPadding + 1) - cropPadding; // shift in [-P, P]
             int dx = cropPadding == 0 ? 0 : random.nextInt(2 * cropPadding + 1) - cropPadding;
-            copyShifted(source, index * HEIGHT * WIDTH, dy, dx, pixels, i * PIXELS);
+            boolean mirrored = flip && random.nextInt(2) == 1;
+            copyShifted(source, index * HEIGHT * WIDTH, dy, dx, mirrored, pixels, i * PIXELS);
         }
     }
 
@@ -266,16 +277,19 @@ public final class ImageDataset {
         byte[] source = images[split.ordinal()];
         for (int i = 0; i < count; i++) {
             labels[i] = label(split, first + i);
-            copyShifted(source, (first + i) * HEIGHT * WIDTH, 0, 0, pixels, i * PIXELS);
+            copyShifted(source, (first + i) * HEIGHT * WIDTH, 0, 0, false, pixels, i * PIXELS);
         }
     }
 
-    /** out[y, x] = image[y + dy, x + dx] / 255, or 0 where that falls outside the image. */
-    private static void copyShifted(byte[] source, int from, int dy, int dx, float[] out, int to) {
+    /**
+     * out[y, x] = image[y + dy, x + dx] / 255, or 0 where that falls outside the image; {@code mirrored} mirrors
+     * that crop: out[y, x] = image[y + dy, (W − 1 − x) + dx].
+     */
+    private static void copyShifted(byte[] source, int from, int dy, int dx, boolean mirrored, float[] out, int to) {
         for (int y = 0; y < HEIGHT; y++) {
             int sy = y + dy;
             for (int x = 0; x < WIDTH; x++) {
-                int sx = x + dx;
+                int sx = (mirrored ? WIDTH - 1 - x : x) + dx;
                 boolean inside = sy >= 0 && sy < HEIGHT && sx >= 0 && sx < WIDTH;
                 out[to + y * WIDTH + x] = inside ? UNIT[source[from + sy * WIDTH + sx] & 0xff] : 0f;
             }
@@ -310,7 +324,8 @@ public final class ImageDataset {
 
     /**
      * The generator of row {@code row} of a batch: SplitMix64 seeded with the mixed (batch seed + row), so a row's
-     * draws need nothing from the other rows. Draws in order: the image, then, when cropping, dy and dx.
+     * draws need nothing from the other rows. Draws in order: the image; when cropping, dy and dx; when flipping, whether
+     * to mirror.
      */
     static SplitMix64 rowRandom(long batchSeed, long row) {
         return new SplitMix64(SplitMix64.mix64(batchSeed + row));

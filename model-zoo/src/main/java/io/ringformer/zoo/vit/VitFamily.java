@@ -56,6 +56,8 @@ public final class VitFamily implements ModelFamily {
                         + ImageDataset.MNIST_DIR + " (launch/fetch-data.sh installs both)"));
         keys.add(new ConfigKey("data.crop_padding", Type.INT, 0,
                 "augmentation: pad by this many pixels and crop 28 × 28 at a random offset; 0 turns it off", 0, 8));
+        keys.add(new ConfigKey("data.flip", Type.BOOLEAN, false,
+                "augmentation: mirror each training image left to right with probability ½ (Fashion-MNIST, not digits)"));
         return keys;
     }
 
@@ -117,7 +119,8 @@ public final class VitFamily implements ModelFamily {
             throw new IllegalArgumentException("the image statistics are of classes " + statistics.classNames()
                     + ", but data.dataset " + dataset.name() + " has " + dataset.classNames());
         }
-        return new Images(dataset, directory(config), statistics, config.getInt("data.crop_padding"));
+        return new Images(dataset, directory(config), statistics, config.getInt("data.crop_padding"),
+                config.getBoolean("data.flip"));
     }
 
     @Override
@@ -138,7 +141,8 @@ public final class VitFamily implements ModelFamily {
     }
 
     /** Normalised images and labels; training rows drawn per (seed, step, row), evaluation in order. */
-    private record Images(ImageDataset dataset, Path directory, ImageStatistics statistics, int cropPadding)
+    private record Images(ImageDataset dataset, Path directory, ImageStatistics statistics, int cropPadding,
+                          boolean flip)
             implements DataSource {
 
         @Override
@@ -148,7 +152,7 @@ public final class VitFamily implements ModelFamily {
 
         @Override
         public void fill(long seed, long step, Batch into) {
-            dataset.fill(ImageDataset.Split.TRAIN, seed, step, new Rows(0, into.rows()), cropPadding,
+            dataset.fill(ImageDataset.Split.TRAIN, seed, step, new Rows(0, into.rows()), cropPadding, flip,
                     into.floats(Vit.PIXELS), into.ints(Vit.LABELS));
             statistics.normalize(into.floats(Vit.PIXELS));
         }

@@ -2,7 +2,7 @@ package io.ringformer.zoo.bert;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.zoo.GradientCheck;
@@ -249,7 +249,7 @@ class BertTest {
     }
 
     @Test
-    void theFamilyCountsItsParametersAndHasNoFusedStepYet() {
+    void theFamilyCountsItsParametersAndTrainsFusedWithoutDropout() {
         BertFamily family = new BertFamily();
         Map<String, Object> values = new HashMap<>();
         for (var key : family.keys()) {
@@ -277,8 +277,10 @@ class BertTest {
         long count = model.parameterNames().stream()
                 .mapToLong(name -> model.graph().getArrForVarName(name).length()).sum();
         assertEquals(count, family.footprint(settings, SentencePairsTest.TOKENIZER).parameters(), 0.0);
-        assertEquals("the bert family (it has no fused step yet)", model.fusedGap(MixedPrecision.FP32));
-        assertThrows(UnsupportedOperationException.class, () -> model.fused(Map.of(), 0, 1, false, null));
+        assertNull(model.fusedGap(MixedPrecision.FP32));
+        values.put("model.dropout", 0.1);
+        Model withDropout = family.build(settings, SentencePairsTest.TOKENIZER, 1, true, MixedPrecision.FP32);
+        assertEquals("dropout (model.dropout 0.1)", withDropout.fusedGap(MixedPrecision.FP32));
         assertFalse(model.hasDropout());
         assertEquals(List.of("loss", "mlm_loss", "mlm_accuracy", "nsp_accuracy"),
                 model.metrics().stream().map(Model.Metric::name).toList());

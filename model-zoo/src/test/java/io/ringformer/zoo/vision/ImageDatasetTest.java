@@ -191,6 +191,36 @@ class ImageDatasetTest {
         assertTrue(shifts.size() > 20, "64 rows drew only the shifts " + shifts); // 81 possible
     }
 
+    /** With flipping, each row is its cropped image or that image's mirror, about half of each, the crop unchanged. */
+    @Test
+    void flipMirrorsAboutHalfTheRowsAndKeepsTheirCrop() {
+        ImageDataset fashion = RealImages.fashionMnist();
+        int batch = 64;
+        float[] cropped = new float[batch * PIXELS];
+        int[] labels = new int[batch];
+        fashion.fill(Split.TRAIN, SEED, 12, new Rows(0, batch), 2, cropped, labels);
+        float[] flipped = new float[batch * PIXELS];
+        int[] flippedLabels = new int[batch];
+        fashion.fill(Split.TRAIN, SEED, 12, new Rows(0, batch), 2, true, flipped, flippedLabels);
+        assertArrayEquals(labels, flippedLabels);
+        int mirrored = 0;
+        for (int r = 0; r < batch; r++) {
+            float[] crop = Arrays.copyOfRange(cropped, r * PIXELS, (r + 1) * PIXELS);
+            float[] row = Arrays.copyOfRange(flipped, r * PIXELS, (r + 1) * PIXELS);
+            float[] mirror = new float[PIXELS];
+            for (int y = 0; y < 28; y++) {
+                for (int x = 0; x < 28; x++) {
+                    mirror[y * 28 + x] = crop[y * 28 + 27 - x];
+                }
+            }
+            boolean same = Arrays.equals(crop, row);
+            boolean isMirror = Arrays.equals(mirror, row);
+            assertTrue(same || isMirror, "row " + r + " is neither its crop nor the crop's mirror");
+            mirrored += isMirror && !same ? 1 : 0;
+        }
+        assertTrue(mirrored > 16 && mirrored < 48, mirrored + " of 64 rows mirrored");
+    }
+
     @Test
     void fillOrderedGoesThroughASplitInOrder() {
         ImageDataset mnist = RealImages.mnist();
