@@ -11,7 +11,11 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
-/** {@code loss.png}: train (every logged step, and at evaluations) and val loss against the step. */
+/**
+ * {@code loss.png}: train (every logged step, and at evaluations) and val loss against the step, and beside it one
+ * panel per other metric the family evaluates (its {@code val_<metric>} in metrics.jsonl: accuracy for ViT;
+ * mlm_loss, mlm_accuracy and nsp_accuracy for BERT), in a grid of two columns.
+ */
 final class LossPlot {
 
     private final Path file;
@@ -20,6 +24,10 @@ final class LossPlot {
     private final List<Double> evalSteps = new ArrayList<>();
     private final List<Double> trainLosses = new ArrayList<>();
     private final List<Double> valLosses = new ArrayList<>();
+    private final java.util.Map<String, Series> metrics = new java.util.LinkedHashMap<>();
+
+    /** One metric's evaluations: the steps and the values. */
+    private record Series(List<Double> steps, List<Double> values) {}
 
     LossPlot(Path file) {
         this.file = file;
@@ -45,7 +53,13 @@ final class LossPlot {
                 step(step.longValue(), loss.doubleValue());
             }
             if (record.get("val_loss") instanceof Number val && record.get("train_loss") instanceof Number train) {
-                evaluation(step.longValue(), train.doubleValue(), val.doubleValue());
+                java.util.Map<String, Double> values = new java.util.LinkedHashMap<>();
+                record.forEach((key, value) -> {
+                    if (key instanceof String name && name.startsWith("val_") && value instanceof Number number) {
+                        values.put(name.substring("val_".length()), number.doubleValue());
+                    }
+                });
+                evaluation(step.longValue(), train.doubleValue(), val.doubleValue(), values);
             }
         }
     }
@@ -57,10 +71,18 @@ final class LossPlot {
         }
     }
 
-    void evaluation(long step, double train, double val) {
+    /** An evaluation: the losses and the family's metrics by name ({@code loss} among them is not drawn twice). */
+    void evaluation(long step, double train, double val, java.util.Map<String, Double> values) {
         evalSteps.add((double) step);
         trainLosses.add(train);
         valLosses.add(val);
+        values.forEach((name, value) -> {
+            if (!name.equals("loss") && Double.isFinite(value)) {
+                Series series = metrics.computeIfAbsent(name, k -> new Series(new ArrayList<>(), new ArrayList<>()));
+                series.steps().add((double) step);
+                series.values().add(value);
+            }
+        });
     }
 
     /** Rewrites the PNG (atomically, so a viewer never sees half a file). */
@@ -78,8 +100,23 @@ final class LossPlot {
         if (chart.getSeriesMap().isEmpty()) {
             return;
         }
+        List<XYChart> charts = new ArrayList<>(List.of(chart));
+        metrics.forEach((name, series) -> {
+            XYChart panel = new XYChartBuilder().width(900).height(540).title("val " + name)
+                    .xAxisTitle("step").yAxisTitle(name).build();
+            panel.getStyler().setMarkerSize(5);
+            panel.getStyler().setLegendVisible(false);
+            panel.addSeries(name, series.steps(), series.values());
+            charts.add(panel);
+        });
         Path temporary = file.resolveSibling(".loss-partial.png"); // XChart insists on the .png suffix
-        BitmapEncoder.saveBitmap(chart, temporary.toString(), BitmapEncoder.BitmapFormat.PNG);
+        if (charts.size() == 1) {
+            BitmapEncoder.saveBitmap(chart, temporary.toString(), BitmapEncoder.BitmapFormat.PNG);
+        } else {
+            int columns = 2;
+            BitmapEncoder.saveBitmap(charts, (charts.size() + columns - 1) / columns, columns, temporary.toString(),
+                    BitmapEncoder.BitmapFormat.PNG);
+        }
         Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

@@ -74,7 +74,7 @@ final class ProgressView implements TrainingRun.Listener {
 
     @Override
     public void evaluated(long step, double trainLoss, double valLoss, Map<String, Double> metrics) {
-        plot.evaluation(step, trainLoss, valLoss);
+        plot.evaluation(step, trainLoss, valLoss, metrics);
         try {
             plot.write();
         } catch (IOException e) {

@@ -1,0 +1,58 @@
+package io.ringformer.launch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** loss.png carries each family's metrics: the loss chart, then one 900 × 540 panel per metric, two to a row. */
+class LossPlotTest {
+
+    @Test
+    void gptDrawsTheLossAlone(@TempDir Path dir) throws Exception {
+        BufferedImage image = draw(dir, "");
+        assertEquals(900, image.getWidth());
+        assertEquals(540, image.getHeight());
+    }
+
+    @Test
+    void vitAddsItsAccuracyBesideTheLoss(@TempDir Path dir) throws Exception {
+        BufferedImage image = draw(dir, ",\"val_accuracy\":%s");
+        assertEquals(1800, image.getWidth());
+        assertEquals(540, image.getHeight());
+    }
+
+    @Test
+    void bertDrawsFourPanelsInTwoRows(@TempDir Path dir) throws Exception {
+        BufferedImage image = draw(dir, ",\"val_mlm_loss\":%1$s,\"val_mlm_accuracy\":%1$s,\"val_nsp_accuracy\":%1$s");
+        assertEquals(1800, image.getWidth());
+        assertEquals(1080, image.getHeight());
+    }
+
+    /** A metrics.jsonl of logged steps and three evaluations carrying {@code extra} (its %s: a value), drawn. */
+    private static BufferedImage draw(Path dir, String extra) throws Exception {
+        Path metrics = dir.resolve("metrics.jsonl");
+        StringBuilder lines = new StringBuilder();
+        for (int step = 0; step <= 200; step += 10) {
+            lines.append("{\"step\":").append(step).append(",\"loss\":").append(3.0 - step / 100.0).append("}\n");
+            if (step % 100 == 0) {
+                lines.append("{\"step\":").append(step).append(",\"val_loss\":").append(3.1 - step / 100.0)
+                        .append(",\"train_loss\":").append(3.0 - step / 100.0)
+                        .append(String.format(extra, 0.1 + step / 400.0)).append("}\n");
+            }
+        }
+        lines.append("{\"step\":2"); // a line torn by a crash is skipped
+        Files.writeString(metrics, lines);
+        LossPlot plot = new LossPlot(dir.resolve("loss.png"));
+        plot.replay(metrics);
+        plot.write();
+        assertEquals(List.of("loss.png", "metrics.jsonl"), Files.list(dir).map(p -> p.getFileName().toString())
+                .sorted().toList());
+        return ImageIO.read(dir.resolve("loss.png").toFile());
+    }
+}
