@@ -25,6 +25,12 @@ final class LossPlot {
     private final List<Double> trainLosses = new ArrayList<>();
     private final List<Double> valLosses = new ArrayList<>();
     private final java.util.Map<String, Series> metrics = new java.util.LinkedHashMap<>();
+    private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(
+            task -> {
+                Thread thread = new Thread(task, "loss-plot");
+                thread.setDaemon(true);
+                return thread;
+            });
 
     /** One metric's evaluations: the steps and the values. */
     private record Series(List<Double> steps, List<Double> values) {}
@@ -87,6 +93,33 @@ final class LossPlot {
 
     /** Rewrites the PNG (atomically, so a viewer never sees half a file). */
     void write() throws IOException {
+        save(charts());
+    }
+
+    /**
+     * As {@link #write}, with the drawing and PNG encoding (tens of milliseconds, half a second the first time, when
+     * AWT starts) in a background thread, off the training loop. The charts hold a copy of the data as it is now;
+     * writes happen in order, so the newest is the file left. Errors go to {@code log}.
+     */
+    void writeLater(java.util.function.Consumer<String> log) {
+        List<XYChart> charts = charts();
+        writer.execute(() -> {
+            try {
+                save(charts);
+            } catch (IOException | RuntimeException e) {
+                log.accept("could not write loss.png: " + e.getMessage());
+            }
+        });
+    }
+
+    /** Waits for the writes in flight (at most {@code timeoutMs}) and stops the writer. */
+    void finish(long timeoutMs) throws InterruptedException {
+        writer.shutdown();
+        writer.awaitTermination(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /** The loss chart and one panel per metric, from the data as it is now (XChart copies the series). */
+    private List<XYChart> charts() {
         XYChart chart = new XYChartBuilder().width(900).height(540).title("ringformer training loss")
                 .xAxisTitle("step").yAxisTitle("cross-entropy (nats)").build();
         chart.getStyler().setMarkerSize(5);
@@ -98,7 +131,7 @@ final class LossPlot {
             chart.addSeries("val", evalSteps, valLosses);
         }
         if (chart.getSeriesMap().isEmpty()) {
-            return;
+            return List.of();
         }
         List<XYChart> charts = new ArrayList<>(List.of(chart));
         metrics.forEach((name, series) -> {
@@ -109,9 +142,16 @@ final class LossPlot {
             panel.addSeries(name, series.steps(), series.values());
             charts.add(panel);
         });
+        return charts;
+    }
+
+    private void save(List<XYChart> charts) throws IOException {
+        if (charts.isEmpty()) {
+            return;
+        }
         Path temporary = file.resolveSibling(".loss-partial.png"); // XChart insists on the .png suffix
         if (charts.size() == 1) {
-            BitmapEncoder.saveBitmap(chart, temporary.toString(), BitmapEncoder.BitmapFormat.PNG);
+            BitmapEncoder.saveBitmap(charts.get(0), temporary.toString(), BitmapEncoder.BitmapFormat.PNG);
         } else {
             int columns = 2;
             BitmapEncoder.saveBitmap(charts, (charts.size() + columns - 1) / columns, columns, temporary.toString(),

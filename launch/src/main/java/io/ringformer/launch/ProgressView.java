@@ -11,11 +11,12 @@ import java.time.Duration;
 /**
  * What a person sees while training. On a terminal: one line redrawn in place, a bar with step, loss, tokens/s
  * and ETA. Without one (a pipe, a log file, CI): one plain line per log interval, no carriage returns. Either
- * way, evaluations and checkpoints get lines of their own, and loss.png is rewritten at each evaluation. A
+ * way, evaluations and checkpoints get lines of their own, and loss.png is rewritten at each evaluation (in the
+ * background; {@link #close} waits for it). A
  * resumed run first redraws loss.png from {@code metrics.jsonl} (which the run has cut back to the checkpoint's
  * step), so the plot shows one history.
  */
-final class ProgressView implements TrainingRun.Listener {
+final class ProgressView implements TrainingRun.Listener, AutoCloseable {
 
     private static final int BAR_WIDTH = 24;
 
@@ -75,11 +76,7 @@ final class ProgressView implements TrainingRun.Listener {
     @Override
     public void evaluated(long step, double trainLoss, double valLoss, Map<String, Double> metrics) {
         plot.evaluation(step, trainLoss, valLoss, metrics);
-        try {
-            plot.write();
-        } catch (IOException e) {
-            line("could not write loss.png: " + e.getMessage());
-        }
+        plot.writeLater(this::line);
         StringBuilder others = new StringBuilder();
         metrics.forEach((name, value) -> others.append(String.format(", %s %.4f", name, value)));
         line(String.format("step %d: train loss %.4f, val loss %.4f%s", step, trainLoss, valLoss, others));
@@ -88,6 +85,12 @@ final class ProgressView implements TrainingRun.Listener {
     @Override
     public void checkpointed(Path checkpoint) {
         line("checkpoint " + checkpoint);
+    }
+
+    /** Lets the last loss.png be written (at most 30 s). */
+    @Override
+    public void close() throws InterruptedException {
+        plot.finish(30_000);
     }
 
     /** A line of its own, closing the progress line first. */

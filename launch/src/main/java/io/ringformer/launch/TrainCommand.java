@@ -1,5 +1,6 @@
 package io.ringformer.launch;
 
+import io.ringformer.zoo.fused.KernelWarmUp;
 import io.ringformer.worker.ConfigException;
 import io.ringformer.worker.RunLock;
 import io.ringformer.worker.TrainConfig;
@@ -63,6 +64,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (workers == 1) {
+            KernelWarmUp.startInBackground();            // JIT-compiles the fused kernels during set-up
+        }
         zkAuth.apply();                                // --workers N: its ZooKeeper clients and workers use them
         TrainConfig settings = config.load();
         Path directory = out != null ? out : Path.of("runs", config.name());
@@ -72,8 +76,8 @@ public final class TrainCommand implements Callable<Integer> {
         if (workers < 1) {
             throw new UsageException("--workers must be at least 1");
         }
-        TrainingRun.checkInputs(settings, workers);   // data and memory, before anything is written
         if (workers > 1) {
+            TrainingRun.checkInputs(settings, workers);   // data and memory, before any process starts
             if (minWorkers < 1 || minWorkers > workers || maxRestarts < 0 || standbyCoordinators < 0) {
                 throw new UsageException("--min-workers must be 1 … --workers, --max-restarts and "
                         + "--standby-coordinators at least 0");
@@ -95,7 +99,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainingRun run = new TrainingRun(settings, directory, view, view::line);
         StopSignals.install(run::requestStop, () -> { });
         TrainingRun.Outcome outcome;
-        try (RunLock lock = RunLock.acquire(directory, view::line)) {
+        try (view; RunLock lock = RunLock.acquire(directory, view::line)) {
             outcome = run.run(resume, force, new LocalExchange());
         }
         if (outcome.interrupted()) {

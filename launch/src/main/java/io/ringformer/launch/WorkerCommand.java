@@ -1,5 +1,6 @@
 package io.ringformer.launch;
 
+import io.ringformer.zoo.fused.KernelWarmUp;
 import io.ringformer.protocol.ZkConnection;
 import io.ringformer.worker.Worker;
 import java.net.InetAddress;
@@ -54,16 +55,19 @@ public final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        KernelWarmUp.startInBackground();                // JIT-compiles the fused kernels during set-up
         zkAuth.apply();
         ListenAddress.of(bind, "--bind").requireCredentialsBeyondLoopback("this worker's Aeron inbox", "--bind");
         String workerId = id != null ? id
                 : InetAddress.getLocalHost().getHostName().replace('.', '-') + "-" + ProcessHandle.current().pid();
         Path directory = out != null ? out : Path.of("runs", job);
-        ProgressView view = new ProgressView(System.out, System.console() != null, directory);
-        Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, ZkConnection.DEFAULT_SESSION_TIMEOUT_MS),
-                job, workerId, bind, device, directory, resume, force, rendezvousTimeoutMs, aeronDirectory);
-        Worker worker = new Worker(options, view, view::line);
-        StopSignals.install(worker::requestStop, () -> { });
-        return worker.run();
+        try (ProgressView view = new ProgressView(System.out, System.console() != null, directory)) {
+            Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper,
+                    ZkConnection.DEFAULT_SESSION_TIMEOUT_MS), job, workerId, bind, device, directory, resume, force,
+                    rendezvousTimeoutMs, aeronDirectory);
+            Worker worker = new Worker(options, view, view::line);
+            StopSignals.install(worker::requestStop, () -> { });
+            return worker.run();
+        }
     }
 }

@@ -34,6 +34,20 @@ class LossPlotTest {
         assertEquals(1080, image.getHeight());
     }
 
+    @Test
+    void aBackgroundWriteIsOnDiskOnceFinished(@TempDir Path dir) throws Exception {
+        LossPlot plot = new LossPlot(dir.resolve("loss.png"));
+        List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        for (int step = 0; step <= 300; step += 100) {
+            plot.step(step, 3.0 - step / 200.0);
+            plot.evaluation(step, 3.0 - step / 200.0, 3.1 - step / 200.0, java.util.Map.of("accuracy", step / 400.0));
+            plot.writeLater(errors::add);
+        }
+        plot.finish(30_000);
+        assertEquals(List.of(), errors);
+        assertEquals(1800, ImageIO.read(dir.resolve("loss.png").toFile()).getWidth());
+    }
+
     /** A metrics.jsonl of logged steps and three evaluations carrying {@code extra} (its %s: a value), drawn. */
     private static BufferedImage draw(Path dir, String extra) throws Exception {
         Path metrics = dir.resolve("metrics.jsonl");

@@ -129,6 +129,9 @@ public final class TrainingRun {
             ResumeGuard.check(checkpoint, config, dataFingerprint, force, log);
         }
         CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"), dataFingerprint);
+        if (!resume && !exchange.elastic()) {
+            refuseToOverwrite(store);                 // before the seconds of building the model
+        }
         MemoryEstimate.of(config, artifact, 1).checkHere();
         Trainer trainer = new Trainer(config, artifact, data, exchange, log);
         log.accept("model backend: " + trainer.backend());
@@ -147,9 +150,8 @@ public final class TrainingRun {
     public Outcome train(Prepared prepared, boolean founding) {
         GradientExchange exchange = prepared.exchange();
         boolean writer = exchange.rank() == 0;
-        if (writer && founding && !prepared.resume() && !prepared.store().checkpoints().isEmpty()) {
-            throw new ConfigException("run directory " + directory + " already holds checkpoints; add --resume "
-                    + "to continue it, or choose another --out");
+        if (writer && founding && !prepared.resume()) {
+            refuseToOverwrite(prepared.store());
         }
         Path artifactFile = directory.resolve(prepared.artifact().fileName());
         Checkpoint checkpoint = prepared.checkpoint();
@@ -165,6 +167,13 @@ public final class TrainingRun {
         boolean holdsState = checkpoint != null || founding && !prepared.resume();
         return loop(prepared.trainer(), exchange, prepared.store(), prepared.artifact(), artifactFile, holdsState,
                 checkpoint == null ? -1 : checkpoint.step());
+    }
+
+    private void refuseToOverwrite(CheckpointStore store) {
+        if (!store.checkpoints().isEmpty()) {
+            throw new ConfigException("run directory " + directory + " already holds checkpoints; add --resume "
+                    + "to continue it, or choose another --out");
+        }
     }
 
     private void writeRunFiles(Artifact artifact, Path artifactFile) {
