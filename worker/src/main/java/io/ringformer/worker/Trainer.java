@@ -36,9 +36,12 @@ import org.nd4j.linalg.api.buffer.DataType;
  *       mean loss. The buffer's last element carries the weighted loss, so one all-reduce sums both.</li>
  *   <li>The {@link GradientExchange} sums the buffer over all ranks. Its last element carries stop votes
  *       ({@link #requestStop}), so that every rank learns in the same step that one of them was asked to stop.</li>
- *   <li>Unscale; a non-finite value skips the step on every rank alike (they hold the same sums) and, in fp16,
- *       halves the loss scale.</li>
- *   <li>Clip by global norm, then AdamW at the scheduled rate on the fp32 master copy; copy it into the graph.</li>
+ *   <li>The global norm of the unscaled gradient, in one read-only pass; a non-finite norm (some value was not
+ *       finite) skips the step on every rank alike (they hold the same sums) and, in fp16, halves the loss
+ *       scale.</li>
+ *   <li>AdamW at the scheduled rate on the fp32 master copy, reading the gradient times one factor — the loss
+ *       scale's inverse and the global-norm clip together, so neither needs a pass of its own; then the backend
+ *       takes the new parameters.</li>
  * </ol>
  * Dropout masks are a function of (seed, step, sequence) ({@link io.ringformer.zoo.Dropout}), so a resumed run
  * and a run split differently across ranks draw the same masks. The gradients come from a {@link ModelBackend}:
@@ -215,13 +218,17 @@ public final class Trainer {
         exchange.allReduce(buffer, step);
         double loss = buffer[size];
         boolean stop = buffer[size + 1] > 0;
-        boolean finite = scaler.unscale(buffer, size);
+        // Two passes over the summed gradient: its norm (not finite if any value is: an fp16 overflow), then AdamW
+        // on the gradient unscaled and clipped by one factor.
+        double norm = GradientClipping.norm(buffer, size) / lossScale;
+        boolean finite = scaler.accept(Double.isFinite(norm));
         double lr = schedule.at(step);
-        double norm = Double.NaN;
         if (finite) {
-            norm = GradientClipping.clip(buffer, size, config.getDouble("optim.grad_clip"));
-            optimizer.update(params, buffer, decay, lr);
+            double clip = GradientClipping.factor(norm, config.getDouble("optim.grad_clip"));
+            optimizer.update(params, buffer, decay, lr, (float) (clip / lossScale));
             backend.setParameters(params);
+        } else {
+            norm = Double.NaN;
         }
         return new StepResult(step++, loss, norm, lr, finite, lossScale, (System.nanoTime() - started) / 1e6, stop);
     }

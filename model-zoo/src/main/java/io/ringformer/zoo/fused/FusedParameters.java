@@ -24,6 +24,7 @@ public final class FusedParameters {
     private final ByteBuffer paramBf16Bytes;
     private final FloatBuffer paramFloats;
     private final FloatBuffer gradFloats;
+    private float[] scratch;     // addGradients' copy of the gradient, made on first use
 
     public FusedParameters(Map<String, Integer> offsets, int count, boolean bf16, Kernels kernels) {
         this.count = count;
@@ -55,10 +56,17 @@ public final class FusedParameters {
         }
     }
 
-    /** {@code into[i] += gradient[i]}, in the flat layout. */
+    /**
+     * {@code into[i] += gradient[i]}, in the flat layout: a bulk copy out of native memory into a scratch array,
+     * then an add of two arrays, which the JIT vectorises (a FloatBuffer read element by element does not).
+     */
     public void addGradients(float[] into) {
+        if (scratch == null) {
+            scratch = new float[count];
+        }
+        gradFloats.get(0, scratch, 0, count);
         for (int i = 0; i < count; i++) {
-            into[i] += gradFloats.get(i);
+            into[i] += scratch[i];
         }
     }
 

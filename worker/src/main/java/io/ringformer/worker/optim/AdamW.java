@@ -35,6 +35,14 @@ public final class AdamW {
      * @param decay which elements take weight decay (matrices), or null for all
      */
     public void update(float[] params, float[] gradient, boolean[] decay, double lr) {
+        update(params, gradient, decay, lr, 1f);
+    }
+
+    /**
+     * As above with the gradient taken as {@code gradScale · gradient}: the trainer folds the loss scale's inverse
+     * and the clipping factor in here, so that neither needs a pass over the gradient of its own.
+     */
+    public void update(float[] params, float[] gradient, boolean[] decay, double lr, float gradScale) {
         steps++;
         double correction1 = 1.0 - Math.pow(beta1, steps);
         double correction2 = 1.0 - Math.pow(beta2, steps);
@@ -45,7 +53,7 @@ public final class AdamW {
         float decayRate = (float) (lr * weightDecay);
         float[] decays = decayWeights(decay, params.length);
         for (int i = 0; i < params.length; i++) {
-            float g = gradient[i];
+            float g = gradient[i] * gradScale;
             float mi = b1 * m[i] + (1 - b1) * g;
             float vi = b2 * v[i] + (1 - b2) * g * g;
             m[i] = mi;

@@ -34,18 +34,12 @@ public final class LossScaler {
     }
 
     /**
-     * Divides {@code gradient[0, length)} by the scale in place and decides the step.
+     * Decides the step from whether the gradient was finite (the trainer learns that from its norm, without a pass
+     * of its own; it then multiplies by 1 / {@link #scale()} inside the optimizer's pass).
      *
-     * @return true when the step should be applied; false when a value was not finite (then the scale halves)
+     * @return {@code finite}; when false the scale halves
      */
-    public boolean unscale(float[] gradient, int length) {
-        boolean finite = true;
-        float inverse = (float) (1.0 / scale);
-        for (int i = 0; i < length; i++) {
-            float g = gradient[i] * inverse;
-            finite &= Float.isFinite(g);
-            gradient[i] = g;
-        }
+    public boolean accept(boolean finite) {
         if (!finite) {
             if (enabled) {
                 scale = Math.max(1.0, scale / 2);

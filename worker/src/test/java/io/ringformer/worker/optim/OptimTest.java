@@ -52,36 +52,61 @@ class OptimTest {
     }
 
     @Test
-    void clippingScalesToTheMaxNormAndReportsThePreClipNorm() {
+    void theNormIsTheDoubleSumOfSquaresAndTheClipFactorScalesToTheMaximum() {
         float[] g = {3, 4, 99};
-        assertEquals(5.0, GradientClipping.clip(g, 2, 1.0), 1e-9);
-        assertEquals(1.0, GradientClipping.norm(g, 2), 1e-5);
-        assertEquals(99f, g[2], "elements past the length are not touched");
-        float[] small = {0.3f, 0.4f};
-        GradientClipping.clip(small, 2, 1.0);
-        assertArrayEquals(new float[] {0.3f, 0.4f}, small);
-        float[] off = {30, 40};
-        GradientClipping.clip(off, 2, 0);
-        assertArrayEquals(new float[] {30, 40}, off, "grad_clip 0 turns clipping off");
+        assertEquals(5.0, GradientClipping.norm(g, 2), 1e-12, "elements past the length are not counted");
+        assertEquals(1.0 / (5.0 + 1e-6), GradientClipping.factor(5.0, 1.0), 1e-15);
+        assertEquals(1.0, GradientClipping.factor(0.5, 1.0), "a small gradient is not scaled");
+        assertEquals(1.0, GradientClipping.factor(50, 0), "grad_clip 0 turns clipping off");
+        float[] many = new float[1003];                    // four partial sums and a tail
+        double sum = 0;
+        for (int i = 0; i < many.length; i++) {
+            many[i] = (float) Math.sin(i) * (i % 7);
+            sum += (double) many[i] * many[i];
+        }
+        assertEquals(Math.sqrt(sum), GradientClipping.norm(many, many.length), 1e-12 * Math.sqrt(sum));
+        many[500] = Float.NaN;
+        assertFalse(Double.isFinite(GradientClipping.norm(many, many.length)), "a NaN makes the norm NaN");
+        many[500] = Float.POSITIVE_INFINITY;
+        assertFalse(Double.isFinite(GradientClipping.norm(many, many.length)), "so does an infinity");
+    }
+
+    /** The trainer hands AdamW the gradient with the unscale and clip factor folded in: as if applied first. */
+    @Test
+    void aScaledUpdateIsTheUpdateOfTheScaledGradient() {
+        float[] gradient = {0.5f, -0.25f, 3f, 1e-3f};
+        float scale = 0.37f;
+        float[] scaled = new float[gradient.length];
+        for (int i = 0; i < gradient.length; i++) {
+            scaled[i] = gradient[i] * scale;
+        }
+        boolean[] decay = {true, false, true, false};
+        AdamW folded = new AdamW(4, 0.9, 0.99, 1e-8, 0.1);
+        AdamW reference = new AdamW(4, 0.9, 0.99, 1e-8, 0.1);
+        float[] p = {1f, -2f, 0.5f, 0f};
+        float[] q = p.clone();
+        for (int step = 0; step < 3; step++) {
+            folded.update(p, gradient, decay, 0.01, scale);
+            reference.update(q, scaled, decay, 0.01);
+        }
+        assertArrayEquals(q, p);
+        assertArrayEquals(reference.secondMoment(), folded.secondMoment());
     }
 
     @Test
     void lossScalerSkipsOverflowHalvesAndGrowsAfterCleanSteps() {
         LossScaler scaler = new LossScaler(true);
         assertEquals(65536.0, scaler.scale());
-        float[] g = {65536f, Float.POSITIVE_INFINITY};
-        assertFalse(scaler.unscale(g, 2));
+        assertFalse(scaler.accept(false));
         assertEquals(32768.0, scaler.scale());
-        float[] clean = {32768f, -16384f};
-        assertTrue(scaler.unscale(clean, 2));
-        assertArrayEquals(new float[] {1f, -0.5f}, clean);
+        assertTrue(scaler.accept(true));
         for (int i = 1; i < LossScaler.GROWTH_INTERVAL; i++) {
-            assertTrue(scaler.unscale(new float[] {1f}, 1));
+            assertTrue(scaler.accept(true));
         }
         assertEquals(65536.0, scaler.scale(), "doubles after 2000 clean steps");
 
         LossScaler off = new LossScaler(false);
-        assertFalse(off.unscale(new float[] {Float.NaN}, 1), "fp32 also refuses a non-finite step");
+        assertFalse(off.accept(false), "fp32 also refuses a non-finite step");
         assertEquals(1.0, off.scale());
     }
 }
