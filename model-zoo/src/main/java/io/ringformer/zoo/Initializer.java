@@ -25,11 +25,16 @@ public final class Initializer {
 
     /** Normal(0, std²), the GPT-2 / nanoGPT initialisation for weights and embeddings. */
     public INDArray normal(double std, long... shape) {
-        double[] values = new double[Math.toIntExact(count(shape))];
+        return Nd4j.createFromArray(normalValues(std, count(shape))).reshape(shape).castTo(dataType);
+    }
+
+    /** {@code count} draws of Normal(0, std²), the values {@link #normal} would hold: no ND4J involved. */
+    public double[] normalValues(double std, long count) {
+        double[] values = new double[Math.toIntExact(count)];
         for (int i = 0; i < values.length; i++) {
             values[i] = gaussian() * std;
         }
-        return Nd4j.createFromArray(values).reshape(shape).castTo(dataType);
+        return values;
     }
 
     public INDArray zeros(long... shape) {
@@ -40,7 +45,7 @@ public final class Initializer {
         return Nd4j.ones(dataType, shape);
     }
 
-    private static long count(long[] shape) {
+    static long count(long[] shape) {
         long n = 1;
         for (long s : shape) {
             n *= s;

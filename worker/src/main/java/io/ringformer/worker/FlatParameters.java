@@ -1,5 +1,6 @@
 package io.ringformer.worker;
 
+import io.ringformer.zoo.ParameterTable;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -12,8 +13,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The layout of a model's trainable variables in one flat fp32 vector: parameters, gradients and optimizer state
- * all share it. Variables are laid out in reverse creation order (LM head side first), so that a later issue can
- * all-reduce the vector in buckets in the order backprop finishes them (DESIGN.md §3).
+ * all share it. Variables are laid out in reverse order of {@code Model.parameterNames()} — reverse name order,
+ * as SameDiff lists them; checkpoints store the vector in this layout without names, so it is part of their
+ * format. (Bucketing the all-reduce in the order backprop finishes layers, DESIGN.md §3, would want reverse
+ * creation order: that needs the layout written into checkpoints first.)
  *
  * <p>SameDiff keeps its own copy of every variable; {@link #write} copies the flat master values into it.
  */
@@ -31,19 +34,20 @@ public final class FlatParameters {
     }
 
     /**
-     * @param names   trainable variables in creation order
-     * @param decayed which variables take weight decay
+     * @param parameters a model's declared parameters
+     * @param names      their order ({@code Model.parameterNames}); laid out reversed
+     * @param decayed    which of them take weight decay
      */
-    public static FlatParameters of(SameDiff sd, List<String> names, Predicate<String> decayed) {
+    public static FlatParameters of(ParameterTable parameters, List<String> names, Predicate<String> decayed) {
         List<String> reversed = new ArrayList<>(names);
         Collections.reverse(reversed);
         List<Segment> segments = new ArrayList<>();
         long offset = 0;
         for (String name : reversed) {
-            INDArray array = sd.getArrForVarName(name);
-            segments.add(new Segment(name, array.shape(), Math.toIntExact(offset), Math.toIntExact(array.length()),
-                    decayed.test(name)));
-            offset += array.length();
+            ParameterTable.Parameter parameter = parameters.get(name);
+            segments.add(new Segment(parameter.name(), parameter.shape(), Math.toIntExact(offset), parameter.size(),
+                    decayed.test(parameter.name())));
+            offset += parameter.size();
         }
         return new FlatParameters(List.copyOf(segments), Math.toIntExact(offset));
     }
@@ -71,11 +75,14 @@ public final class FlatParameters {
         return mask;
     }
 
-    /** The graph's current values, flattened. */
-    public float[] read(SameDiff sd) {
+    /** The parameters' initial values, flattened (in fp32, as a graph of FLOAT holds them). */
+    public float[] initial(ParameterTable parameters) {
         float[] flat = new float[size];
         for (Segment s : segments) {
-            readable(sd.getArrForVarName(s.name())).get(flat, s.offset(), s.length());
+            double[] values = parameters.get(s.name()).initial();
+            for (int i = 0; i < s.length(); i++) {
+                flat[s.offset() + i] = (float) values[i];
+            }
         }
         return flat;
     }

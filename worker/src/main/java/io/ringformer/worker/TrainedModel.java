@@ -67,7 +67,7 @@ public final class TrainedModel {
     public Model model() {
         if (model == null) {
             Model built = config.family().build(config, artifact, 0, false, MixedPrecision.FP32);
-            FlatParameters layout = FlatParameters.of(built.graph(), built.parameterNames(), name -> false);
+            FlatParameters layout = FlatParameters.of(built.parameters(), built.parameterNames(), name -> false);
             if (layout.size() != checkpoint.state().params().length) {
                 throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
                         + checkpoint.state().params().length + " parameters, but the model its config.yaml "

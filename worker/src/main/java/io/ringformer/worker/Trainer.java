@@ -111,8 +111,9 @@ public final class Trainer {
         } catch (IllegalArgumentException e) {
             throw new ConfigException("model: " + e.getMessage());
         }
-        this.layout = FlatParameters.of(model.graph(), model.parameterNames(), model::decays);
-        this.params = layout.read(model.graph());
+        // From the declared parameters, not the graph: a fused run never builds one (nor loads ND4J's backend).
+        this.layout = FlatParameters.of(model.parameters(), model.parameterNames(), model::decays);
+        this.params = layout.initial(model.parameters());
         this.backend = ModelBackend.create(config.getString("model.backend"), model,
                 () -> family.build(config, artifact, seed, false, MixedPrecision.FP32), layout, precision, seed,
                 Rows.of(globalBatch, exchange.rank(), exchange.worldSize()).count(), log);

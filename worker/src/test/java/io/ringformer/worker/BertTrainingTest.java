@@ -2,6 +2,7 @@ package io.ringformer.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.worker.exchange.GradientExchange;
@@ -58,6 +59,8 @@ class BertTrainingTest {
     void lossFallsAndMaskedTokensAreGuessedAboveChance() {
         Trainer trainer = trainer(tiny("train.batch_size=32", "eval.iters=8"), new LocalExchange());
         assertTrue(trainer.backend().startsWith("fused"), trainer.backend());
+        assertFalse(((io.ringformer.zoo.family.GraphModel) trainer.model()).graphBuilt(),
+                "a fused trainer builds no SameDiff graph");
         Map<String, Double> before = trainer.evaluate(Split.VAL);
         long started = System.nanoTime();
         List<Double> losses = new ArrayList<>();

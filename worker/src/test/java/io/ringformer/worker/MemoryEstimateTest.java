@@ -46,7 +46,7 @@ class MemoryEstimateTest {
         TrainConfig config = config("model.n_layer=2", "model.n_head=3", "model.n_embd=12", "model.block_size=7",
                 "model.positions=" + positions);
         Gpt gpt = Gpt.build(GptFamily.modelConfig(config, 11), DataType.FLOAT, 1, false);
-        int real = FlatParameters.of(gpt.graph(), gpt.parameterNames(), name -> false).size();
+        int real = FlatParameters.of(gpt.parameters(), gpt.parameterNames(), name -> false).size();
         assertEquals(real, MemoryEstimate.of(config, outputs(11), 1).parameters());
     }
 

@@ -55,6 +55,20 @@ public final class MultiHeadAttention {
                     sd.var(name + "/w_out", init.normal(outStd, width, width)),
                     sd.var(name + "/b_out", init.zeros(width)));
         }
+
+        /** Declares the projections {@link #create} makes, in the same order with the same initialisation. */
+        public static void declare(io.ringformer.zoo.ParameterTable table, String name, int width, double outStd) {
+            table.normal(name + "/w_qkv", 0.02, width, 3L * width);
+            table.zeros(name + "/b_qkv", 3L * width);
+            table.normal(name + "/w_out", outStd, width, width);
+            table.zeros(name + "/b_out", width);
+        }
+
+        /** The declared projections of layer {@code name} as graph variables. */
+        public static SelfWeights of(SameDiff sd, io.ringformer.zoo.ParameterTable table, String name) {
+            return new SelfWeights(table.var(sd, name + "/w_qkv"), table.var(sd, name + "/b_qkv"),
+                    table.var(sd, name + "/w_out"), table.var(sd, name + "/b_out"));
+        }
     }
 
     /** Projections of a cross-attention layer: q [d, d], kv [dₘ, 2d], out [d, d], each with a bias. */

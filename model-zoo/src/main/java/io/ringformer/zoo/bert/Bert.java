@@ -7,11 +7,12 @@ import static io.ringformer.zoo.family.TransformerBlock.logSoftmax;
 import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.FusedModel;
-import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.GraphModel;
 import io.ringformer.zoo.family.TransformerBlock;
 import io.ringformer.zoo.fused.Kernels;
 import java.util.ArrayList;
@@ -56,7 +57,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * Outputs: {@value #HIDDEN} [B·T, d], {@value #LOGITS} [M, V] (the masked positions in row-major order),
  * {@value #NSP_LOGITS} [B, 2], {@value #LOSS} and the metrics' sums and counts ({@link #metrics}).
  */
-public final class Bert implements Model {
+public final class Bert extends GraphModel {
 
     /**
      * @param vocabSize V, the WordPiece vocabulary
@@ -103,12 +104,12 @@ public final class Bert implements Model {
     public static final String NSP_CORRECT = "nsp_correct";
 
     private final Config config;
-    private final SameDiff sd;
-    private Dropout dropout;
+    private final MixedPrecision precision;
 
-    private Bert(Config config, SameDiff sd) {
+    private Bert(Config config, ParameterTable parameters, boolean training, MixedPrecision precision) {
+        super(parameters, training ? config.dropout() : 0);
         this.config = config;
-        this.sd = sd;
+        this.precision = precision;
     }
 
     /**
@@ -123,18 +124,39 @@ public final class Bert implements Model {
     /** As above, with every matmul in {@code precision}'s compute type (fp32 master weights stay in the graph). */
     public static Bert build(Config config, DataType dataType, long seed, boolean training,
                              MixedPrecision precision) {
-        Bert bert = new Bert(config, SameDiff.create());
-        bert.define(new Initializer(seed, dataType), training, precision);
-        return bert;
+        return new Bert(config, parameters(config, new Initializer(seed, dataType)), training, precision);
     }
 
-    private void define(Initializer init, boolean training, MixedPrecision precision) {
-        dropout = new Dropout(sd, training ? config.dropout() : 0);
+    /** BERT's parameters in the graph's order: embeddings and their LayerNorm, the blocks, ln_f, the heads. */
+    static ParameterTable parameters(Config config, Initializer init) {
+        ParameterTable table = new ParameterTable(init);
+        int d = config.width();
+        table.normal("wte", 0.02, config.vocabSize(), d);                                     // [V, d]
+        table.normal("wse", 0.02, 2, d);                                                      // [2, d]
+        table.normal("wpe", 0.02, config.seqLen(), d);                                        // [T, d]
+        TransformerBlock.declareLayerNorm(table, "ln_emb", d);
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3, as the same block in Gpt
+        for (int layer = 0; layer < config.layers(); layer++) {
+            TransformerBlock.declare(table, "h" + layer, d, residualStd);
+        }
+        TransformerBlock.declareLayerNorm(table, "ln_f", d);
+        table.normal("mlm/w_dense", 0.02, d, d);                                              // [d, d]
+        table.zeros("mlm/b_dense", d);
+        TransformerBlock.declareLayerNorm(table, "mlm/ln", d);
+        table.zeros("mlm/bias", config.vocabSize());                                          // [V]
+        table.normal("pooler/w", 0.02, d, d);                                                 // [d, d]
+        table.zeros("pooler/b", d);
+        table.normal("nsp/w", 0.02, d, 2);                                                    // [d, 2]
+        table.zeros("nsp/b", 2);
+        return table;
+    }
+
+    @Override
+    protected void define(SameDiff sd, ParameterTable table, Dropout dropout) {
         int v = config.vocabSize();
         int t = config.seqLen();
         int d = config.width();
-        DataType type = init.dataType();
-        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3, as the same block in Gpt
+        DataType type = table.dataType();
         MultiHeadAttention attention = new MultiHeadAttention(
                 new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout()),
                 precision);
@@ -148,31 +170,30 @@ public final class Bert implements Model {
         SDVariable weights = sd.placeHolder(MLM_TOKEN_WEIGHTS, type, -1);                      // [M]
 
         // Embeddings. One-hot × table, because M2.1's gather has broken backprop (DESIGN.md §2).
-        SDVariable wte = sd.var("wte", init.normal(0.02, v, d));                               // [V, d]
-        SDVariable wse = sd.var("wse", init.normal(0.02, 2, d));                               // [2, d]
-        SDVariable wpe = sd.var("wpe", init.normal(0.02, t, d));                               // [T, d]
+        SDVariable wte = table.var(sd, "wte");                                                // [V, d]
+        SDVariable wse = table.var(sd, "wse");                                                // [2, d]
+        SDVariable wpe = table.var(sd, "wpe");                                                // [T, d]
         SDVariable x = sd.mmul(sd.reshape(sd.oneHot(tokens, v, -1, 1.0, 0.0, type), -1, v), wte);  // [B·T, d]
         x = x.add(sd.mmul(sd.reshape(sd.oneHot(segments, 2, -1, 1.0, 0.0, type), -1, 2), wse));  // [B·T, d]
         x = sd.reshape(sd.reshape(x, -1, t, d).add(wpe), -1, d);                              // [B·T, d]
-        x = layerNorm(sd, "ln_emb", x, d, init);                                              // [B·T, d]
+        x = layerNorm(sd, "ln_emb", x, table);                                                // [B·T, d]
         x = dropout.apply(x, t, d);                                                           // [B·T, d]
 
-        TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout, residualStd);
+        TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout);
         for (int layer = 0; layer < config.layers(); layer++) {
-            x = block.apply("h" + layer, x, t, keep, init).rows();            // [B·T, d]; pads: −1e9
+            x = block.apply("h" + layer, x, t, keep, table).rows();           // [B·T, d]; pads: −1e9
         }
-        x = layerNorm(sd, "ln_f", x, d, init).rename(HIDDEN);                                 // [B·T, d]
+        x = layerNorm(sd, "ln_f", x, table).rename(HIDDEN);                                   // [B·T, d]
 
         // MLM head on the M masked positions only (a selection matmul, as gather's backprop is broken): the
         // transform, then the tied token embedding and an output bias.
         SDVariable chosen = sd.mmul(select, x);                                               // [M, d]
         SDVariable transformed = layerNorm(sd, "mlm/ln", gelu(sd, precision.linear(sd, null, chosen,
-                sd.var("mlm/w_dense", init.normal(0.02, d, d)),
-                sd.var("mlm/b_dense", init.zeros(d)))), d, init);                             // [M, d]
+                table.var(sd, "mlm/w_dense"), table.var(sd, "mlm/b_dense"))), table);       // [M, d]
         SDVariable tied = precision.isFullPrecision()
                 ? sd.mmul(transformed, wte, false, true, false)
                 : precision.mmul(sd, transformed, wte, false, true);                          // [M, V]
-        SDVariable logits = tied.add(LOGITS, sd.var("mlm/bias", init.zeros(v)));              // [M, V]
+        SDVariable logits = tied.add(LOGITS, table.var(sd, "mlm/bias"));                      // [M, V]
 
         // MLM cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
         SDVariable picked = sd.oneHot(targets, v, -1, 1.0, 0.0, type);                        // [M, V]
@@ -181,12 +202,10 @@ public final class Bert implements Model {
 
         // NSP head on [CLS]: the pooler, then two classes.
         SDVariable cls = sd.reshape(x, -1, t, d).get(SDIndex.all(), SDIndex.point(0), SDIndex.all()); // [B, d]
-        SDVariable pooled = sd.math.tanh(precision.linear(sd, null, cls,
-                sd.var("pooler/w", init.normal(0.02, d, d)),
-                sd.var("pooler/b", init.zeros(d))));                                          // [B, d]
-        SDVariable nspLogits = precision.linear(sd, NSP_LOGITS, pooled,
-                sd.var("nsp/w", init.normal(0.02, d, 2)),
-                sd.var("nsp/b", init.zeros(2)));                                             // [B, 2]
+        SDVariable pooled = sd.math.tanh(precision.linear(sd, null, cls, table.var(sd, "pooler/w"),
+                table.var(sd, "pooler/b")));                                                  // [B, d]
+        SDVariable nspLogits = precision.linear(sd, NSP_LOGITS, pooled, table.var(sd, "nsp/w"),
+                table.var(sd, "nsp/b"));                                                      // [B, 2]
         SDVariable nspOneHot = sd.oneHot(sd.reshape(label, -1), 2, -1, 1.0, 0.0, type);       // [B, 2]
         SDVariable nspPerRow = logSoftmax(sd, nspLogits).mul(nspOneHot).sum(1).neg();             // [B]
 
@@ -261,7 +280,7 @@ public final class Bert implements Model {
                 tokenWeights[m++] = weights[i];
             }
         }
-        DataType type = sd.getVariable(MASK).dataType();
+        DataType type = parameters().dataType();
         return Map.of(TOKENS, ints(batch.ints(TOKENS), first, count, t),
                 SEGMENTS, ints(batch.ints(SEGMENTS), first, count, t),
                 MASK, floats(batch.floats(MASK), first, count, t),
@@ -278,17 +297,7 @@ public final class Bert implements Model {
 
     private INDArray floats(float[] values, int first, int count, int width) {
         return Nd4j.createFromArray(Arrays.copyOfRange(values, first * width, (first + count) * width))
-                .reshape(count, width).castTo(sd.getVariable(MASK).dataType());
-    }
-
-    @Override
-    public boolean hasDropout() {
-        return dropout.isActive();
-    }
-
-    @Override
-    public Map<String, INDArray> dropoutNoise(long seed, long step, int first, int count) {
-        return dropout.noise(seed, step, first, count);
+                .reshape(count, width).castTo(parameters().dataType());
     }
 
     @Override
@@ -304,22 +313,5 @@ public final class Bert implements Model {
 
     public Config config() {
         return config;
-    }
-
-    @Override
-    public SameDiff graph() {
-        return sd;
-    }
-
-    /** Names of the trainable variables, in the order they were created (embeddings first). */
-    @Override
-    public List<String> parameterNames() {
-        List<String> names = new ArrayList<>();
-        sd.variables().forEach(variable -> {
-            if (variable.getVariableType() == VariableType.VARIABLE) {
-                names.add(variable.name());
-            }
-        });
-        return names;
     }
 }

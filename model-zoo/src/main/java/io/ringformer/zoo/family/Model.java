@@ -21,21 +21,14 @@ public interface Model {
     /** One evaluation metric: a sum and a count in the graph, so that ranks' parts add up exactly. */
     record Metric(String name, String sumVariable, String countVariable) {}
 
+    /** The trainable parameters declared, with their shapes and initial values: all a fused step needs. */
+    io.ringformer.zoo.ParameterTable parameters();
+
+    /** The graph, built on first use (a fused run never asks). */
     SameDiff graph();
 
     /** The trainable variables, in a fixed order (the flat parameter layout). */
     List<String> parameterNames();
-
-    /** The trainable variables of a graph in the order they were created: what {@link #parameterNames} usually is. */
-    static List<String> trainableVariables(SameDiff sd) {
-        List<String> names = new java.util.ArrayList<>();
-        sd.variables().forEach(variable -> {
-            if (variable.getVariableType() == org.nd4j.autodiff.samediff.VariableType.VARIABLE) {
-                names.add(variable.name());
-            }
-        });
-        return names;
-    }
 
     /** Whether AdamW's weight decay applies to a parameter (matrices, not biases, gains or positions). */
     boolean decays(String parameter);

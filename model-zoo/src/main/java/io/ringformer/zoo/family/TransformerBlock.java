@@ -1,7 +1,7 @@
 package io.ringformer.zoo.family;
 
 import io.ringformer.zoo.Dropout;
-import io.ringformer.zoo.Initializer;
+import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -13,8 +13,9 @@ import org.nd4j.autodiff.samediff.SameDiff;
  * families is a parameter, not a branch: the attention's mask kind (causal for GPT, a padding mask or none for the
  * encoders) and its positions are in the {@link MultiHeadAttention.Spec}, the padding mask is an argument.
  *
- * <p>Variable names are {@code <name>/ln_1/gain}, {@code <name>/attn/w_qkv}, {@code <name>/mlp/w_fc}, …: the fused
- * steps find their parameters by these names.
+ * <p>A family declares each block's parameters ({@link #declare}, with the residual projections' initial std, GPT-2
+ * §2.3: 0.02 / √(2·layers)) before it builds a graph. Variable names are {@code <name>/ln_1/gain},
+ * {@code <name>/attn/w_qkv}, {@code <name>/mlp/w_fc}, …: the fused steps find their parameters by these names.
  */
 public final class TransformerBlock {
 
@@ -23,23 +24,32 @@ public final class TransformerBlock {
     private final MixedPrecision precision;
     private final Dropout dropout;
     private final int width;
-    private final double residualStd;
 
-    /**
-     * @param residualStd the initial std of the two residual projections (GPT-2 §2.3: 0.02 / √(2·layers))
-     */
-    public TransformerBlock(SameDiff sd, MultiHeadAttention attention, MixedPrecision precision, Dropout dropout,
-                            double residualStd) {
+    /** A block builder for graph {@code sd}; the parameters come from a {@link ParameterTable} ({@link #declare}). */
+    public TransformerBlock(SameDiff sd, MultiHeadAttention attention, MixedPrecision precision, Dropout dropout) {
         this.sd = sd;
         this.attention = attention;
         this.precision = precision;
         this.dropout = dropout;
         this.width = attention.spec().width();
-        this.residualStd = residualStd;
     }
 
     /** One block's output and its attention weights [B, H, T, T] (an attention map to look at). */
     public record Output(SDVariable rows, SDVariable attentionWeights) {}
+
+    /**
+     * Declares block {@code name}'s parameters, in the order {@link #apply} uses them: LayerNorm 1, the attention's
+     * projections, LayerNorm 2, the MLP (GPT-2's initialisation; the two residual projections at {@code residualStd}).
+     */
+    public static void declare(ParameterTable table, String name, int d, double residualStd) {
+        declareLayerNorm(table, name + "/ln_1", d);
+        MultiHeadAttention.SelfWeights.declare(table, name + "/attn", d, residualStd);
+        declareLayerNorm(table, name + "/ln_2", d);
+        table.normal(name + "/mlp/w_fc", 0.02, d, 4L * d);
+        table.zeros(name + "/mlp/b_fc", 4L * d);
+        table.normal(name + "/mlp/w_proj", residualStd, 4L * d, d);
+        table.zeros(name + "/mlp/b_proj", d);
+    }
 
     /**
      * @param x    [B·T, d]
@@ -47,22 +57,19 @@ public final class TransformerBlock {
      * @param keep [B, T] padding mask (1 real, 0 pad), or null
      * @return [B·T, d]
      */
-    public Output apply(String name, SDVariable x, int t, SDVariable keep, Initializer init) {
-        int d = width;
-        SDVariable h = layerNorm(sd, name + "/ln_1", x, d, init);                             // [B·T, d]
+    public Output apply(String name, SDVariable x, int t, SDVariable keep, ParameterTable table) {
+        SDVariable h = layerNorm(sd, name + "/ln_1", x, table);                               // [B·T, d]
         MultiHeadAttention.Output attended = attention.selfAttention(sd, name + "/attn", h, t, keep,
-                MultiHeadAttention.SelfWeights.create(sd, name + "/attn", d, init, residualStd),
+                MultiHeadAttention.SelfWeights.of(sd, table, name + "/attn"),
                 dropout.isActive() ? dropout : null);
-        x = x.add(dropout.apply(attended.rows(), t, d));                                      // [B·T, d]
+        x = x.add(dropout.apply(attended.rows(), t, width));                                  // [B·T, d]
 
-        h = layerNorm(sd, name + "/ln_2", x, d, init);                                        // [B·T, d]
-        SDVariable up = precision.linear(sd, null, h,
-                sd.var(name + "/mlp/w_fc", init.normal(0.02, d, 4L * d)),
-                sd.var(name + "/mlp/b_fc", init.zeros(4L * d)));                              // [B·T, 4d]
-        SDVariable down = precision.linear(sd, null, gelu(sd, up),
-                sd.var(name + "/mlp/w_proj", init.normal(residualStd, 4L * d, d)),
-                sd.var(name + "/mlp/b_proj", init.zeros(d)));                                 // [B·T, d]
-        return new Output(x.add(dropout.apply(down, t, d)), attended.weights());              // [B·T, d]
+        h = layerNorm(sd, name + "/ln_2", x, table);                                          // [B·T, d]
+        SDVariable up = precision.linear(sd, null, h, table.var(sd, name + "/mlp/w_fc"),
+                table.var(sd, name + "/mlp/b_fc"));                                           // [B·T, 4d]
+        SDVariable down = precision.linear(sd, null, gelu(sd, up), table.var(sd, name + "/mlp/w_proj"),
+                table.var(sd, name + "/mlp/b_proj"));                                         // [B·T, d]
+        return new Output(x.add(dropout.apply(down, t, width)), attended.weights());          // [B·T, d]
     }
 
     /**
@@ -85,9 +92,14 @@ public final class TransformerBlock {
         return shifted.sub(sd.math.log(sd.math.exp(shifted).sum(true, 1)));                  // [N, C]
     }
 
-    /** LayerNorm over the last axis with a gain (ones) and a bias (zeros) called {@code <name>/gain}, … */
-    public static SDVariable layerNorm(SameDiff sd, String name, SDVariable x, int width, Initializer init) {
-        return sd.nn.layerNorm(x, sd.var(name + "/gain", init.ones(width)),
-                sd.var(name + "/bias", init.zeros(width)), false, 1);
+    /** Declares a LayerNorm's gain (ones) and bias (zeros), {@code <name>/gain} and {@code <name>/bias}. */
+    public static void declareLayerNorm(ParameterTable table, String name, int width) {
+        table.ones(name + "/gain", width);
+        table.zeros(name + "/bias", width);
+    }
+
+    /** LayerNorm over the last axis with the declared gain and bias of {@code name}. */
+    public static SDVariable layerNorm(SameDiff sd, String name, SDVariable x, ParameterTable table) {
+        return sd.nn.layerNorm(x, table.var(sd, name + "/gain"), table.var(sd, name + "/bias"), false, 1);
     }
 }

@@ -42,8 +42,9 @@ import org.bytedeco.javacpp.Loader;
  *       call it on the thread that builds them and again whenever they run on a thread other than the last one,
  *       so oneDNN runs on one thread whatever {@code OMP_NUM_THREADS} says: a 512³ matmul on a thread pinned this
  *       way, with the variable unset, started no extra thread. The cost is initialising ND4J's native backend
- *       once (if nothing else has). {@code -Dringformer.dnnl.pinThreads=false} turns this off and leaves
- *       {@code OMP_NUM_THREADS} in charge. (The JDK 17 foreign-function API could call {@code omp_set_num_threads}
+ *       once (if nothing else has), which is skipped while {@code OMP_NUM_THREADS=1} says the same and ND4J,
+ *       the one thing that changes it, is not loaded.
+ *       {@code -Dringformer.dnnl.pinThreads=false} turns this off and leaves {@code OMP_NUM_THREADS} in charge. (The JDK 17 foreign-function API could call {@code omp_set_num_threads}
  *       directly, but only with {@code --add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED}.)
  *       </li>
  * </ul>
@@ -51,6 +52,27 @@ import org.bytedeco.javacpp.Loader;
  * <p>Primitives share the one stream: run them from one thread at a time (the trainer's worker thread).
  */
 public final class Dnnl {
+
+    /**
+     * {@code OMP_NUM_THREADS=1} (what {@code launch/bin/ringformer} exports) already gives every thread a default
+     * of one. Only ND4J changes a thread's count in this process, so until its native library is loaded
+     * {@link #pinCurrentThread()} has nothing to do, and a fused run need not load ND4J's backend (about two
+     * seconds of start-up) to do it.
+     */
+    private static final boolean PINNED_BY_ENVIRONMENT = "1".equals(System.getenv("OMP_NUM_THREADS"));
+    private static volatile boolean nd4jSeen;
+
+    /** Whether ND4J's native library is in this process (/proc/self/maps); once seen, always. */
+    private static boolean nd4jLoaded() {
+        if (!nd4jSeen) {
+            try {
+                nd4jSeen = Files.readString(Path.of("/proc/self/maps")).contains("libnd4jcpu");
+            } catch (IOException | RuntimeException e) {
+                nd4jSeen = true;                     // cannot tell: pin, as without the variable
+            }
+        }
+        return nd4jSeen;
+    }
 
     private Dnnl() {
     }
@@ -188,6 +210,9 @@ public final class Dnnl {
      * ({@link #threadControlProblem()} says why) — then only {@code OMP_NUM_THREADS=1} keeps oneDNN to one thread.
      */
     public static void pinCurrentThread() {
+        if (PINNED_BY_ENVIRONMENT && !nd4jLoaded()) {
+            return;                          // every thread's default is 1 and nothing has changed it: no ND4J needed
+        }
         org.nd4j.nativeblas.NativeOps ops = ops();
         if (ops != null) {
             ops.setOmpNumThreads(1);

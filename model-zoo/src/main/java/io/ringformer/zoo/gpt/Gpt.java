@@ -3,12 +3,13 @@ package io.ringformer.zoo.gpt;
 import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.attention.SinusoidalPositions;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.FusedModel;
-import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.GraphModel;
 import io.ringformer.zoo.family.TransformerBlock;
 import io.ringformer.zoo.fused.Kernels;
 import java.util.ArrayList;
@@ -32,7 +33,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * PyTorch's ignore_index). Outputs: {@value #LOGITS} [B·T, V] and {@value #LOSS}, the mean cross-entropy over
  * the targets that are not ignored.
  */
-public final class Gpt implements Model {
+public final class Gpt extends GraphModel {
 
     /**
      * @param vocabSize V
@@ -62,13 +63,13 @@ public final class Gpt implements Model {
     public static final String LOSS_COUNT = "loss_count";
 
     private final Config config;
-    private final SameDiff sd;
+    private final MixedPrecision precision;
     private final List<String> attentionMaps = new ArrayList<>();
-    private Dropout dropout;
 
-    private Gpt(Config config, SameDiff sd) {
+    private Gpt(Config config, ParameterTable parameters, boolean training, MixedPrecision precision) {
+        super(parameters, training ? config.dropout() : 0);
         this.config = config;
-        this.sd = sd;
+        this.precision = precision;
     }
 
     /**
@@ -83,18 +84,31 @@ public final class Gpt implements Model {
 
     /** As above, with every matmul in {@code precision}'s compute type (fp32 master weights stay in the graph). */
     public static Gpt build(Config config, DataType dataType, long seed, boolean training, MixedPrecision precision) {
-        Gpt gpt = new Gpt(config, SameDiff.create());
-        gpt.define(new Initializer(seed, dataType), training, precision);
-        return gpt;
+        return new Gpt(config, parameters(config, new Initializer(seed, dataType)), training, precision);
     }
 
-    private void define(Initializer init, boolean training, MixedPrecision precision) {
-        dropout = new Dropout(sd, training ? config.dropout() : 0);
+    /** GPT's parameters in the graph's order: embeddings, the blocks, the final LayerNorm (the head is tied). */
+    static ParameterTable parameters(Config config, Initializer init) {
+        ParameterTable table = new ParameterTable(init);
+        int d = config.width();
+        table.normal("wte", 0.02, config.vocabSize(), d);                                     // [V, d]
+        if (config.positions() == PositionType.LEARNED) {
+            table.normal("wpe", 0.02, config.blockSize(), d);                                 // [T, d]
+        }
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3: scale residual projections
+        for (int layer = 0; layer < config.layers(); layer++) {
+            TransformerBlock.declare(table, "h" + layer, d, residualStd);
+        }
+        TransformerBlock.declareLayerNorm(table, "ln_f", d);
+        return table;
+    }
+
+    @Override
+    protected void define(SameDiff sd, ParameterTable table, Dropout dropout) {
         int v = config.vocabSize();
         int t = config.blockSize();
         int d = config.width();
-        DataType type = init.dataType();
-        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3: scale residual projections
+        DataType type = table.dataType();
         MultiHeadAttention attention = new MultiHeadAttention(
                 new MultiHeadAttention.Spec(d, config.heads(), true, config.positions(), config.dropout()), precision);
 
@@ -102,27 +116,27 @@ public final class Gpt implements Model {
         SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, -1, t);                   // [B, T]
 
         // Embeddings. One-hot × table, because M2.1's gather has broken backprop (DESIGN.md §2).
-        SDVariable wte = sd.var("wte", init.normal(0.02, v, d));                               // [V, d]
+        SDVariable wte = table.var(sd, "wte");                                                // [V, d]
         SDVariable oneHot = sd.reshape(sd.oneHot(tokens, v, -1, 1.0, 0.0, type), -1, v);      // [B·T, V]
         SDVariable x = sd.mmul(oneHot, wte);                                                   // [B·T, d]
         if (config.positions() == PositionType.LEARNED) {
-            SDVariable wpe = sd.var("wpe", init.normal(0.02, t, d));                           // [T, d]
+            SDVariable wpe = table.var(sd, "wpe");                                            // [T, d]
             x = sd.reshape(sd.reshape(x, -1, t, d).add(wpe), -1, d);                          // [B·T, d]
         } else if (config.positions() == PositionType.SINUSOIDAL) {
             // Vaswani et al. §3.4 scale embeddings by √d, or the unit-sized table drowns the 0.02-sized tokens.
-            SDVariable table = sd.constant("sinusoid", Nd4j.createFromArray(SinusoidalPositions.table(t, d))
+            SDVariable sinusoid = sd.constant("sinusoid", Nd4j.createFromArray(SinusoidalPositions.table(t, d))
                     .castTo(type));                                                            // [T, d]
-            x = sd.reshape(sd.reshape(x.mul(Math.sqrt(d)), -1, t, d).add(table), -1, d);      // [B·T, d]
+            x = sd.reshape(sd.reshape(x.mul(Math.sqrt(d)), -1, t, d).add(sinusoid), -1, d);   // [B·T, d]
         }
         x = dropout.apply(x, t, d);                                                           // [B·T, d]
 
-        TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout, residualStd);
+        TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout);
         for (int layer = 0; layer < config.layers(); layer++) {
-            TransformerBlock.Output out = block.apply("h" + layer, x, t, null, init);           // [B·T, d]
+            TransformerBlock.Output out = block.apply("h" + layer, x, t, null, table);          // [B·T, d]
             attentionMaps.add(out.attentionWeights().name());                                 // [B, H, T, T]
             x = out.rows();
         }
-        x = TransformerBlock.layerNorm(sd, "ln_f", x, d, init);                               // [B·T, d]
+        x = TransformerBlock.layerNorm(sd, "ln_f", x, table);                                 // [B·T, d]
         SDVariable logits = precision.isFullPrecision()                                       // [B·T, V], tied head
                 ? sd.mmul(LOGITS, x, wte, false, true, false)
                 : sd.identity(LOGITS, precision.mmul(sd, x, wte, false, true));
@@ -167,11 +181,6 @@ public final class Gpt implements Model {
     }
 
     @Override
-    public boolean hasDropout() {
-        return dropout.isActive();
-    }
-
-    @Override
     public String fusedGap(MixedPrecision precision) {
         return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
     }
@@ -182,32 +191,13 @@ public final class Gpt implements Model {
         return new FusedGpt(config, offsets, parameterCount, maxRows, bf16, kernels);
     }
 
-    /**
-     * Dropout masks for a training graph: sequences {@code first …} of the global batch of {@code step}. Empty when
-     * the graph has no dropout.
-     */
-    @Override
-    public Map<String, INDArray> dropoutNoise(long seed, long step, int firstSequence, int sequences) {
-        return dropout.noise(seed, step, firstSequence, sequences);
-    }
-
     public Config config() {
         return config;
     }
 
-    @Override
-    public SameDiff graph() {
-        return sd;
-    }
-
-    /** Names of the trainable variables, in the order they were created (embeddings first). */
-    @Override
-    public List<String> parameterNames() {
-        return Model.trainableVariables(sd);
-    }
-
     /** The name of layer {@code layer}'s attention weights, [B, H, T, T]: an attention map to look at. */
     public String attentionMap(int layer) {
+        graph();
         return attentionMaps.get(layer);
     }
 }

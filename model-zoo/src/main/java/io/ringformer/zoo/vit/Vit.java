@@ -3,11 +3,12 @@ package io.ringformer.zoo.vit;
 import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.FusedModel;
-import io.ringformer.zoo.family.Model;
+import io.ringformer.zoo.family.GraphModel;
 import io.ringformer.zoo.family.TransformerBlock;
 import io.ringformer.zoo.fused.Kernels;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Placeholders: {@value #PIXELS} [B, H·W] (normalised) and {@value #LABELS} [B, 1] (int32). Outputs:
  * {@value #LOGITS} [B, C] and {@value #LOSS}, the mean cross-entropy over the rows.
  */
-public final class Vit implements Model {
+public final class Vit extends GraphModel {
 
     /**
      * @param height, width the image (one channel); both multiples of {@code patch}
@@ -68,13 +69,13 @@ public final class Vit implements Model {
     public static final String CORRECT = "correct";
 
     private final Config config;
-    private final SameDiff sd;
+    private final MixedPrecision precision;
     private final List<String> attentionMaps = new ArrayList<>();
-    private Dropout dropout;
 
-    private Vit(Config config, SameDiff sd) {
+    private Vit(Config config, ParameterTable parameters, boolean training, MixedPrecision precision) {
+        super(parameters, training ? config.dropout() : 0);
         this.config = config;
-        this.sd = sd;
+        this.precision = precision;
     }
 
     /** Builds the graph with parameters initialised from {@code seed}; a training graph has dropout if asked. */
@@ -84,20 +85,35 @@ public final class Vit implements Model {
 
     /** As above, in {@code dataType} (double for gradient checks). */
     public static Vit build(Config config, DataType dataType, long seed, boolean training, MixedPrecision precision) {
-        Vit vit = new Vit(config, SameDiff.create());
-        vit.define(new Initializer(seed, dataType), training, precision);
-        return vit;
+        return new Vit(config, parameters(config, new Initializer(seed, dataType)), training, precision);
     }
 
-    private void define(Initializer init, boolean training, MixedPrecision precision) {
-        dropout = new Dropout(sd, training ? config.dropout() : 0);
+    /** ViT's parameters in the graph's order: patch embedding, [CLS], positions, the blocks, ln_f, the head (zero). */
+    static ParameterTable parameters(Config config, Initializer init) {
+        ParameterTable table = new ParameterTable(init);
+        int d = config.embedding();
+        table.normal("patch/w_embed", 0.02, (long) config.patch() * config.patch(), d);       // [P², d]
+        table.zeros("patch/b_embed", d);                                                      // [d]
+        table.normal("cls", 0.02, 1, d);                                                      // [1, d]
+        table.normal("wpe", 0.02, config.sequence(), d);                                      // [T, d]
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers());
+        for (int layer = 0; layer < config.layers(); layer++) {
+            TransformerBlock.declare(table, "h" + layer, d, residualStd);
+        }
+        TransformerBlock.declareLayerNorm(table, "ln_f", d);
+        table.zeros("head/w_cls", d, config.classes());                                       // [d, C]
+        table.zeros("head/b_cls", config.classes());                                          // [C]
+        return table;
+    }
+
+    @Override
+    protected void define(SameDiff sd, ParameterTable table, Dropout dropout) {
         int p = config.patch();
         int n = config.patches();
         int t = config.sequence();
         int d = config.embedding();
         int c = config.classes();
-        DataType type = init.dataType();
-        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers());
+        DataType type = table.dataType();
 
         SDVariable pixels = sd.placeHolder(PIXELS, type, -1, (long) config.height() * config.width()); // [B, H·W]
         SDVariable labels = sd.placeHolder(LABELS, DataType.INT32, -1, 1);                    // [B, 1]
@@ -106,9 +122,8 @@ public final class Vit implements Model {
         // patch), so that a plain reshape gives one row of P² pixels per patch; then one GEMM embeds them all.
         SDVariable ordered = sd.mmul(pixels, sd.constant("patch_order", patchOrder(config, type)));  // [B, H·W]
         SDVariable rows = sd.reshape(ordered, -1, (long) p * p);                             // [B·N, P²]
-        SDVariable embedded = precision.linear(sd, null, rows,
-                sd.var("patch/w_embed", init.normal(0.02, (long) p * p, d)),
-                sd.var("patch/b_embed", init.zeros(d)));                                      // [B·N, d]
+        SDVariable embedded = precision.linear(sd, null, rows, table.var(sd, "patch/w_embed"),
+                table.var(sd, "patch/b_embed"));                                              // [B·N, d]
         SDVariable patches = sd.reshape(embedded, -1, n, d);                                  // [B, N, d]
 
         // [CLS] before the patches, by matmuls with constant 0/1 matrices (exact, and no slicing or concatenation
@@ -117,29 +132,29 @@ public final class Vit implements Model {
         SDVariable byPosition = sd.reshape(sd.permute(patches, 1, 0, 2), n, -1);              // [N, B·d]
         SDVariable shifted = sd.mmul(sd.constant("shift", shift(t, n, type)), byPosition);   // [T, B·d]
         SDVariable sequence = sd.permute(sd.reshape(shifted, t, -1, d), 1, 0, 2);             // [B, T, d]
-        SDVariable cls = sd.var("cls", init.normal(0.02, 1, d));                              // [1, d]
+        SDVariable cls = table.var(sd, "cls");                                                // [1, d]
         SDVariable first = sd.constant("first", firstRow(t, 1, type));                        // [T, 1]
-        SDVariable wpe = sd.var("wpe", init.normal(0.02, t, d));                              // [T, d]
+        SDVariable wpe = table.var(sd, "wpe");                                                // [T, d]
         SDVariable x = sd.reshape(sequence.add(sd.mmul(first, cls).add(wpe)), -1, d);         // [B·T, d]
         x = dropout.apply(x, t, d);                                                           // [B·T, d]
 
         MultiHeadAttention attention = new MultiHeadAttention(
                 new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout()),
                 precision);
-        TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout, residualStd);
+        TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout);
         for (int layer = 0; layer < config.layers(); layer++) {
-            TransformerBlock.Output out = block.apply("h" + layer, x, t, null, init);           // [B·T, d]
+            TransformerBlock.Output out = block.apply("h" + layer, x, t, null, table);          // [B·T, d]
             attentionMaps.add(out.attentionWeights().name());                                 // [B, H, T, T]
             x = out.rows();
         }
-        x = TransformerBlock.layerNorm(sd, "ln_f", x, d, init);                               // [B·T, d]
+        x = TransformerBlock.layerNorm(sd, "ln_f", x, table);                                 // [B·T, d]
         SDVariable byRow = sd.reshape(sd.permute(sd.reshape(x, -1, t, d), 1, 0, 2), t, -1);   // [T, B·d]
         SDVariable clsOut = sd.reshape(sd.mmul(sd.constant("pick", firstRow(t, 1, type).transpose()), byRow),
                 -1, d);                                                                       // [B, d]
         // A plain matmul and add: M2.1 computed other loss values from an identity over xw_plus_b here, depending on
         // which outputs a call asked for.
-        SDVariable logits = precision.mmul(sd, clsOut, sd.var("head/w_cls", init.zeros(d, c)), false, false)
-                .add(LOGITS, sd.var("head/b_cls", init.zeros(c)));                            // [B, C]
+        SDVariable logits = precision.mmul(sd, clsOut, table.var(sd, "head/w_cls"), false, false)
+                .add(LOGITS, table.var(sd, "head/b_cls"));                                    // [B, C]
 
         // Cross-entropy by hand (DESIGN.md §2), and the evaluation's parts: summed loss, rows, correct rows.
         SDVariable flatLabels = sd.reshape(labels, -1);                                       // [B]
@@ -186,16 +201,6 @@ public final class Vit implements Model {
         return config;
     }
 
-    @Override
-    public SameDiff graph() {
-        return sd;
-    }
-
-    @Override
-    public List<String> parameterNames() {
-        return Model.trainableVariables(sd);
-    }
-
     /** Weight decay on the patch embedding, the blocks' matrices and the head; not on [CLS], positions or biases. */
     @Override
     public boolean decays(String name) {
@@ -222,16 +227,6 @@ public final class Vit implements Model {
     }
 
     @Override
-    public boolean hasDropout() {
-        return dropout.isActive();
-    }
-
-    @Override
-    public Map<String, INDArray> dropoutNoise(long seed, long step, int first, int count) {
-        return dropout.noise(seed, step, first, count);
-    }
-
-    @Override
     public String fusedGap(MixedPrecision precision) {
         return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
     }
@@ -244,6 +239,7 @@ public final class Vit implements Model {
 
     /** The name of layer {@code layer}'s attention weights, [B, H, T, T]: an attention map to look at. */
     public String attentionMap(int layer) {
+        graph();
         return attentionMaps.get(layer);
     }
 }
