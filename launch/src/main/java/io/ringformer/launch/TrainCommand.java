@@ -1,6 +1,5 @@
 package io.ringformer.launch;
 
-import io.ringformer.zoo.fused.KernelWarmUp;
 import io.ringformer.worker.ConfigException;
 import io.ringformer.worker.RunLock;
 import io.ringformer.worker.TrainConfig;
@@ -64,9 +63,6 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (workers == 1) {
-            KernelWarmUp.startInBackground();            // JIT-compiles the fused kernels during set-up
-        }
         zkAuth.apply();                                // --workers N: its ZooKeeper clients and workers use them
         TrainConfig settings = config.load();
         Path directory = out != null ? out : Path.of("runs", config.name());

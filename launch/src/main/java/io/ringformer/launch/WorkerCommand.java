@@ -1,6 +1,5 @@
 package io.ringformer.launch;
 
-import io.ringformer.zoo.fused.KernelWarmUp;
 import io.ringformer.protocol.ZkConnection;
 import io.ringformer.worker.Worker;
 import java.net.InetAddress;
@@ -55,7 +54,6 @@ public final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        KernelWarmUp.startInBackground();                // JIT-compiles the fused kernels during set-up
         zkAuth.apply();
         ListenAddress.of(bind, "--bind").requireCredentialsBeyondLoopback("this worker's Aeron inbox", "--bind");
         String workerId = id != null ? id
