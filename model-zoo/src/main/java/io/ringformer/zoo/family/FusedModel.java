@@ -1,12 +1,18 @@
 package io.ringformer.zoo.family;
 
+import io.ringformer.zoo.fused.FusedParameters;
 import io.ringformer.zoo.fused.Kernels;
 
 /** A family's hand-written training step: the same loss, gradients and metrics as its graph, faster. */
 public interface FusedModel {
 
+    /** Its flat parameters and gradients in native memory. */
+    FusedParameters parameters();
+
     /** The trainer's master parameters changed: take them. */
-    void setParameters(float[] flat);
+    default void setParameters(float[] flat) {
+        parameters().set(flat);
+    }
 
     /**
      * Forward and backward over rows [first, first + count) of {@code batch}; the gradient of
@@ -17,12 +23,18 @@ public interface FusedModel {
     double trainStep(Batch batch, int first, int count, float gradScale);
 
     /** {@code into[0, P) += } the gradient of the last {@link #trainStep}. */
-    void addGradients(float[] into);
+    default void addGradients(float[] into) {
+        parameters().addGradients(into);
+    }
 
     /** The sums and counts of {@link Model#metrics()} over rows [first, first + count): 2·M values. */
     double[] evaluate(Batch batch, int first, int count);
 
-    boolean isBf16();
+    default boolean isBf16() {
+        return parameters().isBf16();
+    }
 
-    Kernels kernels();
+    default Kernels kernels() {
+        return parameters().kernels();
+    }
 }

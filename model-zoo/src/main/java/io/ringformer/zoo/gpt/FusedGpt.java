@@ -90,19 +90,8 @@ public final class FusedGpt implements FusedModel {
     }
 
     @Override
-    public Kernels kernels() {
-        return kernels;
-    }
-
-    @Override
-    public boolean isBf16() {
-        return parameters.isBf16();
-    }
-
-    /** Copies the fp32 master parameters in (and rounds the bf16 copy): once per optimizer step. */
-    @Override
-    public void setParameters(float[] flat) {
-        parameters.set(flat);
+    public FusedParameters parameters() {
+        return parameters;
     }
 
     /**
@@ -146,12 +135,6 @@ public final class FusedGpt implements FusedModel {
         forward(plan, sequences, tokens, offset, false);
         double sum = kernels.crossEntropyLoss(logits.bytes, targets, offset, n, v);
         return counted == 0 ? 0 : sum / counted;
-    }
-
-    /** {@code into[i] += gradient[i]}: the gradient of the last {@link #trainStep}, in the flat layout. */
-    @Override
-    public void addGradients(float[] into) {
-        parameters.addGradients(into);
     }
 
     /** The attention probabilities [B, H, T, T] of {@code layer} from the last forward pass (for maps). */

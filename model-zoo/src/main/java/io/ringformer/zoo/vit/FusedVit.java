@@ -106,23 +106,8 @@ public final class FusedVit implements FusedModel {
     }
 
     @Override
-    public Kernels kernels() {
-        return kernels;
-    }
-
-    @Override
-    public boolean isBf16() {
-        return parameters.isBf16();
-    }
-
-    @Override
-    public void setParameters(float[] flat) {
-        parameters.set(flat);
-    }
-
-    @Override
-    public void addGradients(float[] into) {
-        parameters.addGradients(into);
+    public FusedParameters parameters() {
+        return parameters;
     }
 
     /** Forward and backward over images [first, first + count): the gradient of gradScale × mean cross-entropy. */
