@@ -25,7 +25,7 @@ public abstract class GraphModel implements Model {
         this.dropoutProbability = dropout;
     }
 
-    /** Builds the graph: its variables from {@code table}, its dropout (inactive at probability 0) applied by {@code dropout}. */
+    /** Builds the graph: its variables from {@code table}, its dropout (inactive at probability 0) by {@code dropout}. */
     protected abstract void define(SameDiff sd, ParameterTable table, Dropout dropout);
 
     @Override

@@ -1,6 +1,7 @@
 package io.ringformer.zoo.family;
 
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.fused.Kernels;
 import java.util.List;
 import java.util.Map;
@@ -22,7 +23,7 @@ public interface Model {
     record Metric(String name, String sumVariable, String countVariable) {}
 
     /** The trainable parameters declared, with their shapes and initial values: all a fused step needs. */
-    io.ringformer.zoo.ParameterTable parameters();
+    ParameterTable parameters();
 
     /** The graph, built on first use (a fused run never asks). */
     SameDiff graph();

@@ -1,8 +1,8 @@
 package io.ringformer.zoo.family;
 
 import io.ringformer.zoo.Dropout;
-import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
