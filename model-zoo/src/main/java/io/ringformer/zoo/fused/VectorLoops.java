@@ -166,17 +166,31 @@ final class VectorLoops {
         return i;
     }
 
-    /** The whole vectors of {@link #gelu} with the slope Φ + x·φ; returns where the tail starts. */
+    /**
+     * The whole vectors of {@link #gelu} with the slope Φ + x·φ; returns where the tail starts. Four loops with one
+     * store each — φ into slope, Φ into y, then the slope, then x·Φ — the same arithmetic per element as one loop.
+     * One loop with both stores was compiled by C2 in some worker JVMs (not in others) with its stores going
+     * through the Vector API's non-intrinsic path, several times slower; small loops inline reliably.
+     */
     private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
-        int i = 0;
-        for (int end = vectorEnd(n); i < end; i += LANES) {
-            FloatVector v = fromByteBuffer(SPECIES, x, 4 * i, NATIVE);
-            FloatVector gaussian = gaussian(v);
-            FloatVector cdf = normalCdf(v, gaussian);
-            v.mul(cdf).intoByteBuffer(y, 4 * i, NATIVE);
-            v.fma(gaussian.mul(INV_SQRT_2PI), cdf).intoByteBuffer(slope, 4 * i, NATIVE);
+        int end = vectorEnd(n);
+        for (int i = 0; i < end; i += LANES) {
+            gaussian(fromByteBuffer(SPECIES, x, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // φ
         }
-        return i;
+        for (int i = 0; i < end; i += LANES) {
+            normalCdf(fromByteBuffer(SPECIES, x, 4 * i, NATIVE), fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
+                    .intoByteBuffer(y, 4 * i, NATIVE);                                                    // Φ
+        }
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector gaussian = fromByteBuffer(SPECIES, slope, 4 * i, NATIVE);
+            fromByteBuffer(SPECIES, x, 4 * i, NATIVE).fma(gaussian.mul(INV_SQRT_2PI),
+                    fromByteBuffer(SPECIES, y, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // Φ + x·φ
+        }
+        for (int i = 0; i < end; i += LANES) {
+            fromByteBuffer(SPECIES, x, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, y, 4 * i, NATIVE))
+                    .intoByteBuffer(y, 4 * i, NATIVE);                                                    // x·Φ
+        }
+        return end;
     }
 
     static void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
