@@ -129,10 +129,10 @@ public final class TrainingRun {
             ResumeGuard.check(checkpoint, config, dataFingerprint, force, log);
         }
         CheckpointStore store = new CheckpointStore(directory, config.getInt("checkpoint.keep"), dataFingerprint);
+        MemoryEstimate.of(config, artifact, 1).checkHere();
         if (!resume && !exchange.elastic()) {
             refuseToOverwrite(store);                 // before the seconds of building the model
         }
-        MemoryEstimate.of(config, artifact, 1).checkHere();
         Trainer trainer = new Trainer(config, artifact, data, exchange, log);
         log.accept("model backend: " + trainer.backend());
         if (checkpoint != null) {
