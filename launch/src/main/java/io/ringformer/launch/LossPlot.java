@@ -5,7 +5,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -24,13 +30,12 @@ final class LossPlot {
     private final List<Double> evalSteps = new ArrayList<>();
     private final List<Double> trainLosses = new ArrayList<>();
     private final List<Double> valLosses = new ArrayList<>();
-    private final java.util.Map<String, Series> metrics = new java.util.LinkedHashMap<>();
-    private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(
-            task -> {
-                Thread thread = new Thread(task, "loss-plot");
-                thread.setDaemon(true);
-                return thread;
-            });
+    private final Map<String, Series> metrics = new LinkedHashMap<>();
+    private final ExecutorService writer = Executors.newSingleThreadExecutor(task -> {
+        Thread thread = new Thread(task, "loss-plot");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     /** One metric's evaluations: the steps and the values. */
     private record Series(List<Double> steps, List<Double> values) {}
@@ -46,9 +51,9 @@ final class LossPlot {
         }
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         for (String line : Files.readAllLines(metrics)) {
-            java.util.Map<?, ?> record;
+            Map<?, ?> record;
             try {
-                record = json.readValue(line, java.util.Map.class);
+                record = json.readValue(line, Map.class);
             } catch (IOException e) {
                 continue; // a line torn by a crash
             }
@@ -59,7 +64,7 @@ final class LossPlot {
                 step(step.longValue(), loss.doubleValue());
             }
             if (record.get("val_loss") instanceof Number val && record.get("train_loss") instanceof Number train) {
-                java.util.Map<String, Double> values = new java.util.LinkedHashMap<>();
+                Map<String, Double> values = new LinkedHashMap<>();
                 record.forEach((key, value) -> {
                     if (key instanceof String name && name.startsWith("val_") && value instanceof Number number) {
                         values.put(name.substring("val_".length()), number.doubleValue());
@@ -78,7 +83,7 @@ final class LossPlot {
     }
 
     /** An evaluation: the losses and the family's metrics by name ({@code loss} among them is not drawn twice). */
-    void evaluation(long step, double train, double val, java.util.Map<String, Double> values) {
+    void evaluation(long step, double train, double val, Map<String, Double> values) {
         evalSteps.add((double) step);
         trainLosses.add(train);
         valLosses.add(val);
@@ -101,7 +106,7 @@ final class LossPlot {
      * AWT starts) in a background thread, off the training loop. The charts hold a copy of the data as it is now;
      * writes happen in order, so the newest is the file left. Errors go to {@code log}.
      */
-    void writeLater(java.util.function.Consumer<String> log) {
+    void writeLater(Consumer<String> log) {
         List<XYChart> charts = charts();
         writer.execute(() -> {
             try {
@@ -115,7 +120,7 @@ final class LossPlot {
     /** Waits for the writes in flight (at most {@code timeoutMs}) and stops the writer. */
     void finish(long timeoutMs) throws InterruptedException {
         writer.shutdown();
-        writer.awaitTermination(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        writer.awaitTermination(timeoutMs, TimeUnit.MILLISECONDS);
     }
 
     /** The loss chart and one panel per metric, from the data as it is now (XChart copies the series). */

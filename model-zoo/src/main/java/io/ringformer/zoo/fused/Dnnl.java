@@ -43,9 +43,9 @@ import org.bytedeco.javacpp.Loader;
  *       so oneDNN runs on one thread whatever {@code OMP_NUM_THREADS} says: a 512³ matmul on a thread pinned this
  *       way, with the variable unset, started no extra thread. The cost is initialising ND4J's native backend
  *       once (if nothing else has), which is skipped while {@code OMP_NUM_THREADS=1} says the same and ND4J,
- *       the one thing that changes it, is not loaded.
- *       {@code -Dringformer.dnnl.pinThreads=false} turns this off and leaves {@code OMP_NUM_THREADS} in charge. (The JDK 17 foreign-function API could call {@code omp_set_num_threads}
- *       directly, but only with {@code --add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED}.)
+ *       the one thing that changes it, is not loaded. {@code -Dringformer.dnnl.pinThreads=false} turns this off
+ *       and leaves {@code OMP_NUM_THREADS} in charge. (The JDK 17 foreign-function API could call
+ *       {@code omp_set_num_threads} directly, but only with {@code --add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED}.)
  *       </li>
  * </ul>
  *

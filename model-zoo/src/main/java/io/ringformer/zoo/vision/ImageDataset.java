@@ -14,8 +14,8 @@ import java.util.List;
  *
  * <p>Why pure: in data-parallel training every rank must agree on the global batch without talking, and a run resumed
  * at step s must see the batches it would have seen. So row r of the batch of a step draws its image — and, with
- * augmentation, its crop offset and mirroring — from a generator seeded by mixing (seed, step, split, r), never from state carried
- * between calls. A rank computes only its own rows ({@link Rows#of}) and gets exactly those rows of the global batch,
+ * augmentation, its crop offset and mirroring — from a generator seeded by mixing (seed, step, split, r), never from
+ * state carried between calls. A rank computes only its own rows ({@link Rows#of}) and gets exactly those rows of the global batch,
  * at any world size; a larger batch starts with the rows of a smaller one. Images are drawn with replacement, so
  * there are no epochs and the step alone names a batch (an "epoch" of N draws sees about 63% of the N images).
  *

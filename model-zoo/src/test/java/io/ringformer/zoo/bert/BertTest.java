@@ -218,10 +218,7 @@ class BertTest {
      */
     @Test
     void twoPartsOfABatchWeightedByRowsGiveTheWholeBatchsLossAndGradient() {
-        SentencePairs data = SentencePairs.of(SentencePairsTest.TEXT, SentencePairsTest.TOKENIZER, 0.9, 32, 0.15,
-                SentencePairsTest.MOBY_DICK);
-        Batch batch = data.newBatch(10);
-        data.fill(Split.TRAIN, 3, 1, batch);
+        Batch batch = SentencePairsTest.trainBatch(10, 3);
         Bert bert = Bert.build(new Bert.Config(SentencePairsTest.TOKENIZER.vocabSize(), 32, 2, 2, 32, 0),
                 DataType.FLOAT, 2, false);
         SameDiff sd = bert.graph();

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.zoo.family.Batch;
-import io.ringformer.zoo.family.Split;
 import io.ringformer.zoo.fused.Kernels;
 import io.ringformer.zoo.fused.ScalarKernels;
 import java.util.LinkedHashMap;
@@ -65,10 +64,7 @@ class FusedBertTest {
     @Test
     void onARealBatchOfMobyDickFromAnOffset() {
         // 32 tokens of real sentence pairs, some padded; rows [2, 9) of 10, so the call starts inside the batch.
-        SentencePairs data = SentencePairs.of(SentencePairsTest.TEXT, SentencePairsTest.TOKENIZER, 0.9, 32, 0.15,
-                SentencePairsTest.MOBY_DICK);
-        Batch batch = data.newBatch(10);
-        data.fill(Split.TRAIN, 3, 1, batch);
+        Batch batch = SentencePairsTest.trainBatch(10, 3);
         int pads = 0;
         for (float keep : batch.floats(Bert.MASK)) {
             pads += keep == 0 ? 1 : 0;
@@ -82,10 +78,7 @@ class FusedBertTest {
     void bf16StaysCloseToFp32() {
         // bf16 rounds every GEMM operand to 8 bits of significand (≤ 2⁻⁹ relative); the loss moves by far less than
         // 1% and each gradient by a few tenths of a percent normwise.
-        SentencePairs data = SentencePairs.of(SentencePairsTest.TEXT, SentencePairsTest.TOKENIZER, 0.9, 32, 0.15,
-                SentencePairsTest.MOBY_DICK);
-        Batch batch = data.newBatch(6);
-        data.fill(Split.TRAIN, 1, 1, batch);
+        Batch batch = SentencePairsTest.trainBatch(6, 1);
         Case c = Case.of(new Bert.Config(SentencePairsTest.TOKENIZER.vocabSize(), 32, 2, 4, 32, 0));
         FusedBert fp32 = c.fused(6, false, Kernels.best());
         FusedBert bf16 = c.fused(6, true, Kernels.best());

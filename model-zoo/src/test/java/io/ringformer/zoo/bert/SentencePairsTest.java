@@ -27,6 +27,16 @@ class SentencePairsTest {
     static final int T = 48;
     static final SentencePairs DATA = SentencePairs.of(TEXT, TOKENIZER, 0.9, T, 0.15, MOBY_DICK);
 
+    /** Sentence pairs of 32 tokens, made on first use: what the model tests train on. */
+    private static final class Short {
+        static final SentencePairs DATA = SentencePairs.of(TEXT, TOKENIZER, 0.9, 32, 0.15, MOBY_DICK);
+    }
+
+    /** The first {@code rows} rows of the train split's batch of (seed, step 1), 32 tokens a row (some padded). */
+    static Batch trainBatch(int rows, long seed) {
+        return batch(Short.DATA, Split.TRAIN, seed, 1, rows);
+    }
+
     static Path mobyDick() {
         for (Path candidate : new Path[] {Path.of("data/moby-dick.txt"), Path.of("../data/moby-dick.txt")}) {
             if (Files.isRegularFile(candidate)) {
@@ -45,8 +55,12 @@ class SentencePairsTest {
     }
 
     static Batch batch(Split split, long seed, long step, int rows) {
-        Batch batch = DATA.newBatch(rows);
-        DATA.fill(split, seed, step, batch);
+        return batch(DATA, split, seed, step, rows);
+    }
+
+    private static Batch batch(SentencePairs data, Split split, long seed, long step, int rows) {
+        Batch batch = data.newBatch(rows);
+        data.fill(split, seed, step, batch);
         return batch;
     }
 
