@@ -54,12 +54,13 @@ class ClusterIT {
     }
 
     static Job worker(List<Job> jobs, Path log, Path directory, String zk, String job, String id, Path out,
-                      boolean resume) {
+                      boolean resume, String... extra) {
         List<String> args = new ArrayList<>(List.of("worker", "--zk", zk, "--job", job, "--id", id, "--out",
                 out.toString(), "--rendezvous-timeout-ms", "60000"));
         if (resume) {
             args.add("--resume");
         }
+        args.addAll(List.of(extra));
         Job w = Job.start(log, directory, args.toArray(String[]::new));
         jobs.add(w);
         return w;
@@ -235,11 +236,14 @@ class ClusterIT {
             jobs.add(zk);
             String connect = zk.await("ZooKeeper serving at (\\S+)", 60).group(1);
             String port = connect.substring(connect.lastIndexOf(':') + 1);
-            Job coordinator = coordinator(jobs, dir.resolve("c.log"), connect, "blip", 600, data, 3, 3);
+            // 10 s sessions: the restart must fit in them from every client's point of view, on a loaded machine too
+            String[] session = {"--session-timeout-ms", "10000"};
+            Job coordinator = coordinator(jobs, dir.resolve("c.log"), connect, "blip", config(600, data), 3, 3,
+                    session);
             List<Job> workers = new ArrayList<>();
             for (String id : List.of("a", "b", "c")) {
                 workers.add(worker(jobs, dir.resolve(id + ".log"), null, connect, "blip", id, dir.resolve("run"),
-                        false));
+                        false, session));
             }
             Job again = Job.start(dir.resolve("zookeeper-again.log"), "zookeeper", "--port", port, "--data",
                     zkData.toString(), "--await-port");          // the replacement, started before the restart
@@ -249,7 +253,7 @@ class ClusterIT {
             long stoppedAt = System.nanoTime();
             Job.kill(zk.process.toHandle());
             again.await("ZooKeeper serving at", 60);
-            System.out.printf("ZooKeeper was down for %.1f s (2 s worker sessions)%n",
+            System.out.printf("ZooKeeper was down for %.1f s (10 s sessions)%n",
                     (System.nanoTime() - stoppedAt) / 1e9);
             coordinator.awaitExit(0, 600);
             for (Job w : workers) {

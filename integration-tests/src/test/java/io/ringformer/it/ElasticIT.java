@@ -107,16 +107,20 @@ class ElasticIT {
     void aKilledWorkerIsRestartedAndRejoins(@TempDir Path dir) throws Exception {
         Random random = new Random(7);
         Path run = dir.resolve("run");
-        // long enough for the restarted JVM to start, build its model and join before the end
+        // a job far longer than the test: it cannot end before the restarted worker is in step; Ctrl-C ends it then
         try (Job job = Job.start(dir.resolve("train.log"), train(run, 3, "--max-restarts", "1",
-                "--set", "train.max_iters=600", "--set", "checkpoint.interval=600"))) {
+                "--set", "train.max_iters=100000", "--set", "checkpoint.interval=100000"))) {
             randomMoment(job, random, 3, 15);
             Job.kill(job.worker("w01"));
             job.await("restarting it as w01-r1", 60);
             job.await("worker w01-r1: rank 2 of 3 in generation", 120);
             // it receives the state; so does a survivor that was a step behind when the ring broke
-            job.await("rank 2 of 3: in step with the others at step \\d+ \\(state from rank \\d+, [12] rank", 60);
-            String out = job.awaitExit(0, 300);
+            long joined = Long.parseLong(job.await("rank 2 of 3: in step with the others at step (\\d+) \\(state from "
+                    + "rank \\d+, [12] rank", 60).group(1));
+            job.await("^step " + (joined + 2) + "/", 60);          // steps of the three together
+            Process signal = new ProcessBuilder("kill", "-INT", Long.toString(job.process.pid())).start();
+            assertEquals(0, signal.waitFor());
+            String out = job.awaitExit(130, 300);
             List<String> hashes = job.stateHashes();
             assertEquals(3, hashes.size(), out);
             assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);

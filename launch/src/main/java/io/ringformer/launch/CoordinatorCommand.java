@@ -48,6 +48,11 @@ public final class CoordinatorCommand implements Callable<Integer> {
                     + "before it fails (default ${DEFAULT-VALUE}).")
     long pauseTimeoutMs;
 
+    @Option(names = "--session-timeout-ms", defaultValue = "4000",
+            description = "The coordinator's ZooKeeper session: how long after it goes silent a standby takes the "
+                    + "lead (default ${DEFAULT-VALUE}).")
+    int sessionTimeoutMs;
+
     @Mixin
     ZkAuthOption zkAuth;
 
@@ -62,7 +67,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
         zkAuth.apply();
         TrainConfig settings = config.load();
         ZkLayout layout = new ZkLayout(job);
-        try (CuratorFramework client = ZkConnection.of(zooKeeper, 4000).newClient()) {
+        try (CuratorFramework client = ZkConnection.of(zooKeeper, sessionTimeoutMs).newClient()) {
             client.start();
             String token = tokenFile != null ? JobToken.of(tokenFile) : JobToken.generate();
             JobSpec spec = JobSpec.of(token, settings.getInt("train.batch_size"), minWorkers,

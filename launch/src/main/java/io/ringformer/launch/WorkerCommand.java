@@ -49,6 +49,12 @@ public final class WorkerCommand implements Callable<Integer> {
             description = "Longest wait for the job spec and admission (default ${DEFAULT-VALUE}).")
     long rendezvousTimeoutMs;
 
+    @Option(names = "--session-timeout-ms", defaultValue = "" + ZkConnection.DEFAULT_SESSION_TIMEOUT_MS,
+            description = "This worker's ZooKeeper session: how long after it goes silent (dies, or loses ZooKeeper) "
+                    + "the job drops it. Longer rides out longer ZooKeeper outages; shorter replaces a dead machine "
+                    + "sooner (default ${DEFAULT-VALUE}).")
+    int sessionTimeoutMs;
+
     @Mixin
     ZkAuthOption zkAuth;
 
@@ -60,8 +66,8 @@ public final class WorkerCommand implements Callable<Integer> {
                 : InetAddress.getLocalHost().getHostName().replace('.', '-') + "-" + ProcessHandle.current().pid();
         Path directory = out != null ? out : Path.of("runs", job);
         try (ProgressView view = new ProgressView(System.out, System.console() != null, directory)) {
-            Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper,
-                    ZkConnection.DEFAULT_SESSION_TIMEOUT_MS), job, workerId, bind, device, directory, resume, force,
+            Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, sessionTimeoutMs), job,
+                    workerId, bind, device, directory, resume, force,
                     rendezvousTimeoutMs, aeronDirectory);
             Worker worker = new Worker(options, view, view::line);
             StopSignals.install(worker::requestStop, () -> { });

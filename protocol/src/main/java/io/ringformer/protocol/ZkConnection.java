@@ -36,9 +36,9 @@ public record ZkConnection(String connectString, int sessionTimeoutMs, int conne
         if (connectString.isBlank()) {
             throw new InputException("ZooKeeper address must not be empty (--zk host:port[,…])");
         }
-        if (sessionTimeoutMs < 1000) {
-            throw new IllegalArgumentException("ZooKeeper session timeout must be ≥ 1000 ms, got "
-                    + sessionTimeoutMs);
+        if (sessionTimeoutMs < 1000 || sessionTimeoutMs > 60_000) {
+            throw new InputException("the ZooKeeper session timeout must be 1000–60000 ms (--session-timeout-ms), "
+                    + "got " + sessionTimeoutMs);
         }
         if (connectionTimeoutMs < 100 || connectionTimeoutMs > sessionTimeoutMs) {
             throw new IllegalArgumentException("ZooKeeper connection timeout must be in [100, session timeout "
