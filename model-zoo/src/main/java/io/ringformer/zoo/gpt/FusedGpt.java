@@ -18,9 +18,10 @@ import java.util.Map;
  * backward passes as explicit GEMMs (oneDNN {@link Matmul}s bound once to pre-allocated memory) and element-wise
  * {@link Kernels} (the Java Vector API). The SameDiff graph stays the reference this class is tested against.
  *
- * <p>This file is GPT's own part: the token (+ position) embedding and the LM head tied to it. The blocks between
- * them are the shared {@link FusedBlocks}, with causal attention. Every activation the backward pass needs has a
- * buffer of its own, allocated once for at most {@code maxSequences} sequences; a step allocates nothing.
+ * <p>This file is GPT's own part: the token (+ position) embedding and the LM head (tied to the embedding, or not).
+ * The blocks between them are the shared {@link FusedBlocks}, with causal attention. Every activation the backward
+ * pass needs has a buffer of its own, allocated once for at most {@code maxSequences} sequences; a step allocates
+ * nothing.
  *
  * <p>Notation: B sequences of T tokens make N = B·T rows; width d, vocabulary V. Rows are activations [N, ·],
  * row-major. In bf16 every GEMM multiplies bf16 copies of its operands with fp32 accumulation and fp32 results;
@@ -160,10 +161,13 @@ public final class FusedGpt implements FusedModel {
 
     private void backward(HeadPlan plan, int sequences, int[] tokens, int offset) {
         int n = sequences * t;
-        // LM head, tied to wte: logits = ln_f·wteᵀ
+        // LM head: logits = ln_f·headᵀ (head = wte when tied)
         dLogits.roundToBf16(n);
-        plan.dHeadWeight.run();                                                               // ∂wte = dLogitsᵀ·ln_f
-        plan.dHead.run();                                                                     // dLn_f = dLogits·wte
+        plan.dHeadWeight.run();                                                               // ∂head = dLogitsᵀ·ln_f
+        plan.dHead.run();                                                                     // dLn_f = dLogits·head
+        if (!config.tiedHead()) {
+            kernels.zero(wte.gradient(), v * d);       // the embedding's backward pass adds into ∂wte
+        }
         Activations dResidual = blocks.residualGradient();
         kernels.zero(dResidual.bytes, n * d);
         kernels.layerNormBackward(dNormed.bytes, blocks.output().bytes, lnFGain.value(), lnFStats.mean,
@@ -183,11 +187,11 @@ public final class FusedGpt implements FusedModel {
         }
         if (plans[sequences] == null) {
             int n = sequences * t;
-            View table = parameters.weight("wte", v, d);
+            View table = parameters.weight(config.headWeight(), v, d);                       // [V, d]
+            View dTable = parameters.gradient(config.headWeight(), v, d);
             plans[sequences] = new HeadPlan(
                     Matmul.of(lnF.gemm(n), table.transposed(), null, logits.matrix(n), false),
-                    Matmul.of(dLogits.gemm(n).transposed(), lnF.gemm(n), null, parameters.gradient("wte", v, d),
-                            false),
+                    Matmul.of(dLogits.gemm(n).transposed(), lnF.gemm(n), null, dTable, false),
                     Matmul.of(dLogits.gemm(n), table, null, dNormed.matrix(n), false));
         }
         return plans[sequences];

@@ -24,7 +24,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * A decoder-only transformer language model in the shape of GPT-2 (Radford et al. 2019) as nanoGPT writes it:
  * token (+ absolute position) embeddings, pre-LayerNorm blocks of causal multi-head attention and a GELU MLP,
- * a final LayerNorm, and an LM head tied to the token embedding.
+ * a final LayerNorm, and an LM head tied to the token embedding (or, with {@code tiedHead} false, a matrix of its own,
+ * {@code lm_head}).
  *
  * <p>The graph works on rows: activations are [B·T, d] between blocks, so every projection is one 2-D matmul.
  * The sequence length is the block size; shorter prompts are right-padded, which causal attention makes harmless.
@@ -43,14 +44,26 @@ public final class Gpt extends GraphModel {
      * @param width     model width d
      * @param dropout   drop probability on embeddings, attention weights and residual branches while training
      * @param positions LEARNED, SINUSOIDAL, ROPE or ALIBI
+     * @param tiedHead  whether the LM head is the token embedding (GPT-2) or a [V, d] matrix of its own
      */
     public record Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
-                         PositionType positions) {
+                         PositionType positions, boolean tiedHead) {
         public Config {
             if (vocabSize < 2 || blockSize < 1 || layers < 1) {
                 throw new IllegalArgumentException("vocab_size ≥ 2, block_size ≥ 1 and n_layer ≥ 1 are required");
             }
             new MultiHeadAttention.Spec(width, heads, true, positions, dropout); // validates width, heads, dropout
+        }
+
+        /** With the head tied to the token embedding, as GPT-2. */
+        public Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
+                      PositionType positions) {
+            this(vocabSize, blockSize, layers, heads, width, dropout, positions, true);
+        }
+
+        /** The name of the LM head's [V, d] matrix: the token embedding's when tied. */
+        public String headWeight() {
+            return tiedHead ? "wte" : "lm_head";
         }
     }
 
@@ -87,7 +100,7 @@ public final class Gpt extends GraphModel {
         return new Gpt(config, parameters(config, new Initializer(seed, dataType)), training, precision);
     }
 
-    /** GPT's parameters in the graph's order: embeddings, the blocks, the final LayerNorm (the head is tied). */
+    /** GPT's parameters in the graph's order: embeddings, the blocks, the final LayerNorm, an untied head. */
     static ParameterTable parameters(Config config, Initializer init) {
         ParameterTable table = new ParameterTable(init);
         int d = config.width();
@@ -100,6 +113,9 @@ public final class Gpt extends GraphModel {
             TransformerBlock.declare(table, "h" + layer, d, residualStd);
         }
         TransformerBlock.declareLayerNorm(table, "ln_f", d);
+        if (!config.tiedHead()) {
+            table.normal("lm_head", 0.02, config.vocabSize(), d);                             // [V, d]
+        }
         return table;
     }
 
@@ -137,9 +153,10 @@ public final class Gpt extends GraphModel {
             x = out.rows();
         }
         x = TransformerBlock.layerNorm(sd, "ln_f", x, table);                                 // [B·T, d]
-        SDVariable logits = precision.isFullPrecision()                                       // [B·T, V], tied head
-                ? sd.mmul(LOGITS, x, wte, false, true, false)
-                : sd.identity(LOGITS, precision.mmul(sd, x, wte, false, true));
+        SDVariable head = config.tiedHead() ? wte : table.var(sd, "lm_head");                // [V, d]
+        SDVariable logits = precision.isFullPrecision()                                       // [B·T, V]
+                ? sd.mmul(LOGITS, x, head, false, true, false)
+                : sd.identity(LOGITS, precision.mmul(sd, x, head, false, true));
 
         // Cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
         SDVariable flatTargets = sd.reshape(targets, -1);                                     // [B·T]
@@ -154,7 +171,7 @@ public final class Gpt extends GraphModel {
     /** Weight decay on matrices only: not on biases, LayerNorm gains or the position table. */
     @Override
     public boolean decays(String name) {
-        return name.startsWith("w") && !name.equals("wpe") || name.contains("/w_");
+        return name.startsWith("w") && !name.equals("wpe") || name.contains("/w_") || name.equals("lm_head");
     }
 
     @Override

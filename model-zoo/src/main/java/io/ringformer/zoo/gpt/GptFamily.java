@@ -45,6 +45,8 @@ public final class GptFamily implements ModelFamily {
         keys.add(new ConfigKey("model.block_size", Type.INT, 64, "context length in tokens", 1, 65536));
         keys.add(new ConfigKey("model.positions", Type.STRING, "learned", "learned | sinusoidal | rope | alibi",
                 List.of("learned", "sinusoidal", "rope", "alibi")));
+        keys.add(new ConfigKey("model.tie_embeddings", Type.BOOLEAN, true,
+                "LM head tied to the token embedding (GPT-2), or a matrix of its own"));
         keys.add(new ConfigKey("data.path", Type.STRING, "data/moby-dick.txt",
                 "UTF-8 text file, relative to the working directory"));
         keys.add(new ConfigKey("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training",
@@ -61,7 +63,7 @@ public final class GptFamily implements ModelFamily {
     public static Gpt.Config modelConfig(Settings config, int vocabSize) {
         return new Gpt.Config(vocabSize, config.getInt("model.block_size"), config.getInt("model.n_layer"),
                 config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"),
-                PositionType.parse(config.getString("model.positions")));
+                PositionType.parse(config.getString("model.positions")), config.getBoolean("model.tie_embeddings"));
     }
 
     @Override
@@ -128,7 +130,8 @@ public final class GptFamily implements ModelFamily {
         double t = config.getInt("model.block_size");
         double v = artifact.outputSize();
         boolean learned = config.getString("model.positions").equals("learned");
-        double parameters = v * d + (learned ? t * d : 0) + layers * (12 * d * d + 13 * d) + 2 * d;
+        double head = config.getBoolean("model.tie_embeddings") ? 0 : v * d;
+        double parameters = v * d + head + (learned ? t * d : 0) + layers * (12 * d * d + 13 * d) + 2 * d;
         return new Footprint(parameters, t * (layers * (22 * d + heads * t) + 2.0 * v));
     }
 

@@ -72,6 +72,12 @@ class FusedGptTest {
     }
 
     @Test
+    void anUntiedHeadToo() {
+        // lm_head [V, d] apart from wte: each gets its own gradient (wte's from the embedding alone)
+        check(Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.LEARNED, false), 3, 12), Kernels.best());
+    }
+
+    @Test
     void theScalarKernelsGiveTheSameStep() {
         check(Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 3, 6), new ScalarKernels());
     }

@@ -54,6 +54,16 @@ class GptTest {
     }
 
     @Test
+    void anUntiedHeadHasItsOwnMatrixWithDecayAndCorrectGradients() {
+        Gpt gpt = Gpt.build(new Gpt.Config(11, 6, 1, 2, 12, 0, PositionType.LEARNED, false), DataType.DOUBLE, 3,
+                false);
+        List<String> names = gpt.parameterNames();
+        assertTrue(names.contains("lm_head") && gpt.decays("lm_head") && gpt.decays("wte"), names::toString);
+        Map<String, INDArray> feed = batch(randomTokens(4, 3, 6, 11), randomTokens(5, 3, 6, 11));
+        GradientCheck.check(gpt.graph(), Gpt.LOSS, feed, 12, names.toArray(String[]::new));
+    }
+
+    @Test
     void dropoutMasksComeFromSeedStepAndSequenceAndBackpropCorrectly() {
         Gpt gpt = Gpt.build(new Gpt.Config(11, 6, 2, 2, 12, 0.3, PositionType.ROPE), DataType.DOUBLE, 3, true);
         int[][] tokens = randomTokens(1, 3, 6, 11);
