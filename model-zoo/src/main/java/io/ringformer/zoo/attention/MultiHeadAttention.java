@@ -3,6 +3,7 @@ package io.ringformer.zoo.attention;
 import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
+import java.util.function.UnaryOperator;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -12,7 +13,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Multi-head attention (Vaswani et al. 2017, §3.2.2) on rows of [B·T, d]: self-attention through one fused QKV
  * projection, cross-attention through a query projection and one fused key/value projection. Heads are split by
- * a reshape and a permute, attended with {@link ScaledDotProductAttention}, merged back and projected.
+ * a reshape and a permute, attended by the layer's {@link Attention} (by default softmax attention,
+ * {@link ScaledDotProductAttention}), merged back and projected.
  *
  * <p>Every mask and position bias of a self-attention layer (causal, ALiBi) is folded into one constant before it
  * reaches the scores, so each adds a single op however many there are. Sequence lengths are fixed when the graph
@@ -26,8 +28,15 @@ public final class MultiHeadAttention {
      * @param causal    whether query t may only see keys at or before t
      * @param positions ROPE and ALIBI act here; LEARNED and SINUSOIDAL are the embeddings' business
      * @param dropout   drop probability on the attention weights while training (see {@link Dropout})
+     * @param attention how queries meet keys ({@code attention.type}); {@link AttentionTypes#full()} by default
      */
-    public record Spec(int width, int heads, boolean causal, PositionType positions, double dropout) {
+    public record Spec(int width, int heads, boolean causal, PositionType positions, double dropout,
+                       Attention attention) {
+
+        public Spec(int width, int heads, boolean causal, PositionType positions, double dropout) {
+            this(width, heads, causal, positions, dropout, AttentionTypes.full());
+        }
+
         public Spec {
             if (width <= 0 || heads <= 0 || width % heads != 0) {
                 throw new IllegalArgumentException("width " + width + " must be a positive multiple of heads " + heads);
@@ -38,6 +47,7 @@ public final class MultiHeadAttention {
             if (dropout < 0 || dropout >= 1) {
                 throw new IllegalArgumentException("dropout must be in [0, 1), got " + dropout);
             }
+            attention.check(positions, causal);
         }
 
         public int headDim() {
@@ -131,7 +141,8 @@ public final class MultiHeadAttention {
             SDVariable pad = AttentionMasks.padding(sd, keep, length);                       // [B, 1, 1, T]
             bias = bias == null ? pad : bias.add(pad);
         }
-        return project(sd, name, q, k, v, bias, length, length, w.out(), w.outBias(), dropout);
+        return project(sd, name, new AttentionInputs(q, k, v, bias, keep, spec.causal(), length, length, dh,
+                weightDropout(dropout, length, length), precision), w.out(), w.outBias());
     }
 
     /**
@@ -152,14 +163,16 @@ public final class MultiHeadAttention {
         SDVariable[] split = sd.unstack(
                 sd.permute(sd.reshape(kv, -1, memoryLength, 2, h, dh), 2, 0, 3, 1, 4), 0, 2); // 2 × [B, H, S, dh]
         SDVariable bias = memoryKeep == null ? null : AttentionMasks.padding(sd, memoryKeep, memoryLength);
-        return project(sd, name, q, split[0], split[1], bias, length, memoryLength, w.out(), w.outBias(), dropout);
+        return project(sd, name, new AttentionInputs(q, split[0], split[1], bias, memoryKeep, false, length,
+                memoryLength, dh, weightDropout(dropout, length, memoryLength), precision), w.out(), w.outBias());
     }
 
-    private Output project(SameDiff sd, String name, SDVariable q, SDVariable k, SDVariable v, SDVariable bias,
-                           int length, int keyLength, SDVariable out, SDVariable outBias, Dropout dropout) {
-        ScaledDotProductAttention.Output attended = ScaledDotProductAttention.apply(sd, name, q, k, v, bias,
-                spec.headDim(), weights -> dropout == null ? weights
-                        : dropout.apply(weights, 1, spec.heads(), length, keyLength), precision);                              // [B, H, T, dh]
+    private UnaryOperator<SDVariable> weightDropout(Dropout dropout, int length, int keyLength) {
+        return weights -> dropout == null ? weights : dropout.apply(weights, 1, spec.heads(), length, keyLength);
+    }
+
+    private Output project(SameDiff sd, String name, AttentionInputs in, SDVariable out, SDVariable outBias) {
+        ScaledDotProductAttention.Output attended = spec.attention().attend(sd, name, in);    // [B, H, T, dh]
         SDVariable merged = sd.reshape(sd.permute(attended.values(), 0, 2, 1, 3), -1, spec.width()); // [B·T, d]
         return new Output(precision.linear(sd, name + "/out", merged, out, outBias), attended.weights());
     }

@@ -8,6 +8,8 @@ import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.ParameterTable;
+import io.ringformer.zoo.attention.Attention;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.family.Batch;
@@ -66,14 +68,21 @@ public final class Bert extends GraphModel {
      * @param heads     attention heads per block
      * @param width     model width d
      * @param dropout   drop probability on embeddings, attention weights and residual branches while training
+     * @param attention the encoder's attention type
      */
-    public record Config(int vocabSize, int seqLen, int layers, int heads, int width, double dropout) {
+    public record Config(int vocabSize, int seqLen, int layers, int heads, int width, double dropout,
+                         Attention attention) {
         public Config {
             if (vocabSize <= SentencePairs.FIRST_ORDINARY_ID || seqLen < 5 || layers < 1) {
                 throw new IllegalArgumentException("vocab_size > 5 (the special tokens and one more), seq_len ≥ 5 "
                         + "([CLS] A [SEP] B [SEP]) and n_layer ≥ 1 are required");
             }
-            new MultiHeadAttention.Spec(width, heads, false, PositionType.LEARNED, dropout); // validates them
+            new MultiHeadAttention.Spec(width, heads, false, PositionType.LEARNED, dropout, attention); // validates
+        }
+
+        /** With full attention. */
+        public Config(int vocabSize, int seqLen, int layers, int heads, int width, double dropout) {
+            this(vocabSize, seqLen, layers, heads, width, dropout, AttentionTypes.full());
         }
     }
 
@@ -158,7 +167,8 @@ public final class Bert extends GraphModel {
         int d = config.width();
         DataType type = table.dataType();
         MultiHeadAttention attention = new MultiHeadAttention(
-                new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout()),
+                new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout(),
+                        config.attention()),
                 precision);
 
         SDVariable tokens = sd.placeHolder(TOKENS, DataType.INT32, -1, t);                     // [B, T]
@@ -302,7 +312,7 @@ public final class Bert extends GraphModel {
 
     @Override
     public String fusedGap(MixedPrecision precision) {
-        return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
+        return fusedGap(config.dropout(), config.attention());
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.ringformer.zoo.bert;
 
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.family.Artifact;
 import io.ringformer.zoo.family.ConfigKey;
 import io.ringformer.zoo.family.ConfigKey.Type;
@@ -71,7 +72,8 @@ public final class BertFamily implements ModelFamily {
     /** The model shape a config asks for, over {@code vocabSize} tokens. */
     public static Bert.Config modelConfig(Settings config, int vocabSize) {
         return new Bert.Config(vocabSize, config.getInt("model.seq_len"), config.getInt("model.n_layer"),
-                config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"));
+                config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"),
+                AttentionTypes.configured(config));
     }
 
     /** The tokenizer of {@code data.tokenizer}, or one trained on the train split's sentences. */

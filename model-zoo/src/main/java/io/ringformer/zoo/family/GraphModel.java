@@ -14,6 +14,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public abstract class GraphModel implements Model {
 
+    /** What a transformer's fused step lacks for a model with this dropout and attention, or null. */
+    protected static String fusedGap(double dropout, io.ringformer.zoo.attention.Attention attention) {
+        return dropout > 0 ? "dropout (model.dropout " + dropout + ")" : attention.fusedGap();
+    }
+
     private final ParameterTable parameters;
     private final double dropoutProbability;
     private SameDiff sd;

@@ -4,6 +4,8 @@ import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.ParameterTable;
+import io.ringformer.zoo.attention.Attention;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.attention.SinusoidalPositions;
@@ -45,20 +47,36 @@ public final class Gpt extends GraphModel {
      * @param dropout   drop probability on embeddings, attention weights and residual branches while training
      * @param positions LEARNED, SINUSOIDAL, ROPE or ALIBI
      * @param tiedHead  whether the LM head is the token embedding (GPT-2) or a [V, d] matrix of its own
+     * @param attention the blocks' attention type
      */
     public record Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
-                         PositionType positions, boolean tiedHead) {
+                         PositionType positions, boolean tiedHead, Attention attention) {
         public Config {
             if (vocabSize < 2 || blockSize < 1 || layers < 1) {
                 throw new IllegalArgumentException("vocab_size ≥ 2, block_size ≥ 1 and n_layer ≥ 1 are required");
             }
-            new MultiHeadAttention.Spec(width, heads, true, positions, dropout); // validates width, heads, dropout
+            attentionSpec(width, heads, positions, dropout, attention);     // validates width, heads, dropout
         }
 
-        /** With the head tied to the token embedding, as GPT-2. */
+        /** With the head tied to the token embedding, as GPT-2, and full attention. */
         public Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
                       PositionType positions) {
             this(vocabSize, blockSize, layers, heads, width, dropout, positions, true);
+        }
+
+        /** With full attention. */
+        public Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
+                      PositionType positions, boolean tiedHead) {
+            this(vocabSize, blockSize, layers, heads, width, dropout, positions, tiedHead, AttentionTypes.full());
+        }
+
+        MultiHeadAttention.Spec attentionSpec() {
+            return attentionSpec(width, heads, positions, dropout, attention);
+        }
+
+        private static MultiHeadAttention.Spec attentionSpec(int width, int heads, PositionType positions,
+                                                             double dropout, Attention attention) {
+            return new MultiHeadAttention.Spec(width, heads, true, positions, dropout, attention);
         }
 
         /** The name of the LM head's [V, d] matrix: the token embedding's when tied. */
@@ -125,8 +143,7 @@ public final class Gpt extends GraphModel {
         int t = config.blockSize();
         int d = config.width();
         DataType type = table.dataType();
-        MultiHeadAttention attention = new MultiHeadAttention(
-                new MultiHeadAttention.Spec(d, config.heads(), true, config.positions(), config.dropout()), precision);
+        MultiHeadAttention attention = new MultiHeadAttention(config.attentionSpec(), precision);
 
         SDVariable tokens = sd.placeHolder(TOKENS, DataType.INT32, -1, t);                     // [B, T]
         SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, -1, t);                   // [B, T]
@@ -199,7 +216,7 @@ public final class Gpt extends GraphModel {
 
     @Override
     public String fusedGap(MixedPrecision precision) {
-        return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
+        return fusedGap(config.dropout(), config.attention());
     }
 
     @Override

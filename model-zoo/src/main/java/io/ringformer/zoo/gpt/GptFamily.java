@@ -1,6 +1,7 @@
 package io.ringformer.zoo.gpt;
 
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.data.TextDataset;
 import io.ringformer.zoo.family.Artifact;
@@ -63,7 +64,8 @@ public final class GptFamily implements ModelFamily {
     public static Gpt.Config modelConfig(Settings config, int vocabSize) {
         return new Gpt.Config(vocabSize, config.getInt("model.block_size"), config.getInt("model.n_layer"),
                 config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"),
-                PositionType.parse(config.getString("model.positions")), config.getBoolean("model.tie_embeddings"));
+                PositionType.parse(config.getString("model.positions")), config.getBoolean("model.tie_embeddings"),
+                AttentionTypes.configured(config));
     }
 
     @Override

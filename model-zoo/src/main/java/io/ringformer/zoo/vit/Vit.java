@@ -4,6 +4,8 @@ import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.ParameterTable;
+import io.ringformer.zoo.attention.Attention;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.family.Batch;
@@ -37,7 +39,7 @@ public final class Vit extends GraphModel {
      * @param classes       C
      */
     public record Config(int height, int width, int patch, int classes, int layers, int heads, int embedding,
-                         double dropout) {
+                         double dropout, Attention attention) {
         public Config {
             if (patch < 1 || height % patch != 0 || width % patch != 0) {
                 throw new IllegalArgumentException("model.patch_size=" + patch + " does not divide the " + height
@@ -46,7 +48,13 @@ public final class Vit extends GraphModel {
             if (classes < 2 || layers < 1) {
                 throw new IllegalArgumentException("at least 2 classes and 1 layer are required");
             }
-            new MultiHeadAttention.Spec(embedding, heads, false, PositionType.LEARNED, dropout); // validates
+            new MultiHeadAttention.Spec(embedding, heads, false, PositionType.LEARNED, dropout, attention); // validates
+        }
+
+        /** With full attention. */
+        public Config(int height, int width, int patch, int classes, int layers, int heads, int embedding,
+                      double dropout) {
+            this(height, width, patch, classes, layers, heads, embedding, dropout, AttentionTypes.full());
         }
 
         /** N, the patches of one image. */
@@ -139,7 +147,8 @@ public final class Vit extends GraphModel {
         x = dropout.apply(x, t, d);                                                           // [B·T, d]
 
         MultiHeadAttention attention = new MultiHeadAttention(
-                new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout()),
+                new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout(),
+                        config.attention()),
                 precision);
         TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout);
         for (int layer = 0; layer < config.layers(); layer++) {
@@ -228,7 +237,7 @@ public final class Vit extends GraphModel {
 
     @Override
     public String fusedGap(MixedPrecision precision) {
-        return config.dropout() > 0 ? "dropout (model.dropout " + config.dropout() + ")" : null;
+        return fusedGap(config.dropout(), config.attention());
     }
 
     @Override

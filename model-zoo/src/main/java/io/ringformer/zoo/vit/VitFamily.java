@@ -1,6 +1,7 @@
 package io.ringformer.zoo.vit;
 
 import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.data.TextDataset.Rows;
 import io.ringformer.zoo.family.Artifact;
 import io.ringformer.zoo.family.Batch;
@@ -71,7 +72,7 @@ public final class VitFamily implements ModelFamily {
     public static Vit.Config modelConfig(Settings config, int classes) {
         return new Vit.Config(ImageDataset.HEIGHT, ImageDataset.WIDTH, config.getInt("model.patch_size"), classes,
                 config.getInt("model.n_layer"), config.getInt("model.n_head"), config.getInt("model.n_embd"),
-                config.getDouble("model.dropout"));
+                config.getDouble("model.dropout"), AttentionTypes.configured(config));
     }
 
     /** The directory of the dataset a config names. */

@@ -1,0 +1,36 @@
+package io.ringformer.zoo.attention;
+
+import org.nd4j.autodiff.samediff.SameDiff;
+
+/**
+ * A configured attention type (see {@link AttentionType}): what {@link MultiHeadAttention} calls between the
+ * projections. The queries, keys and values arrive split into heads, positions applied; what comes back is the
+ * attended values and the weights a person can look at.
+ */
+public interface Attention {
+
+    /** Its {@link AttentionType#name()}. */
+    String name();
+
+    /**
+     * Builds the graph of the attention.
+     *
+     * @param name the layer's name; graph variables made here start with it
+     */
+    ScaledDotProductAttention.Output attend(SameDiff sd, String name, AttentionInputs in);
+
+    /**
+     * Refuses a layer this attention cannot serve, naming the conflict and a way out.
+     *
+     * @throws IllegalArgumentException e.g. a position type that has no meaning without a score matrix
+     */
+    default void check(PositionType positions, boolean causal) {}
+
+    /**
+     * Why the fused step cannot run this attention (the model then trains on SameDiff and says so), or null when
+     * it can. Only {@code full} runs fused today.
+     */
+    default String fusedGap() {
+        return "attention.type " + name();
+    }
+}

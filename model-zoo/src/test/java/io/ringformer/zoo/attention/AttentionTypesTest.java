@@ -1,0 +1,281 @@
+package io.ringformer.zoo.attention;
+
+import static io.ringformer.zoo.GradientCheck.uniform;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ringformer.zoo.GradientCheck;
+import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.family.Settings;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The attention types against loop-by-loop references written from their papers, finite differences, causality,
+ * and the zero influence of a key outside a window. Non-square sizes: B 2, H 3, T 9, dh 4.
+ */
+class AttentionTypesTest {
+
+    static final int B = 2, H = 3, T = 9, DH = 4;
+    static final double[][] KEEP = {{1, 1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 0, 0, 0}};
+
+    /** A config holding only attention keys. */
+    record Keys(Map<String, Object> values) implements Settings {
+        public int getInt(String key) {
+            return (Integer) values.get(key);
+        }
+
+        public double getDouble(String key) {
+            return (Double) values.get(key);
+        }
+
+        public String getString(String key) {
+            return (String) values.get(key);
+        }
+
+        public boolean getBoolean(String key) {
+            return (Boolean) values.get(key);
+        }
+    }
+
+    static Attention window(int window, int global) {
+        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "sliding_window", "attention.window",
+                window, "attention.global_tokens", global)));
+    }
+
+    static Attention linear() {
+        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "linear")));
+    }
+
+    /** A graph around one attention: q, k, v as variables, the bias a layer would fold. */
+    record Graph(SameDiff sd, ScaledDotProductAttention.Output out) {
+        static Graph of(Attention attention, INDArray q, INDArray k, INDArray v, boolean causal, boolean padded) {
+            SameDiff sd = SameDiff.create();
+            DataType type = q.dataType();
+            SDVariable keep = padded ? sd.constant("keep", Nd4j.createFromArray(KEEP).castTo(type)) : null;
+            SDVariable bias = causal ? sd.constant("causal", Nd4j.createFromArray(AttentionMasks.causal(T, T))
+                    .castTo(type)) : null;
+            if (keep != null) {
+                SDVariable pad = AttentionMasks.padding(sd, keep, T);
+                bias = bias == null ? pad : bias.add(pad);
+            }
+            AttentionInputs in = new AttentionInputs(sd.var("q", q), sd.var("k", k), sd.var("v", v), bias, keep,
+                    causal, T, T, DH, UnaryOperator.identity(), MixedPrecision.FP32);
+            return new Graph(sd, attention.attend(sd, "layer", in));
+        }
+    }
+
+    /** Whether query t may see key s under causality and padding (of batch row b). */
+    static boolean allowed(int b, int t, int s, boolean causal, boolean padded) {
+        return (!causal || s <= t) && (!padded || KEEP[b][s] == 1);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The registry
+
+    @Test
+    void theRegistryHoldsTheBuiltInTypesWithTheirKeysAndNamesThemWhenAskedForAnotherOne() {
+        assertTrue(AttentionTypes.names().containsAll(List.of("full", "sliding_window", "linear")),
+                AttentionTypes.names()::toString);
+        List<String> keys = AttentionTypes.keys().stream().map(k -> k.name()).toList();
+        assertTrue(keys.containsAll(List.of("attention.type", "attention.window", "attention.global_tokens")),
+                keys::toString);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> AttentionTypes.named("flash"));
+        assertTrue(e.getMessage().contains("'flash'") && e.getMessage().contains("sliding_window"), e.getMessage());
+        assertEquals(null, AttentionTypes.full().fusedGap());
+        assertEquals("attention.type linear", linear().fusedGap());
+    }
+
+    @Test
+    void linearAttentionRefusesAlibiWithAWayOut() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new MultiHeadAttention.Spec(12, 3, true, PositionType.ALIBI, 0, linear()));
+        assertTrue(e.getMessage().contains("ALiBi") && e.getMessage().contains("rope"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // sliding_window
+
+    @Test
+    void slidingWindowEqualsSoftmaxOverTheBandInALoopReference() {
+        for (boolean causal : new boolean[] {true, false}) {
+            int window = 3;
+            int global = causal ? 0 : 1;
+            INDArray q = uniform(1, DataType.FLOAT, B, H, T, DH);
+            INDArray k = uniform(2, DataType.FLOAT, B, H, T, DH);
+            INDArray v = uniform(3, DataType.FLOAT, B, H, T, DH);
+            Graph g = Graph.of(window(window, global), q, k, v, causal, !causal);
+            double[][][][] bias = new double[B][H][T][T];
+            for (int b = 0; b < B; b++) {
+                for (int t = 0; t < T; t++) {
+                    for (int s = 0; s < T; s++) {
+                        boolean band = causal ? t - s >= 0 && t - s < window : Math.abs(t - s) < window;
+                        boolean visible = (band || t < global || s < global) && allowed(b, t, s, causal, !causal);
+                        for (int h = 0; h < H; h++) {
+                            bias[b][h][t][s] = visible ? 0 : Double.NEGATIVE_INFINITY;
+                        }
+                    }
+                }
+            }
+            AttentionReference.Attended expected = AttentionReference.attention(AttentionReference.array4(q),
+                    AttentionReference.array4(k), AttentionReference.array4(v), bias);
+            assertTrue(AttentionReference.maxDifference(expected.values(), g.out().values().eval()) < 1e-5, "values");
+            assertTrue(AttentionReference.maxDifference(expected.weights(), g.out().weights().eval()) < 1e-5,
+                    "weights");
+        }
+    }
+
+    @Test
+    void aKeyOutsideTheWindowHasExactlyNoInfluenceOnTheOutputNorAGradient() {
+        int t = 7;
+        int outside = 2;                                   // 7 − 2 ≥ window 3: outside query 7's band
+        INDArray q = uniform(1, DataType.FLOAT, B, H, T, DH);
+        INDArray k = uniform(2, DataType.FLOAT, B, H, T, DH);
+        INDArray v = uniform(3, DataType.FLOAT, B, H, T, DH);
+        INDArray before = Graph.of(window(3, 0), q, k, v, true, false).out().values().eval();
+        INDArray k2 = k.dup();
+        INDArray v2 = v.dup();
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                for (int j = 0; j < DH; j++) {
+                    k2.putScalar(new long[] {b, h, outside, j}, 50.0);
+                    v2.putScalar(new long[] {b, h, outside, j}, -80.0);
+                }
+            }
+        }
+        INDArray after = Graph.of(window(3, 0), q, k2, v2, true, false).out().values().eval();
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                for (int j = 0; j < DH; j++) {
+                    assertEquals(before.getFloat(b, h, t, j), after.getFloat(b, h, t, j), 0.0, "output of query 7");
+                }
+            }
+        }
+        Map<String, INDArray> gradients = rowGradients(window(3, 0), q, k, v, t);
+        for (String name : List.of("k", "v")) {
+            for (int b = 0; b < B; b++) {
+                for (int h = 0; h < H; h++) {
+                    for (int s = 0; s < T; s++) {
+                        double norm = 0;
+                        for (int j = 0; j < DH; j++) {
+                            norm += Math.abs(gradients.get(name).getDouble(b, h, s, j));
+                        }
+                        boolean inBand = s <= t && t - s < 3;
+                        assertTrue(inBand ? norm > 0 : norm == 0, name + " at key " + s + ": |∂| = " + norm);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // linear
+
+    @Test
+    void linearAttentionEqualsItsDefinitionInALoopReference() {
+        for (boolean causal : new boolean[] {true, false}) {
+            INDArray q = uniform(4, DataType.FLOAT, B, H, T, DH);
+            INDArray k = uniform(5, DataType.FLOAT, B, H, T, DH);
+            INDArray v = uniform(6, DataType.FLOAT, B, H, T, DH);
+            Graph g = Graph.of(linear(), q, k, v, causal, true);
+            double[][][][] qa = AttentionReference.array4(q), ka = AttentionReference.array4(k);
+            double[][][][] va = AttentionReference.array4(v);
+            double[][][][] values = new double[B][H][T][DH];
+            double[][][][] weights = new double[B][H][T][T];
+            for (int b = 0; b < B; b++) {
+                for (int h = 0; h < H; h++) {
+                    for (int t = 0; t < T; t++) {
+                        double total = 0;
+                        double[] kernel = new double[T];
+                        for (int s = 0; s < T; s++) {
+                            if (allowed(b, t, s, causal, true)) {
+                                for (int j = 0; j < DH; j++) {
+                                    kernel[s] += phi(qa[b][h][t][j]) * phi(ka[b][h][s][j]);
+                                }
+                                total += kernel[s];
+                            }
+                        }
+                        for (int s = 0; s < T; s++) {
+                            weights[b][h][t][s] = kernel[s] / (total + LinearAttention.EPS);
+                            for (int j = 0; j < DH; j++) {
+                                values[b][h][t][j] += weights[b][h][t][s] * va[b][h][s][j];
+                            }
+                        }
+                    }
+                }
+            }
+            assertTrue(AttentionReference.maxDifference(values, g.out().values().eval()) < 1e-5, "values");
+            assertTrue(AttentionReference.maxDifference(weights, g.out().weights().eval()) < 1e-5, "weights");
+        }
+    }
+
+    static double phi(double x) {
+        return x > 0 ? x + 1 : Math.exp(x);
+    }
+
+    @Test
+    void causalLinearAttentionLetsNoLaterKeyReachAnEarlierQuery() {
+        INDArray q = uniform(4, DataType.FLOAT, B, H, T, DH);
+        INDArray k = uniform(5, DataType.FLOAT, B, H, T, DH);
+        INDArray v = uniform(6, DataType.FLOAT, B, H, T, DH);
+        int t = 4;
+        Map<String, INDArray> gradients = rowGradients(linear(), q, k, v, t);
+        for (String name : List.of("k", "v")) {
+            for (int s = 0; s < T; s++) {
+                double norm = 0;
+                for (int b = 0; b < B; b++) {
+                    for (int h = 0; h < H; h++) {
+                        for (int j = 0; j < DH; j++) {
+                            norm += Math.abs(gradients.get(name).getDouble(b, h, s, j));
+                        }
+                    }
+                }
+                assertTrue(s <= t ? norm > 0 : norm == 0, name + " at key " + s + ": |∂| = " + norm);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Finite differences, in double precision
+
+    @Test
+    void gradientsMatchFiniteDifferences() {
+        List<Attention> types = List.of(window(3, 1), linear());
+        for (Attention attention : types) {
+            for (boolean causal : new boolean[] {true, false}) {
+                Graph g = Graph.of(attention, uniform(7, DataType.DOUBLE, B, H, T, DH),
+                        uniform(8, DataType.DOUBLE, B, H, T, DH), uniform(9, DataType.DOUBLE, B, H, T, DH), causal,
+                        true);
+                String loss = GradientCheck.projectToScalar(g.sd(), g.out().values(), 10, B, H, T, DH);
+                GradientCheck.check(g.sd(), loss, new HashMap<>(), 16, "q", "k", "v");
+            }
+        }
+    }
+
+    /** The gradients of Σ output[:, :, t, :] · R with respect to q, k and v. */
+    private static Map<String, INDArray> rowGradients(Attention attention, INDArray q, INDArray k, INDArray v, int t) {
+        Graph g = Graph.of(attention, q, k, v, true, false);
+        INDArray pick = Nd4j.zeros(DataType.FLOAT, B, H, T, DH);
+        INDArray random = uniform(11, DataType.FLOAT, B, H, T, DH);
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                for (int j = 0; j < DH; j++) {
+                    pick.putScalar(new long[] {b, h, t, j}, random.getFloat(b, h, t, j));
+                }
+            }
+        }
+        g.out().values().mul(g.sd().constant(pick)).sum("row_loss");
+        g.sd().setLossVariables("row_loss");
+        return g.sd().calculateGradients(Map.of(), "q", "k", "v");
+    }
+}
