@@ -52,6 +52,11 @@ class AttentionTypesTest {
                 window, "attention.global_tokens", global)));
     }
 
+    static Attention sparse(String pattern, int stride, int block, int summary) {
+        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "block_sparse", "attention.pattern",
+                pattern, "attention.stride", stride, "attention.block_size", block, "attention.summary", summary)));
+    }
+
     static Attention linear() {
         return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "linear")));
     }
@@ -106,43 +111,81 @@ class AttentionTypesTest {
     // ---------------------------------------------------------------------------------------------------------
     // sliding_window
 
+    /** A pattern written out from its paper: whether query t sees key s (before causality and padding). */
+    interface Reference {
+        boolean sees(int t, int s, boolean causal);
+    }
+
     @Test
-    void slidingWindowEqualsSoftmaxOverTheBandInALoopReference() {
+    void eachPatternEqualsSoftmaxOverItsKeysInALoopReference() {
+        // Mistral / Longformer: a band of 3 (and one global token); Child et al.: strided l = 3, fixed l = 4, c = 1
+        checkPattern(window(3, 0), (t, s, causal) -> causal ? t - s >= 0 && t - s < 3 : Math.abs(t - s) < 3);
+        checkPattern(window(3, 1), (t, s, causal) -> (causal ? t - s >= 0 && t - s < 3 : Math.abs(t - s) < 3)
+                || t == 0 || s == 0);
+        checkPattern(sparse("strided", 3, 8, 1), (t, s, causal) -> causal
+                ? t >= s && (t - s < 3 || (t - s) % 3 == 0) : Math.abs(t - s) < 3 || Math.abs(t - s) % 3 == 0);
+        checkPattern(sparse("fixed", 8, 4, 1), (t, s, causal) -> t / 4 == s / 4 || s % 4 == 3);
+    }
+
+    private static void checkPattern(Attention attention, Reference reference) {
         for (boolean causal : new boolean[] {true, false}) {
-            int window = 3;
-            int global = causal ? 0 : 1;
             INDArray q = uniform(1, DataType.FLOAT, B, H, T, DH);
             INDArray k = uniform(2, DataType.FLOAT, B, H, T, DH);
             INDArray v = uniform(3, DataType.FLOAT, B, H, T, DH);
-            Graph g = Graph.of(window(window, global), q, k, v, causal, !causal);
+            Graph g = Graph.of(attention, q, k, v, causal, !causal);
             double[][][][] bias = new double[B][H][T][T];
+            boolean[][] seesSomething = new boolean[B][T];
+            int blocked = 0;
             for (int b = 0; b < B; b++) {
                 for (int t = 0; t < T; t++) {
                     for (int s = 0; s < T; s++) {
-                        boolean band = causal ? t - s >= 0 && t - s < window : Math.abs(t - s) < window;
-                        boolean visible = (band || t < global || s < global) && allowed(b, t, s, causal, !causal);
+                        boolean visible = reference.sees(t, s, causal) && allowed(b, t, s, causal, !causal);
+                        blocked += visible ? 0 : 1;
+                        seesSomething[b][t] |= visible;
                         for (int h = 0; h < H; h++) {
                             bias[b][h][t][s] = visible ? 0 : Double.NEGATIVE_INFINITY;
                         }
                     }
                 }
             }
+            assertTrue(blocked > 0, "the pattern blocks nothing here");
             AttentionReference.Attended expected = AttentionReference.attention(AttentionReference.array4(q),
                     AttentionReference.array4(k), AttentionReference.array4(v), bias);
-            assertTrue(AttentionReference.maxDifference(expected.values(), g.out().values().eval()) < 1e-5, "values");
-            assertTrue(AttentionReference.maxDifference(expected.weights(), g.out().weights().eval()) < 1e-5,
-                    "weights");
+            double[][][][] values = AttentionReference.array4(g.out().values().eval());
+            double[][][][] weights = AttentionReference.array4(g.out().weights().eval());
+            String what = attention.name() + (causal ? ", causal" : ", bidirectional");
+            for (int b = 0; b < B; b++) {
+                for (int t = 0; t < T; t++) {
+                    if (!seesSomething[b][t]) {
+                        continue;     // a padding query whose band holds only padding: no defined answer
+                    }
+                    for (int h = 0; h < H; h++) {
+                        for (int j = 0; j < DH; j++) {
+                            assertEquals(expected.values()[b][h][t][j], values[b][h][t][j], 1e-5, what);
+                        }
+                        for (int s = 0; s < T; s++) {
+                            assertEquals(expected.weights()[b][h][t][s], weights[b][h][t][s], 1e-5, what);
+                        }
+                    }
+                }
+            }
         }
     }
 
     @Test
-    void aKeyOutsideTheWindowHasExactlyNoInfluenceOnTheOutputNorAGradient() {
+    void aKeyOutsideThePatternHasExactlyNoInfluenceOnTheOutputNorAGradient() {
+        checkNoInfluence(window(3, 0), (t, s, causal) -> s <= t && t - s < 3);
+        checkNoInfluence(sparse("strided", 3, 8, 1), (t, s, causal) -> s <= t && ((t - s) < 3 || (t - s) % 3 == 0));
+    }
+
+    private static void checkNoInfluence(Attention attention, Reference reference) {
         int t = 7;
-        int outside = 2;                                   // 7 − 2 ≥ window 3: outside query 7's band
+        int outside = 2;                                   // outside query 7's keys in both patterns
+        assertTrue(!reference.sees(t, outside, true));
         INDArray q = uniform(1, DataType.FLOAT, B, H, T, DH);
         INDArray k = uniform(2, DataType.FLOAT, B, H, T, DH);
         INDArray v = uniform(3, DataType.FLOAT, B, H, T, DH);
-        INDArray before = Graph.of(window(3, 0), q, k, v, true, false).out().values().eval();
+        INDArray before = Graph.of(attention, q, k, v, true, false).out().values().eval();
         INDArray k2 = k.dup();
         INDArray v2 = v.dup();
         for (int b = 0; b < B; b++) {
@@ -153,7 +196,7 @@ class AttentionTypesTest {
                 }
             }
         }
-        INDArray after = Graph.of(window(3, 0), q, k2, v2, true, false).out().values().eval();
+        INDArray after = Graph.of(attention, q, k2, v2, true, false).out().values().eval();
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 for (int j = 0; j < DH; j++) {
@@ -161,7 +204,7 @@ class AttentionTypesTest {
                 }
             }
         }
-        Map<String, INDArray> gradients = rowGradients(window(3, 0), q, k, v, t);
+        Map<String, INDArray> gradients = rowGradients(attention, q, k, v, t);
         for (String name : List.of("k", "v")) {
             for (int b = 0; b < B; b++) {
                 for (int h = 0; h < H; h++) {
@@ -170,8 +213,8 @@ class AttentionTypesTest {
                         for (int j = 0; j < DH; j++) {
                             norm += Math.abs(gradients.get(name).getDouble(b, h, s, j));
                         }
-                        boolean inBand = s <= t && t - s < 3;
-                        assertTrue(inBand ? norm > 0 : norm == 0, name + " at key " + s + ": |∂| = " + norm);
+                        assertTrue(reference.sees(t, s, true) ? norm > 0 : norm == 0,
+                                attention.name() + ": " + name + " at key " + s + ": |∂| = " + norm);
                     }
                 }
             }
@@ -250,7 +293,7 @@ class AttentionTypesTest {
 
     @Test
     void gradientsMatchFiniteDifferences() {
-        List<Attention> types = List.of(window(3, 1), linear());
+        List<Attention> types = List.of(window(3, 1), sparse("strided", 3, 8, 1), sparse("fixed", 8, 4, 2), linear());
         for (Attention attention : types) {
             for (boolean causal : new boolean[] {true, false}) {
                 Graph g = Graph.of(attention, uniform(7, DataType.DOUBLE, B, H, T, DH),
