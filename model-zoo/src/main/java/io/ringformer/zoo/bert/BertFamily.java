@@ -3,6 +3,7 @@ package io.ringformer.zoo.bert;
 import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.family.Artifact;
+import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.ConfigKey;
 import io.ringformer.zoo.family.ConfigKey.Type;
 import io.ringformer.zoo.family.DataSource;
@@ -129,6 +130,35 @@ public final class BertFamily implements ModelFamily {
      * GPT's blocks, plus per token the one-hot input and its gradient (2·V), and per masked token (a share
      * {@code data.mask_prob} of them) the MLM head's logits, log-softmax terms, one-hot target and gradients (5·V).
      */
+    /**
+     * {@code [CLS]} text {@code [SEP]} as segment A, padded to {@code model.seq_len} and masked; a text longer than
+     * the model reads is refused. One MLM target (at the first token) keeps the head's selection non-empty.
+     */
+    @Override
+    public java.util.Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
+        WordPieceTokenizer tokenizer = (WordPieceTokenizer) artifact;
+        int length = config.getInt("model.seq_len");
+        int[] ids = tokenizer.encode(text);
+        if (ids.length == 0 || ids.length + 2 > length) {
+            throw new IllegalArgumentException("the text is " + ids.length + " tokens; this model reads 1 to "
+                    + (length - 2) + " between [CLS] and [SEP]");
+        }
+        Batch batch = new Batch(Bert.layout(length), 1);
+        int[] tokens = batch.ints(Bert.TOKENS);
+        tokens[0] = WordPieceTokenizer.CLS_ID;
+        System.arraycopy(ids, 0, tokens, 1, ids.length);
+        tokens[ids.length + 1] = WordPieceTokenizer.SEP_ID;
+        java.util.Arrays.fill(batch.floats(Bert.MASK), 0, ids.length + 2, 1f);
+        java.util.Arrays.fill(batch.ints(Bert.MLM_TARGETS), -1);
+        batch.ints(Bert.MLM_TARGETS)[1] = ids[0];
+        batch.floats(Bert.MLM_WEIGHTS)[1] = 1f;
+        List<String> labels = new ArrayList<>();
+        for (int t = 0; t < ids.length + 2; t++) {
+            labels.add(tokenizer.token(tokens[t]));
+        }
+        return java.util.Optional.of(new TextRow(batch, labels));
+    }
+
     @Override
     public Footprint footprint(Settings config, Artifact artifact) {
         double d = config.getInt("model.n_embd");

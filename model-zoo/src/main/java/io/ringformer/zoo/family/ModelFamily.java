@@ -57,4 +57,18 @@ public interface ModelFamily {
     Footprint footprint(Settings config, Artifact artifact);
 
     record Footprint(double parameters, double activationValuesPerRow) {}
+
+    /**
+     * A text as the one row of a batch the model reads, for looking at its attention ({@code attention-map}), with
+     * a label for each of the first {@code labels.size()} positions (the rest is padding). Empty for a family
+     * that reads no text.
+     *
+     * @throws IllegalArgumentException when the text is empty or the tokenizer cannot read it
+     */
+    default java.util.Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
+        return java.util.Optional.empty();
+    }
+
+    /** One row of a batch and the tokens at its positions. */
+    record TextRow(Batch batch, List<String> labels) {}
 }

@@ -34,6 +34,14 @@ public final class TransformerBlock {
         this.width = attention.spec().width();
     }
 
+    /**
+     * The graph variable holding block {@code layer}'s attention weights [B, H, T, T] in every family's graph (the
+     * attention names them {@code <layer>/attn/weights}).
+     */
+    public static String attentionMap(int layer) {
+        return "h" + layer + "/attn/weights";
+    }
+
     /** One block's output and its attention weights [B, H, T, T] (an attention map to look at). */
     public record Output(SDVariable rows, SDVariable attentionWeights) {}
 

@@ -137,6 +137,29 @@ public final class GptFamily implements ModelFamily {
         return new Footprint(parameters, t * (layers * (22 * d + heads * t) + 2.0 * v));
     }
 
+    /**
+     * The text's first {@code model.block_size} characters (a longer text is cut there: the model reads no more),
+     * right-padded; causal attention keeps the padding out of every real position.
+     */
+    @Override
+    public java.util.Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
+        CharTokenizer tokenizer = (CharTokenizer) artifact;
+        int blockSize = config.getInt("model.block_size");
+        int[] ids = tokenizer.encode(text.substring(0, Math.min(text.length(), blockSize)));
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("the text is empty");
+        }
+        Batch batch = new Batch(List.of(Batch.Field.ints(Gpt.TOKENS, blockSize),
+                Batch.Field.ints(Gpt.TARGETS, blockSize)), 1);
+        System.arraycopy(ids, 0, batch.ints(Gpt.TOKENS), 0, ids.length);
+        java.util.Arrays.fill(batch.ints(Gpt.TARGETS), -1);
+        List<String> labels = new ArrayList<>();
+        for (int id : ids) {
+            labels.add(tokenizer.decode(new int[] {id}));
+        }
+        return java.util.Optional.of(new TextRow(batch, labels));
+    }
+
     /** Random windows of the text: tokens [B, T] and the next characters, targets [B, T]. */
     private record Windows(TextDataset data, int blockSize, Path path) implements DataSource {
 
