@@ -20,6 +20,15 @@ public final class ConfigOptions {
         return TrainConfig.load(file, overrides);
     }
 
+    public Path file() {
+        return file;
+    }
+
+    /** The {@code --set} overrides, in order. */
+    public List<String> overrides() {
+        return List.copyOf(overrides);
+    }
+
     /** The config file's name without .yaml: the default run name. */
     public String name() {
         String name = file.getFileName().toString();

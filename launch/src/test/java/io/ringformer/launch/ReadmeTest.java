@@ -3,6 +3,7 @@ package io.ringformer.launch;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.worker.TrainConfig;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.family.ConfigKey;
 import io.ringformer.zoo.family.ModelFamilies;
 import io.ringformer.zoo.family.ModelFamily;
@@ -13,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The README's configuration reference is the config table: every trainer key, then every family's keys under its
- * own heading ({@code #### model.family: gpt}), each with its default.
+ * own heading ({@code #### model.family: gpt}), each with its default; the attention keys, which every family
+ * shares, under {@code #### attention.*}.
  */
 class ReadmeTest {
 
@@ -26,8 +28,14 @@ class ReadmeTest {
             int at = readme.indexOf(heading);
             assertTrue(at >= 0, "README.md has no heading " + heading);
             int end = readme.indexOf("\n#", at + heading.length());
-            check(readme.substring(at, end < 0 ? readme.length() : end), family.keys());
+            check(readme.substring(at, end < 0 ? readme.length() : end), family.keys().stream()
+                    .filter(key -> !key.name().startsWith("attention.")).toList());
         }
+        String attention = "#### `attention.*`";
+        int at = readme.indexOf(attention);
+        assertTrue(at >= 0, "README.md has no heading " + attention);
+        int end = readme.indexOf("\n#", at + attention.length());
+        check(readme.substring(at, end < 0 ? readme.length() : end), AttentionTypes.keys());
     }
 
     private static void check(String readme, List<ConfigKey> keys) {

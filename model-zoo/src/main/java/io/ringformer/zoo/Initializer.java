@@ -37,6 +37,15 @@ public final class Initializer {
         return values;
     }
 
+    /** {@code count} draws of Uniform(−bound, bound): PyTorch's default for nn.Linear weights and biases. */
+    public double[] uniformValues(double bound, long count) {
+        double[] values = new double[Math.toIntExact(count)];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (2 * random.nextDouble() - 1) * bound;
+        }
+        return values;
+    }
+
     public INDArray zeros(long... shape) {
         return Nd4j.zeros(dataType, shape);
     }

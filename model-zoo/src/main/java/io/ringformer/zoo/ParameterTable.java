@@ -46,6 +46,27 @@ public final class ParameterTable {
         add(name, shape, values);
     }
 
+    /** Draws a declared parameter's initial values again, from U(−bound, bound). */
+    public void redrawUniform(String name, double bound) {
+        Parameter old = get(name);
+        parameters.put(name, new Parameter(name, old.shape(), init.uniformValues(bound, old.initial().length)));
+    }
+
+    /** Draws a declared parameter's initial values again, from N(0, std²). */
+    public void redrawNormal(String name, double std) {
+        Parameter old = get(name);
+        parameters.put(name, new Parameter(name, old.shape(), init.normalValues(std, old.initial().length)));
+    }
+
+    /** Given initial values (an identity matrix, say), row-major in {@code shape}. */
+    public void values(String name, double[] values, long... shape) {
+        if (values.length != Initializer.count(shape)) {
+            throw new IllegalArgumentException(name + ": " + values.length + " values for shape "
+                    + java.util.Arrays.toString(shape));
+        }
+        add(name, shape, values.clone());
+    }
+
     private void add(String name, long[] shape, double[] values) {
         if (parameters.putIfAbsent(name, new Parameter(name, shape.clone(), values)) != null) {
             throw new IllegalArgumentException("parameter " + name + " is declared twice");

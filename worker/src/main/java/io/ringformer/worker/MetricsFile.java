@@ -66,17 +66,26 @@ public final class MetricsFile {
     /** The training loss of every logged step (evaluation records aside), in the file's order. */
     public static Map<Long, Double> losses(Path file) {
         Map<Long, Double> losses = new LinkedHashMap<>();
+        for (Map<String, Object> record : records(file)) {
+            if (record.get("loss") instanceof Number loss && record.get("step") instanceof Number step) {
+                losses.put(step.longValue(), loss.doubleValue());
+            }
+        }
+        return losses;
+    }
+
+    /** Every record, in the file's order. */
+    @SuppressWarnings("unchecked")
+    public static List<Map<String, Object>> records(Path file) {
+        List<Map<String, Object>> records = new ArrayList<>();
         try {
             for (String line : Files.readAllLines(file)) {
-                Map<?, ?> record = JSON.readValue(line, Map.class);
-                if (record.get("loss") instanceof Number loss && record.get("step") instanceof Number step) {
-                    losses.put(step.longValue(), loss.doubleValue());
-                }
+                records.add(JSON.readValue(line, Map.class));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
         }
-        return losses;
+        return records;
     }
 
     /** Appends records, opening the file on the first one (only rank 0 records). */

@@ -1,5 +1,6 @@
 package io.ringformer.zoo.attention;
 
+import io.ringformer.zoo.ParameterTable;
 import org.nd4j.autodiff.samediff.SameDiff;
 
 /**
@@ -18,6 +19,16 @@ public interface Attention {
      * @param name the layer's name; graph variables made here start with it
      */
     ScaledDotProductAttention.Output attend(SameDiff sd, String name, AttentionInputs in);
+
+    /**
+     * Declares this attention's own parameters of a layer, after the layer's projections: each is named
+     * {@code <layer>/<suffix>} and reaches {@link #attend} as {@code in.own(suffix)}. Names with {@code /w_} get
+     * weight decay. Most types have none.
+     *
+     * @param layer  the layer's name, e.g. {@code h3/attn}
+     * @param outStd the initial standard deviation of projections into the residual stream
+     */
+    default void declare(ParameterTable table, String layer, int width, int heads, double outStd) {}
 
     /**
      * Refuses a layer this attention cannot serve, naming the conflict and a way out.

@@ -3,6 +3,7 @@ package io.ringformer.zoo.attention;
 import io.ringformer.zoo.Dropout;
 import io.ringformer.zoo.Initializer;
 import io.ringformer.zoo.MixedPrecision;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -55,8 +56,20 @@ public final class MultiHeadAttention {
         }
     }
 
-    /** Projections of a self-attention layer: qkv [d, 3d] (+[3d]), out [d, d] (+[d]). */
-    public record SelfWeights(SDVariable qkv, SDVariable qkvBias, SDVariable out, SDVariable outBias) {
+    /**
+     * Projections of a self-attention layer: qkv [d, 3d] (+[3d]), out [d, d] (+[d]); and the parameters of its
+     * attention type, if it declares any ({@link Attention#declare}), by name suffix.
+     */
+    public record SelfWeights(SDVariable qkv, SDVariable qkvBias, SDVariable out, SDVariable outBias,
+                              Function<String, SDVariable> own) {
+
+        public SelfWeights(SDVariable qkv, SDVariable qkvBias, SDVariable out, SDVariable outBias) {
+            this(qkv, qkvBias, out, outBias, suffix -> {
+                throw new IllegalArgumentException("this layer holds no attention parameter '" + suffix
+                        + "': only full, sliding_window, block_sparse and linear attention need none");
+            });
+        }
+
         /** GPT-2 initialisation: N(0, 0.02²), the output projection scaled by {@code outStd}. */
         public static SelfWeights create(SameDiff sd, String name, int width, Initializer init, double outStd) {
             return new SelfWeights(
@@ -66,18 +79,24 @@ public final class MultiHeadAttention {
                     sd.var(name + "/b_out", init.zeros(width)));
         }
 
-        /** Declares the projections {@link #create} makes, in the same order with the same initialisation. */
-        public static void declare(io.ringformer.zoo.ParameterTable table, String name, int width, double outStd) {
+        /**
+         * Declares the projections {@link #create} makes, in the same order with the same initialisation, then
+         * the attention type's own parameters.
+         */
+        public static void declare(io.ringformer.zoo.ParameterTable table, String name, Spec spec, double outStd) {
+            int width = spec.width();
             table.normal(name + "/w_qkv", 0.02, width, 3L * width);
             table.zeros(name + "/b_qkv", 3L * width);
             table.normal(name + "/w_out", outStd, width, width);
             table.zeros(name + "/b_out", width);
+            spec.attention().declare(table, name, width, spec.heads(), outStd);
         }
 
         /** The declared projections of layer {@code name} as graph variables. */
         public static SelfWeights of(SameDiff sd, io.ringformer.zoo.ParameterTable table, String name) {
             return new SelfWeights(table.var(sd, name + "/w_qkv"), table.var(sd, name + "/b_qkv"),
-                    table.var(sd, name + "/w_out"), table.var(sd, name + "/b_out"));
+                    table.var(sd, name + "/w_out"), table.var(sd, name + "/b_out"),
+                    suffix -> table.var(sd, name + "/" + suffix));
         }
     }
 
@@ -141,8 +160,8 @@ public final class MultiHeadAttention {
             SDVariable pad = AttentionMasks.padding(sd, keep, length);                       // [B, 1, 1, T]
             bias = bias == null ? pad : bias.add(pad);
         }
-        return project(sd, name, new AttentionInputs(q, k, v, bias, keep, spec.causal(), length, length, dh,
-                weightDropout(dropout, length, length), precision), w.out(), w.outBias());
+        return project(sd, name, new AttentionInputs(q, k, v, bias, keep, spec.causal(), length, length, h, dh,
+                weightDropout(dropout, length, length), precision, x, w.own()), w.out(), w.outBias());
     }
 
     /**
@@ -164,7 +183,9 @@ public final class MultiHeadAttention {
                 sd.permute(sd.reshape(kv, -1, memoryLength, 2, h, dh), 2, 0, 3, 1, 4), 0, 2); // 2 × [B, H, S, dh]
         SDVariable bias = memoryKeep == null ? null : AttentionMasks.padding(sd, memoryKeep, memoryLength);
         return project(sd, name, new AttentionInputs(q, split[0], split[1], bias, memoryKeep, false, length,
-                memoryLength, dh, weightDropout(dropout, length, memoryLength), precision), w.out(), w.outBias());
+                memoryLength, h, dh, weightDropout(dropout, length, memoryLength), precision, x, suffix -> {
+                    throw new IllegalArgumentException("cross-attention layers hold no attention parameters");
+                }), w.out(), w.outBias());
     }
 
     private UnaryOperator<SDVariable> weightDropout(Dropout dropout, int length, int keyLength) {

@@ -27,7 +27,7 @@ public final class SlidingWindowAttention implements AttentionType {
     public List<ConfigKey> keys() {
         return List.of(
                 new ConfigKey("attention.window", Type.INT, 16, "sliding_window: keys a query sees on each side, "
-                        + "itself included", 1, 1 << 20),
+                        + "itself included; simplicial: the first key window w1", 1, 1 << 20),
                 new ConfigKey("attention.global_tokens", Type.INT, 0, "sliding_window: leading positions that see "
                         + "and are seen by every position", 0, 1 << 20));
     }

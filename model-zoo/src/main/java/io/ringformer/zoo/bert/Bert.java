@@ -84,6 +84,11 @@ public final class Bert extends GraphModel {
         public Config(int vocabSize, int seqLen, int layers, int heads, int width, double dropout) {
             this(vocabSize, seqLen, layers, heads, width, dropout, AttentionTypes.full());
         }
+
+        /** The blocks' bidirectional self-attention. */
+        public MultiHeadAttention.Spec attentionSpec() {
+            return new MultiHeadAttention.Spec(width, heads, false, PositionType.LEARNED, dropout, attention);
+        }
     }
 
     public static final String TOKENS = "tokens";
@@ -146,7 +151,7 @@ public final class Bert extends GraphModel {
         TransformerBlock.declareLayerNorm(table, "ln_emb", d);
         double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3, as the same block in Gpt
         for (int layer = 0; layer < config.layers(); layer++) {
-            TransformerBlock.declare(table, "h" + layer, d, residualStd);
+            TransformerBlock.declare(table, "h" + layer, config.attentionSpec(), residualStd);
         }
         TransformerBlock.declareLayerNorm(table, "ln_f", d);
         table.normal("mlm/w_dense", 0.02, d, d);                                              // [d, d]
@@ -167,8 +172,7 @@ public final class Bert extends GraphModel {
         int d = config.width();
         DataType type = table.dataType();
         MultiHeadAttention attention = new MultiHeadAttention(
-                new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout(),
-                        config.attention()),
+                config.attentionSpec(),
                 precision);
 
         SDVariable tokens = sd.placeHolder(TOKENS, DataType.INT32, -1, t);                     // [B, T]

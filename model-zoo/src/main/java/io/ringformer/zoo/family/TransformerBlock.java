@@ -49,9 +49,11 @@ public final class TransformerBlock {
      * Declares block {@code name}'s parameters, in the order {@link #apply} uses them: LayerNorm 1, the attention's
      * projections, LayerNorm 2, the MLP (GPT-2's initialisation; the two residual projections at {@code residualStd}).
      */
-    public static void declare(ParameterTable table, String name, int d, double residualStd) {
+    public static void declare(ParameterTable table, String name, MultiHeadAttention.Spec attention,
+                               double residualStd) {
+        int d = attention.width();
         declareLayerNorm(table, name + "/ln_1", d);
-        MultiHeadAttention.SelfWeights.declare(table, name + "/attn", d, residualStd);
+        MultiHeadAttention.SelfWeights.declare(table, name + "/attn", attention, residualStd);
         declareLayerNorm(table, name + "/ln_2", d);
         table.normal(name + "/mlp/w_fc", 0.02, d, 4L * d);
         table.zeros(name + "/mlp/b_fc", 4L * d);

@@ -48,9 +48,10 @@ public final class Gpt extends GraphModel {
      * @param positions LEARNED, SINUSOIDAL, ROPE or ALIBI
      * @param tiedHead  whether the LM head is the token embedding (GPT-2) or a [V, d] matrix of its own
      * @param attention the blocks' attention type
+     * @param init      GPT2 (N(0, 0.02²), residual projections scaled, zero biases) or PYTORCH (PyTorch's defaults)
      */
     public record Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
-                         PositionType positions, boolean tiedHead, Attention attention) {
+                         PositionType positions, boolean tiedHead, Attention attention, Init init) {
         public Config {
             if (vocabSize < 2 || blockSize < 1 || layers < 1) {
                 throw new IllegalArgumentException("vocab_size ≥ 2, block_size ≥ 1 and n_layer ≥ 1 are required");
@@ -70,6 +71,12 @@ public final class Gpt extends GraphModel {
             this(vocabSize, blockSize, layers, heads, width, dropout, positions, tiedHead, AttentionTypes.full());
         }
 
+        /** With GPT-2's initialisation. */
+        public Config(int vocabSize, int blockSize, int layers, int heads, int width, double dropout,
+                      PositionType positions, boolean tiedHead, Attention attention) {
+            this(vocabSize, blockSize, layers, heads, width, dropout, positions, tiedHead, attention, Init.GPT2);
+        }
+
         MultiHeadAttention.Spec attentionSpec() {
             return attentionSpec(width, heads, positions, dropout, attention);
         }
@@ -84,6 +91,13 @@ public final class Gpt extends GraphModel {
             return tiedHead ? "wte" : "lm_head";
         }
     }
+
+    /**
+     * The initial parameters. GPT2: weights and embeddings N(0, 0.02²), the residual projections N(0, 0.02²/2L),
+     * biases 0 (GPT-2 §2.3, nanoGPT). PYTORCH: what the same model built from PyTorch modules starts from —
+     * nn.Linear weights and biases U(±1/√fan_in), nn.Embedding N(0, 1). LayerNorms start at 1 and 0 in both.
+     */
+    public enum Init { GPT2, PYTORCH }
 
     public static final String TOKENS = "tokens";
     public static final String TARGETS = "targets";
@@ -128,11 +142,24 @@ public final class Gpt extends GraphModel {
         }
         double residualStd = 0.02 / Math.sqrt(2.0 * config.layers()); // GPT-2 §2.3: scale residual projections
         for (int layer = 0; layer < config.layers(); layer++) {
-            TransformerBlock.declare(table, "h" + layer, d, residualStd);
+            TransformerBlock.declare(table, "h" + layer, config.attentionSpec(), residualStd);
         }
         TransformerBlock.declareLayerNorm(table, "ln_f", d);
         if (!config.tiedHead()) {
             table.normal("lm_head", 0.02, config.vocabSize(), d);                             // [V, d]
+        }
+        if (config.init() == Init.PYTORCH) {
+            for (ParameterTable.Parameter p : table.all()) {
+                String name = p.name();
+                if (name.equals("wte") || name.equals("wpe")) {
+                    table.redrawNormal(name, 1.0);                                            // nn.Embedding
+                } else if (name.equals("lm_head")) {
+                    table.redrawUniform(name, 1 / Math.sqrt(d));                              // [V, d]: fan_in d
+                } else if (name.contains("/w_") || name.contains("/b_")) {                   // nn.Linear
+                    long fanIn = table.get(name.replace("/b_", "/w_")).shape()[0];            // weights are [in, out]
+                    table.redrawUniform(name, 1 / Math.sqrt(fanIn));
+                }
+            }
         }
         return table;
     }

@@ -48,6 +48,9 @@ public final class GptFamily implements ModelFamily {
                 List.of("learned", "sinusoidal", "rope", "alibi")));
         keys.add(new ConfigKey("model.tie_embeddings", Type.BOOLEAN, true,
                 "LM head tied to the token embedding (GPT-2), or a matrix of its own"));
+        keys.add(new ConfigKey("model.init", Type.STRING, "gpt2", "initial parameters: gpt2 (N(0, 0.02), scaled "
+                + "residual projections) | pytorch (PyTorch's defaults: U(±1/√fan_in) linears, N(0, 1) embeddings; "
+                + "pair it with an untied head)", List.of("gpt2", "pytorch")));
         keys.add(new ConfigKey("data.path", Type.STRING, "data/moby-dick.txt",
                 "UTF-8 text file, relative to the working directory"));
         keys.add(new ConfigKey("data.train_fraction", Type.DOUBLE, 0.9, "leading share of the text used for training",
@@ -65,7 +68,8 @@ public final class GptFamily implements ModelFamily {
         return new Gpt.Config(vocabSize, config.getInt("model.block_size"), config.getInt("model.n_layer"),
                 config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"),
                 PositionType.parse(config.getString("model.positions")), config.getBoolean("model.tie_embeddings"),
-                AttentionTypes.configured(config));
+                AttentionTypes.configured(config),
+                Gpt.Init.valueOf(config.getString("model.init").toUpperCase(Locale.ROOT)));
     }
 
     @Override

@@ -57,6 +57,11 @@ public final class Vit extends GraphModel {
             this(height, width, patch, classes, layers, heads, embedding, dropout, AttentionTypes.full());
         }
 
+        /** The blocks' bidirectional self-attention. */
+        public MultiHeadAttention.Spec attentionSpec() {
+            return new MultiHeadAttention.Spec(embedding, heads, false, PositionType.LEARNED, dropout, attention);
+        }
+
         /** N, the patches of one image. */
         public int patches() {
             return (height / patch) * (width / patch);
@@ -106,7 +111,7 @@ public final class Vit extends GraphModel {
         table.normal("wpe", 0.02, config.sequence(), d);                                      // [T, d]
         double residualStd = 0.02 / Math.sqrt(2.0 * config.layers());
         for (int layer = 0; layer < config.layers(); layer++) {
-            TransformerBlock.declare(table, "h" + layer, d, residualStd);
+            TransformerBlock.declare(table, "h" + layer, config.attentionSpec(), residualStd);
         }
         TransformerBlock.declareLayerNorm(table, "ln_f", d);
         table.zeros("head/w_cls", d, config.classes());                                       // [d, C]
@@ -147,8 +152,7 @@ public final class Vit extends GraphModel {
         x = dropout.apply(x, t, d);                                                           // [B·T, d]
 
         MultiHeadAttention attention = new MultiHeadAttention(
-                new MultiHeadAttention.Spec(d, config.heads(), false, PositionType.LEARNED, config.dropout(),
-                        config.attention()),
+                config.attentionSpec(),
                 precision);
         TransformerBlock block = new TransformerBlock(sd, attention, precision, dropout);
         for (int layer = 0; layer < config.layers(); layer++) {

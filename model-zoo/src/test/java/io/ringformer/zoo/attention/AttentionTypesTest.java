@@ -11,6 +11,7 @@ import io.ringformer.zoo.family.Settings;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -57,6 +58,11 @@ class AttentionTypesTest {
                 pattern, "attention.stride", stride, "attention.block_size", block, "attention.summary", summary)));
     }
 
+    static Attention simplicial(int window1, int window2) {
+        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "simplicial", "attention.window",
+                window1, "attention.window2", window2)));
+    }
+
     static Attention linear() {
         return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "linear")));
     }
@@ -73,8 +79,15 @@ class AttentionTypesTest {
                 SDVariable pad = AttentionMasks.padding(sd, keep, T);
                 bias = bias == null ? pad : bias.add(pad);
             }
+            // the layer input and the attention's own parameters, for the types that have projections of their own
+            SDVariable x = sd.var("x", uniform(12, type, B * T, H * DH));
+            Map<String, SDVariable> own = new HashMap<>();
+            Function<String, SDVariable> parameters = suffix -> own.computeIfAbsent(suffix, name -> sd.var(name,
+                    uniform(13 + name.length(), type, name.startsWith("w_") ? H * DH : 1, 2L * H * DH)
+                            .reshape(name.startsWith("w_") ? new long[] {H * DH, 2L * H * DH}
+                                    : new long[] {2L * H * DH})));
             AttentionInputs in = new AttentionInputs(sd.var("q", q), sd.var("k", k), sd.var("v", v), bias, keep,
-                    causal, T, T, DH, UnaryOperator.identity(), MixedPrecision.FP32);
+                    causal, T, T, H, DH, UnaryOperator.identity(), MixedPrecision.FP32, x, parameters);
             return new Graph(sd, attention.attend(sd, "layer", in));
         }
     }
@@ -289,18 +302,134 @@ class AttentionTypesTest {
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // simplicial
+
+    @Test
+    void simplicialAttentionEqualsTheTrilinearFormulaInALoopReference() {
+        int w1 = 3, w2 = 2, d = H * DH;
+        INDArray q = uniform(1, DataType.FLOAT, B, H, T, DH);
+        INDArray k = uniform(2, DataType.FLOAT, B, H, T, DH);
+        INDArray v = uniform(3, DataType.FLOAT, B, H, T, DH);
+        Graph g = Graph.of(simplicial(w1, w2), q, k, v, true, false);
+        INDArray values = g.out().values().eval();
+        INDArray weights = g.out().weights().eval();
+        double[][] x = g.sd().getArrForVarName("x").toDoubleMatrix();
+        double[][] w = g.sd().getArrForVarName("w_kv2").toDoubleMatrix();
+        double[] bias = g.sd().getArrForVarName("b_kv2").toDoubleVector();
+        double[][] kv2 = AttentionReference.linear(x, w, bias);                              // [B·T, 2d]
+        double[][][][] qa = AttentionReference.array4(q), ka = AttentionReference.array4(k);
+        double[][][][] va = AttentionReference.array4(v);
+        double maxValue = 0, maxWeight = 0;
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                for (int i = 0; i < T; i++) {
+                    double[][] logits = new double[T][T];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = Math.max(0, i - w1 + 1); j <= i; j++) {
+                        for (int l = Math.max(0, i - w2 + 1); l <= i; l++) {
+                            for (int c = 0; c < DH; c++) {
+                                logits[j][l] += qa[b][h][i][c] * ka[b][h][j][c] * kv2[b * T + l][h * DH + c];
+                            }
+                            logits[j][l] /= Math.sqrt(DH);
+                            max = Math.max(max, logits[j][l]);
+                        }
+                    }
+                    double sum = 0;
+                    double[][] p = new double[T][T];
+                    for (int j = Math.max(0, i - w1 + 1); j <= i; j++) {
+                        for (int l = Math.max(0, i - w2 + 1); l <= i; l++) {
+                            p[j][l] = Math.exp(logits[j][l] - max);
+                            sum += p[j][l];
+                        }
+                    }
+                    double[] out = new double[DH];
+                    double[] perKey = new double[T];
+                    for (int j = 0; j < T; j++) {
+                        for (int l = 0; l < T; l++) {
+                            p[j][l] /= sum;
+                            perKey[j] += p[j][l];
+                            for (int c = 0; c < DH; c++) {
+                                out[c] += p[j][l] * va[b][h][j][c] * kv2[b * T + l][d + h * DH + c];
+                            }
+                        }
+                    }
+                    for (int c = 0; c < DH; c++) {
+                        maxValue = Math.max(maxValue, Math.abs(out[c] - values.getDouble(b, h, i, c)));
+                    }
+                    for (int j = 0; j < T; j++) {
+                        maxWeight = Math.max(maxWeight, Math.abs(perKey[j] - weights.getDouble(b, h, i, j)));
+                    }
+                }
+            }
+        }
+        assertTrue(maxValue < 1e-5, "values differ by " + maxValue);
+        assertTrue(maxWeight < 1e-5, "weights differ by " + maxWeight);
+    }
+
+    @Test
+    void simplicialAttentionIsCausalInEveryInput() {
+        int t = 4;
+        Graph g = Graph.of(simplicial(3, 2), uniform(1, DataType.FLOAT, B, H, T, DH),
+                uniform(2, DataType.FLOAT, B, H, T, DH), uniform(3, DataType.FLOAT, B, H, T, DH), true, false);
+        INDArray pick = Nd4j.zeros(DataType.FLOAT, B, H, T, DH);
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                for (int j = 0; j < DH; j++) {
+                    pick.putScalar(new long[] {b, h, t, j}, 1.0 + j);
+                }
+            }
+        }
+        g.out().values().mul(g.sd().constant(pick)).sum("row_loss");
+        g.sd().setLossVariables("row_loss");
+        Map<String, INDArray> gradients = g.sd().calculateGradients(Map.of(), "k", "v", "x");
+        for (int s = 0; s < T; s++) {
+            double k = 0, v = 0, x = 0;
+            for (int b = 0; b < B; b++) {
+                for (int h = 0; h < H; h++) {
+                    for (int j = 0; j < DH; j++) {
+                        k += Math.abs(gradients.get("k").getDouble(b, h, s, j));
+                        v += Math.abs(gradients.get("v").getDouble(b, h, s, j));
+                    }
+                }
+                for (int c = 0; c < H * DH; c++) {
+                    x += Math.abs(gradients.get("x").getDouble(b * T + s, c));
+                }
+            }
+            boolean inFirst = s <= t && t - s < 3;
+            boolean inSecond = s <= t && t - s < 2;
+            assertTrue(inFirst ? k > 0 && v > 0 : k == 0 && v == 0, "k, v at " + s + ": " + k + ", " + v);
+            assertTrue(inSecond ? x > 0 : x == 0, "x at " + s + ": " + x);
+        }
+    }
+
+    @Test
+    void simplicialAttentionRefusesBidirectionalModelsAndRotaryPositions() {
+        Attention simplicial = simplicial(3, 2);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new MultiHeadAttention.Spec(12, 3, false, PositionType.LEARNED, 0, simplicial));
+        assertTrue(e.getMessage().contains("causal"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new MultiHeadAttention.Spec(12, 3, true, PositionType.ROPE, 0, simplicial));
+        assertTrue(e.getMessage().contains("rope") && e.getMessage().contains("learned"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // Finite differences, in double precision
 
     @Test
     void gradientsMatchFiniteDifferences() {
-        List<Attention> types = List.of(window(3, 1), sparse("strided", 3, 8, 1), sparse("fixed", 8, 4, 2), linear());
+        List<Attention> types = List.of(window(3, 1), sparse("strided", 3, 8, 1), sparse("fixed", 8, 4, 2), linear(),
+                simplicial(3, 2));
         for (Attention attention : types) {
-            for (boolean causal : new boolean[] {true, false}) {
+            for (boolean causal : attention.name().equals("simplicial") ? new boolean[] {true}
+                    : new boolean[] {true, false}) {
                 Graph g = Graph.of(attention, uniform(7, DataType.DOUBLE, B, H, T, DH),
                         uniform(8, DataType.DOUBLE, B, H, T, DH), uniform(9, DataType.DOUBLE, B, H, T, DH), causal,
                         true);
                 String loss = GradientCheck.projectToScalar(g.sd(), g.out().values(), 10, B, H, T, DH);
-                GradientCheck.check(g.sd(), loss, new HashMap<>(), 16, "q", "k", "v");
+                String[] names = attention.name().equals("simplicial")
+                        ? new String[] {"q", "k", "v", "x", "w_kv2", "b_kv2"} : new String[] {"q", "k", "v"};
+                GradientCheck.check(g.sd(), loss, new HashMap<>(), 16, names);
             }
         }
     }

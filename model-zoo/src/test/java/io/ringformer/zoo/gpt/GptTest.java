@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.zoo.GradientCheck;
+import io.ringformer.zoo.ParameterTable;
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.attention.PositionType;
 import java.util.HashMap;
 import java.util.List;
@@ -61,6 +63,36 @@ class GptTest {
         assertTrue(names.contains("lm_head") && gpt.decays("lm_head") && gpt.decays("wte"), names::toString);
         Map<String, INDArray> feed = batch(randomTokens(4, 3, 6, 11), randomTokens(5, 3, 6, 11));
         GradientCheck.check(gpt.graph(), Gpt.LOSS, feed, 12, names.toArray(String[]::new));
+    }
+
+    @Test
+    void pytorchInitialisationDrawsLinearsFromTheirFanInAndEmbeddingsFromAUnitNormal() {
+        int d = 32;
+        Gpt.Config config = new Gpt.Config(65, 16, 2, 4, d, 0, PositionType.LEARNED, false, AttentionTypes.full(),
+                Gpt.Init.PYTORCH);
+        ParameterTable table = Gpt.parameters(config, new io.ringformer.zoo.Initializer(1, DataType.FLOAT));
+        assertEquals(1.0, std(table.get("wte").initial()), 0.05);
+        assertEquals(1.0, std(table.get("wpe").initial()), 0.1);
+        for (String name : List.of("h0/attn/w_qkv", "h1/attn/b_out", "h0/mlp/w_fc", "lm_head")) {
+            double bound = 1 / Math.sqrt(d);                              // U(±b) has std b/√3
+            assertEquals(bound / Math.sqrt(3), std(table.get(name).initial()), 0.15 * bound, name);
+            assertTrue(java.util.Arrays.stream(table.get(name).initial()).allMatch(x -> Math.abs(x) <= bound), name);
+        }
+        double proj = 1 / Math.sqrt(4.0 * d);                              // fan-in 4d
+        assertTrue(java.util.Arrays.stream(table.get("h1/mlp/b_proj").initial()).allMatch(x -> Math.abs(x) <= proj));
+        assertEquals(proj / Math.sqrt(3), std(table.get("h1/mlp/w_proj").initial()), 0.1 * proj);
+        assertEquals(1.0, table.get("h0/ln_1/gain").initial()[5], 0.0);
+    }
+
+    private static double std(double[] values) {
+        double sum = 0;
+        double squares = 0;
+        for (double v : values) {
+            sum += v;
+            squares += v * v;
+        }
+        double mean = sum / values.length;
+        return Math.sqrt(squares / values.length - mean * mean);
     }
 
     @Test
