@@ -17,6 +17,9 @@ import picocli.CommandLine.Option;
         description = "Draw a gpt or bert checkpoint's attention weights on a text as a PNG heatmap per head.")
 public final class AttentionMapCommand implements Callable<Integer> {
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR",
             description = "A checkpoint directory, or a run directory (its newest valid checkpoint).")
     Path checkpoint;
@@ -73,8 +76,9 @@ public final class AttentionMapCommand implements Callable<Integer> {
         String attention = trained.config().getString("attention.type");
         String rule = AttentionMapPlot.write(out, maps, row.labels(), titles, family.name() + ", attention "
                 + attention + ", " + n + " tokens");
-        System.out.println("wrote " + out + ": layer " + l + ", " + drawn.size() + " head(s), " + n + " tokens ("
-                + rule + ")");
+        spec.commandLine().getOut().println("wrote " + out + ": layer " + l + ", " + drawn.size() + " head(s), " + n
+                + " tokens (" + rule + ")");
+        spec.commandLine().getOut().flush();
         return 0;
     }
 }

@@ -28,6 +28,24 @@ final class AttentionMapPlot {
 
     private AttentionMapPlot() {}
 
+    /** Where the cells of n tokens go: {@code cell} pixels each, panels of heads in {@code columns} columns. */
+    record Layout(int n, int cell, int every, int columns, int panel) {
+        static Layout of(int n, int heads) {
+            int cell = Math.max(3, Math.min(24, PANEL_PIXELS / n));
+            return new Layout(n, cell, (int) Math.ceil(10.0 / cell), Math.min(heads, 2), MARGIN + n * cell + 16);
+        }
+
+        /** The left edge of key column 0 of a head's panel. */
+        int x(int head) {
+            return 8 + (head % columns) * panel + MARGIN;
+        }
+
+        /** The top edge of query row 0 of a head's panel. */
+        int y(int head) {
+            return 8 + (head / columns) * (panel + TITLE) + TITLE + MARGIN;
+        }
+    }
+
     /**
      * @param maps   [heads][T][T], rows summing to 1 over the allowed keys
      * @param labels the T tokens
@@ -37,13 +55,12 @@ final class AttentionMapPlot {
     static String write(Path file, float[][][] maps, List<String> labels, List<String> titles, String caption)
             throws IOException {
         int n = labels.size();
-        int cell = Math.max(3, Math.min(24, PANEL_PIXELS / n));
-        int every = (int) Math.ceil(10.0 / cell);
-        int columns = Math.min(maps.length, 2);
-        int rows = (maps.length + columns - 1) / columns;
-        int panel = MARGIN + n * cell + 16;
-        int width = columns * panel + 16;
-        int height = rows * (panel + TITLE) + 40;
+        Layout layout = Layout.of(n, maps.length);
+        int cell = layout.cell();
+        int every = layout.every();
+        int rows = (maps.length + layout.columns() - 1) / layout.columns();
+        int width = layout.columns() * layout.panel() + 16;
+        int height = rows * (layout.panel() + TITLE) + 40;
         BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
@@ -51,8 +68,8 @@ final class AttentionMapPlot {
         g.fillRect(0, 0, width, height);
         Font font = new Font(Font.SANS_SERIF, Font.PLAIN, Math.max(9, Math.min(13, cell - 2)));
         for (int head = 0; head < maps.length; head++) {
-            int x0 = 8 + (head % columns) * panel + MARGIN;
-            int y0 = 8 + (head / columns) * (panel + TITLE) + TITLE + MARGIN;
+            int x0 = layout.x(head);
+            int y0 = layout.y(head);
             g.setColor(Color.BLACK);
             g.setFont(font.deriveFont(Font.BOLD, 13f));
             g.drawString(titles.get(head), x0 - MARGIN, y0 - MARGIN - 6);
