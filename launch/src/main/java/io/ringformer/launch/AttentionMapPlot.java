@@ -105,6 +105,59 @@ final class AttentionMapPlot {
         return rule;
     }
 
+    /**
+     * ViT: each head's weights over the patch grid, drawn over the gray image (10 pixels per image pixel) as red of
+     * opacity weight / the head's largest weight.
+     *
+     * @param pixels [height·width] in [0, 1]
+     * @param grids  [heads][rows][columns] of patches
+     */
+    static void writeOverImage(Path file, float[] pixels, int height, int width, float[][][] grids,
+                               List<String> titles, String caption) throws IOException {
+        int scale = 10;
+        int columns = Math.min(grids.length, 4);
+        int rows = (grids.length + columns - 1) / columns;
+        int panelWidth = width * scale + 20;
+        int panelHeight = height * scale + TITLE + 20;
+        BufferedImage image = new BufferedImage(columns * panelWidth + 10, rows * panelHeight + 40,
+                BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, image.getWidth(), image.getHeight());
+        for (int head = 0; head < grids.length; head++) {
+            int x0 = 10 + (head % columns) * panelWidth;
+            int y0 = 10 + (head / columns) * panelHeight + TITLE;
+            float[][] grid = grids[head];
+            int patchRows = height / grid.length;
+            int patchColumns = width / grid[0].length;
+            float max = 1e-12f;
+            for (float[] row : grid) {
+                for (float w : row) {
+                    max = Math.max(max, w);
+                }
+            }
+            for (int y = 0; y < height; y++) {
+                for (int x = 0; x < width; x++) {
+                    float gray = Math.max(0, Math.min(1, pixels[y * width + x]));
+                    float alpha = 0.75f * grid[y / patchRows][x / patchColumns] / max;
+                    int red = Math.round(255 * (gray * (1 - alpha) + alpha));
+                    int other = Math.round(255 * gray * (1 - alpha));
+                    g.setColor(new Color(red, other, other));
+                    g.fillRect(x0 + x * scale, y0 + y * scale, scale, scale);
+                }
+            }
+            g.setColor(Color.BLACK);
+            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
+            g.drawString(titles.get(head), x0, y0 - 6);
+        }
+        g.setColor(Color.DARK_GRAY);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        g.drawString(caption, 10, image.getHeight() - 14);
+        g.dispose();
+        ImageIO.write(image, "png", file.toFile());
+    }
+
     private static Color shade(float weight) {
         double w = Math.sqrt(Math.max(0, Math.min(1, weight)));
         return new Color((int) Math.round(255 - 247 * w), (int) Math.round(255 - 207 * w),

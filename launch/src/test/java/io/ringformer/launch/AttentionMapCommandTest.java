@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
+import io.ringformer.zoo.vision.IdxReader;
+import io.ringformer.zoo.vision.PngImages;
 import java.nio.file.Path;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -21,7 +23,7 @@ class AttentionMapCommandTest {
 
     static Path train(Path dir, String config, String... sets) {
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--config", config,
-                "--set", "data.path=../data/moby-dick.txt", "--set", "train.max_iters=2", "--set",
+                "--set", "train.max_iters=2", "--set",
                 "checkpoint.interval=2", "--set", "eval.interval=2", "--set", "eval.iters=1", "--out",
                 dir.toString()));
         for (String set : sets) {
@@ -29,6 +31,9 @@ class AttentionMapCommandTest {
         }
         if (config.contains("gpt")) {
             args.addAll(java.util.List.of("--sample", "0"));
+        }
+        if (!config.contains("vit")) {
+            args.addAll(java.util.List.of("--set", "data.path=../data/moby-dick.txt"));
         }
         CommandLineTest.Result trained = CommandLineTest.run(args.toArray(String[]::new));
         assertEquals(0, trained.code(), trained.err());
@@ -76,6 +81,40 @@ class AttentionMapCommandTest {
                 "--layer", "7", "--out", png.toString()), "layers 0 to 1");
         assertOneLineError(CommandLineTest.run("attention-map", "--checkpoint", run.toString(), "--text",
                 "whale ".repeat(60), "--out", png.toString()), "reads 1 to 30");
+    }
+
+    @Test
+    void aVitMapDrawsTheClsRowOnTheImageAndTheWrongInputIsRefused(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("vit");
+        CommandLineTest.Result trained = CommandLineTest.run("train", "--config", "../configs/vit-mnist-tiny.yaml",
+                "--set", "data.path=../data/mnist", "--set", "train.max_iters=2", "--set", "checkpoint.interval=2", "--set", "eval.interval=2",
+                "--set", "eval.iters=1", "--out", run.toString());
+        assertEquals(0, trained.code(), trained.err());
+        IdxReader.Idx digits = IdxReader.readImages(Path.of("../data/mnist/digits-images-idx3-ubyte"));
+        float[] digit = new float[28 * 28];
+        for (int i = 0; i < digit.length; i++) {
+            digit[i] = (digits.data()[i] & 0xFF) / 255f;
+        }
+        Path image = dir.resolve("digit.png");
+        PngImages.write(image, digit, 28, 28);
+        Path png = dir.resolve("vit.png");
+        CommandLineTest.Result drawn = CommandLineTest.run("attention-map", "--checkpoint", run.toString(),
+                "--image", image.toString(), "--out", png.toString());
+        assertEquals(0, drawn.code(), drawn.err());
+        assertTrue(drawn.out().contains("2 head(s), [CLS] over 16 patches"), drawn.out());
+        BufferedImage map = ImageIO.read(png.toFile());
+        assertEquals(2 * (28 * 10 + 20) + 10, map.getWidth());
+        int reddest = 0;
+        for (int x = 10; x < 10 + 280; x++) {
+            int rgb = map.getRGB(x, 10 + 22 + 140);
+            reddest = Math.max(reddest, ((rgb >> 16) & 0xFF) - (rgb & 0xFF));
+        }
+        assertTrue(reddest > 60, "no patch drawn red across the middle row: " + reddest);
+
+        assertOneLineError(CommandLineTest.run("attention-map", "--checkpoint", run.toString(), "--text", "a",
+                "--image", image.toString(), "--out", png.toString()), "give --text (gpt, bert) or --image (vit)");
+        assertOneLineError(CommandLineTest.run("attention-map", "--checkpoint", run.toString(), "--text", "a",
+                "--out", png.toString()), "reads text");
     }
 
     private static void assertOneLineError(CommandLineTest.Result r, String expected) {
