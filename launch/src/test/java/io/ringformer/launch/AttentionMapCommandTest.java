@@ -80,7 +80,7 @@ class AttentionMapCommandTest {
         assertOneLineError(CommandLineTest.run("attention-map", "--checkpoint", run.toString(), "--text", "x",
                 "--layer", "7", "--out", png.toString()), "layers 0 to 1");
         assertOneLineError(CommandLineTest.run("attention-map", "--checkpoint", run.toString(), "--text",
-                "whale ".repeat(60), "--out", png.toString()), "reads 1 to 30");
+                "whale ".repeat(60), "--out", png.toString()), "at most 30");
     }
 
     @Test

@@ -17,6 +17,7 @@ import io.ringformer.zoo.family.FusedModel;
 import io.ringformer.zoo.family.GraphModel;
 import io.ringformer.zoo.family.TransformerBlock;
 import io.ringformer.zoo.fused.Kernels;
+import io.ringformer.zoo.text.WordPieceTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -259,6 +260,27 @@ public final class Bert extends GraphModel {
     public List<Metric> metrics() {
         return List.of(new Metric("loss", LOSS_SUM, ROWS), new Metric("mlm_loss", MLM_LOSS_SUM, MASKED),
                 new Metric("mlm_accuracy", MLM_CORRECT, MASKED), new Metric("nsp_accuracy", NSP_CORRECT, ROWS));
+    }
+
+    /**
+     * One row holding {@code [CLS]} ids {@code [SEP]} as segment A, real positions unmasked, the rest padding, and
+     * no MLM target yet (all −1): what the commands that use a trained BERT start from.
+     *
+     * @throws IllegalArgumentException when the ids do not fit between [CLS] and [SEP]
+     */
+    public static Batch sentence(int[] ids, int seqLen) {
+        if (ids.length + 2 > seqLen) {
+            throw new IllegalArgumentException("the text is " + ids.length + " tokens; this model reads at most "
+                    + (seqLen - 2) + " between [CLS] and [SEP]");
+        }
+        Batch batch = new Batch(layout(seqLen), 1);
+        int[] tokens = batch.ints(TOKENS);
+        tokens[0] = WordPieceTokenizer.CLS_ID;
+        System.arraycopy(ids, 0, tokens, 1, ids.length);
+        tokens[ids.length + 1] = WordPieceTokenizer.SEP_ID;
+        java.util.Arrays.fill(batch.floats(MASK), 0, ids.length + 2, 1f);
+        java.util.Arrays.fill(batch.ints(MLM_TARGETS), -1);
+        return batch;
     }
 
     /** The arrays of a batch this model reads, rows of {@code seqLen} ({@link SentencePairs} fills them). */

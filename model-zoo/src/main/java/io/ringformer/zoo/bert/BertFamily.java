@@ -137,19 +137,12 @@ public final class BertFamily implements ModelFamily {
     @Override
     public java.util.Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
         WordPieceTokenizer tokenizer = (WordPieceTokenizer) artifact;
-        int length = config.getInt("model.seq_len");
         int[] ids = tokenizer.encode(text);
-        if (ids.length == 0 || ids.length + 2 > length) {
-            throw new IllegalArgumentException("the text is " + ids.length + " tokens; this model reads 1 to "
-                    + (length - 2) + " between [CLS] and [SEP]");
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("the text has no tokens");
         }
-        Batch batch = new Batch(Bert.layout(length), 1);
+        Batch batch = Bert.sentence(ids, config.getInt("model.seq_len"));
         int[] tokens = batch.ints(Bert.TOKENS);
-        tokens[0] = WordPieceTokenizer.CLS_ID;
-        System.arraycopy(ids, 0, tokens, 1, ids.length);
-        tokens[ids.length + 1] = WordPieceTokenizer.SEP_ID;
-        java.util.Arrays.fill(batch.floats(Bert.MASK), 0, ids.length + 2, 1f);
-        java.util.Arrays.fill(batch.ints(Bert.MLM_TARGETS), -1);
         batch.ints(Bert.MLM_TARGETS)[1] = ids[0];
         batch.floats(Bert.MLM_WEIGHTS)[1] = 1f;
         List<String> labels = new ArrayList<>();

@@ -45,19 +45,9 @@ public final class MaskFiller {
         if (Arrays.stream(ids).noneMatch(id -> id == WordPieceTokenizer.MASK_ID)) {
             throw new IllegalArgumentException("the text has no [MASK] to fill, e.g. \"Call me [MASK].\"");
         }
-        int length = bert.config().seqLen();
-        if (ids.length + 2 > length) {
-            throw new IllegalArgumentException("the text is " + ids.length + " tokens; this model reads at most "
-                    + (length - 2) + " between [CLS] and [SEP]");
-        }
-        Batch batch = new Batch(Bert.layout(length), 1);
+        Batch batch = Bert.sentence(ids, bert.config().seqLen());
         int[] tokens = batch.ints(Bert.TOKENS);
-        tokens[0] = WordPieceTokenizer.CLS_ID;
-        System.arraycopy(ids, 0, tokens, 1, ids.length);
-        tokens[ids.length + 1] = WordPieceTokenizer.SEP_ID;
-        Arrays.fill(batch.floats(Bert.MASK), 0, ids.length + 2, 1f);
         int[] targets = batch.ints(Bert.MLM_TARGETS);
-        Arrays.fill(targets, -1);
         for (int t = 1; t <= ids.length; t++) {
             if (tokens[t] == WordPieceTokenizer.MASK_ID) {
                 targets[t] = WordPieceTokenizer.MASK_ID;     // selects the position; the id itself is not used

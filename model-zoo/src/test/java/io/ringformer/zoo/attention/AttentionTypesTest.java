@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.ringformer.zoo.GradientCheck;
 import io.ringformer.zoo.MixedPrecision;
-import io.ringformer.zoo.family.Settings;
+import io.ringformer.zoo.family.MapSettings;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,42 +29,23 @@ class AttentionTypesTest {
     static final int B = 2, H = 3, T = 9, DH = 4;
     static final double[][] KEEP = {{1, 1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 0, 0, 0}};
 
-    /** A config holding only attention keys. */
-    record Keys(Map<String, Object> values) implements Settings {
-        public int getInt(String key) {
-            return (Integer) values.get(key);
-        }
-
-        public double getDouble(String key) {
-            return (Double) values.get(key);
-        }
-
-        public String getString(String key) {
-            return (String) values.get(key);
-        }
-
-        public boolean getBoolean(String key) {
-            return (Boolean) values.get(key);
-        }
-    }
-
     static Attention window(int window, int global) {
-        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "sliding_window", "attention.window",
+        return AttentionTypes.configured(new MapSettings(Map.of(AttentionTypes.KEY, "sliding_window", "attention.window",
                 window, "attention.global_tokens", global)));
     }
 
     static Attention sparse(String pattern, int stride, int block, int summary) {
-        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "block_sparse", "attention.pattern",
+        return AttentionTypes.configured(new MapSettings(Map.of(AttentionTypes.KEY, "block_sparse", "attention.pattern",
                 pattern, "attention.stride", stride, "attention.block_size", block, "attention.summary", summary)));
     }
 
     static Attention simplicial(int window1, int window2) {
-        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "simplicial", "attention.window",
+        return AttentionTypes.configured(new MapSettings(Map.of(AttentionTypes.KEY, "simplicial", "attention.window",
                 window1, "attention.window2", window2)));
     }
 
     static Attention linear() {
-        return AttentionTypes.configured(new Keys(Map.of(AttentionTypes.KEY, "linear")));
+        return AttentionTypes.configured(new MapSettings(Map.of(AttentionTypes.KEY, "linear")));
     }
 
     /** A graph around one attention: q, k, v as variables, the bias a layer would fold. */

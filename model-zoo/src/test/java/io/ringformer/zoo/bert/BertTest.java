@@ -248,34 +248,14 @@ class BertTest {
     @Test
     void theFamilyCountsItsParametersAndTrainsFusedWithoutDropout() {
         BertFamily family = new BertFamily();
-        Map<String, Object> values = new HashMap<>();
-        for (var key : family.keys()) {
-            values.put(key.name(), key.defaultValue());
-        }
-        values.put("model.n_layer", 3);
-        io.ringformer.zoo.family.Settings settings = new io.ringformer.zoo.family.Settings() {
-            public int getInt(String key) {
-                return (Integer) values.get(key);
-            }
-
-            public double getDouble(String key) {
-                return (Double) values.get(key);
-            }
-
-            public String getString(String key) {
-                return (String) values.get(key);
-            }
-
-            public boolean getBoolean(String key) {
-                return (Boolean) values.get(key);
-            }
-        };
+        io.ringformer.zoo.family.MapSettings settings = io.ringformer.zoo.family.MapSettings.defaults(family.keys());
+        settings.values().put("model.n_layer", 3);
         Model model = family.build(settings, SentencePairsTest.TOKENIZER, 1, false, MixedPrecision.FP32);
         long count = model.parameterNames().stream()
                 .mapToLong(name -> model.graph().getArrForVarName(name).length()).sum();
         assertEquals(count, family.footprint(settings, SentencePairsTest.TOKENIZER).parameters(), 0.0);
         assertNull(model.fusedGap(MixedPrecision.FP32));
-        values.put("model.dropout", 0.1);
+        settings.values().put("model.dropout", 0.1);
         Model withDropout = family.build(settings, SentencePairsTest.TOKENIZER, 1, true, MixedPrecision.FP32);
         assertEquals("dropout (model.dropout 0.1)", withDropout.fusedGap(MixedPrecision.FP32));
         assertFalse(model.hasDropout());
