@@ -128,8 +128,8 @@ public final class AttentionMapCommand implements Callable<Integer> {
             titles.add("layer " + l + ", head " + drawn.get(p));
         }
         AttentionMapPlot.writeOverImage(out, pixels, shape.height(), shape.width(), grids, titles,
-                "vit, [CLS] attention over " + rows + " × " + columns + " patches (red: more; scaled to each head's "
-                        + "largest weight)");
+                "vit, [CLS] attention over " + rows + " × " + columns + " patches (red: more; from each head's "
+                        + "smallest weight to its largest)");
         spec.commandLine().getOut().println("wrote " + out + ": layer " + l + ", " + drawn.size() + " head(s), [CLS] "
                 + "over " + rows * columns + " patches");
         spec.commandLine().getOut().flush();

@@ -96,7 +96,7 @@ final class AttentionMapPlot {
         }
         g.setColor(Color.DARK_GRAY);
         g.setFont(font.deriveFont(12f));
-        String rule = every == 1 ? "every token labelled" : "every " + every + "th token labelled (cells of "
+        String rule = every == 1 ? "every token labelled" : "one token in " + every + " labelled (cells of "
                 + cell + " px)";
         g.drawString(caption + "; rows: queries, columns: keys; white 0 → blue 1 (√ scale); " + rule, 8,
                 height - 14);
@@ -106,8 +106,8 @@ final class AttentionMapPlot {
     }
 
     /**
-     * ViT: each head's weights over the patch grid, drawn over the gray image (10 pixels per image pixel) as red of
-     * opacity weight / the head's largest weight.
+     * ViT: each head's weights over the patch grid, drawn over the gray image (10 pixels per image pixel) as red,
+     * transparent at the head's smallest weight and most opaque at its largest.
      *
      * @param pixels [height·width] in [0, 1]
      * @param grids  [heads][rows][columns] of patches
@@ -119,8 +119,8 @@ final class AttentionMapPlot {
         int rows = (grids.length + columns - 1) / columns;
         int panelWidth = width * scale + 20;
         int panelHeight = height * scale + TITLE + 20;
-        BufferedImage image = new BufferedImage(columns * panelWidth + 10, rows * panelHeight + 40,
-                BufferedImage.TYPE_INT_RGB);
+        BufferedImage image = new BufferedImage(Math.max(columns * panelWidth + 10, 8 * caption.length()),
+                rows * panelHeight + 40, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
@@ -131,16 +131,19 @@ final class AttentionMapPlot {
             float[][] grid = grids[head];
             int patchRows = height / grid.length;
             int patchColumns = width / grid[0].length;
-            float max = 1e-12f;
+            float max = Float.NEGATIVE_INFINITY;
+            float min = Float.POSITIVE_INFINITY;
             for (float[] row : grid) {
                 for (float w : row) {
                     max = Math.max(max, w);
+                    min = Math.min(min, w);
                 }
             }
+            float range = Math.max(max - min, 1e-12f);
             for (int y = 0; y < height; y++) {
                 for (int x = 0; x < width; x++) {
                     float gray = Math.max(0, Math.min(1, pixels[y * width + x]));
-                    float alpha = 0.75f * grid[y / patchRows][x / patchColumns] / max;
+                    float alpha = 0.8f * (grid[y / patchRows][x / patchColumns] - min) / range;
                     int red = Math.round(255 * (gray * (1 - alpha) + alpha));
                     int other = Math.round(255 * gray * (1 - alpha));
                     g.setColor(new Color(red, other, other));
