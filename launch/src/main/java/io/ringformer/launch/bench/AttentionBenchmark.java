@@ -56,8 +56,9 @@ public final class AttentionBenchmark implements Callable<Integer> {
     @Mixin
     ConfigOptions config;
 
-    @Option(names = "--types", split = ",", defaultValue = "full,linear,sliding_window,block_sparse,simplicial",
-            description = "Attention types to compare (default ${DEFAULT-VALUE}).")
+    @Option(names = "--types", split = ",", defaultValue = "full,sliding_window,block_sparse,simplicial,talking_heads",
+            description = "Attention types to compare (default ${DEFAULT-VALUE}; linear holds on to native memory "
+                    + "step after step on SameDiff, see the README).")
     List<String> types;
 
     @Option(names = "--steps", defaultValue = "1000", description = "Training steps per type (default ${DEFAULT-VALUE}).")
