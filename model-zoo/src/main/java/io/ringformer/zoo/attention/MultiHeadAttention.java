@@ -66,7 +66,7 @@ public final class MultiHeadAttention {
         public SelfWeights(SDVariable qkv, SDVariable qkvBias, SDVariable out, SDVariable outBias) {
             this(qkv, qkvBias, out, outBias, suffix -> {
                 throw new IllegalArgumentException("this layer holds no attention parameter '" + suffix
-                        + "': only full, sliding_window, block_sparse and linear attention need none");
+                        + "': it was built from weights alone, without the attention type's declared parameters");
             });
         }
 

@@ -15,17 +15,6 @@ public abstract class PatternAttention implements Attention {
     /** Whether query t may see key s, before causality and padding ({@code causal} says which kind of model). */
     public abstract boolean allows(int t, int s, boolean causal);
 
-    /** The pattern of a T-long self-attention, causality included: [T][T], true where allowed. */
-    public boolean[][] pattern(int length, boolean causal) {
-        boolean[][] allowed = new boolean[length][length];
-        for (int t = 0; t < length; t++) {
-            for (int s = 0; s < length; s++) {
-                allowed[t][s] = allows(t, s, causal) && (!causal || s <= t);
-            }
-        }
-        return allowed;
-    }
-
     @Override
     public ScaledDotProductAttention.Output attend(SameDiff sd, String name, AttentionInputs in) {
         if (!in.self()) {

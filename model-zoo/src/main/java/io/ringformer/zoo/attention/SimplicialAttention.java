@@ -76,7 +76,7 @@ public final class SimplicialAttention implements AttentionType {
                         + "serves causal models (gpt), not bidirectional ones");
             }
             if (positions == PositionType.ALIBI || positions == PositionType.ROPE) {
-                throw new IllegalArgumentException("simplicial attention takes no " + positions.name().toLowerCase()
+                throw new IllegalArgumentException("simplicial attention takes no " + positions.name().toLowerCase(java.util.Locale.ROOT)
                         + " positions (its second keys carry none); use model.positions learned or sinusoidal");
             }
         }

@@ -278,8 +278,8 @@ public final class Bert extends GraphModel {
         tokens[0] = WordPieceTokenizer.CLS_ID;
         System.arraycopy(ids, 0, tokens, 1, ids.length);
         tokens[ids.length + 1] = WordPieceTokenizer.SEP_ID;
-        java.util.Arrays.fill(batch.floats(MASK), 0, ids.length + 2, 1f);
-        java.util.Arrays.fill(batch.ints(MLM_TARGETS), -1);
+        Arrays.fill(batch.floats(MASK), 0, ids.length + 2, 1f);
+        Arrays.fill(batch.ints(MLM_TARGETS), -1);
         return batch;
     }
 

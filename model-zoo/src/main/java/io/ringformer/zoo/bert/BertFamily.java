@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
@@ -135,7 +136,7 @@ public final class BertFamily implements ModelFamily {
      * the model reads is refused. One MLM target (at the first token) keeps the head's selection non-empty.
      */
     @Override
-    public java.util.Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
+    public Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
         WordPieceTokenizer tokenizer = (WordPieceTokenizer) artifact;
         int[] ids = tokenizer.encode(text);
         if (ids.length == 0) {
@@ -149,7 +150,7 @@ public final class BertFamily implements ModelFamily {
         for (int t = 0; t < ids.length + 2; t++) {
             labels.add(tokenizer.token(tokens[t]));
         }
-        return java.util.Optional.of(new TextRow(batch, labels));
+        return Optional.of(new TextRow(batch, labels));
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.ringformer.zoo.MixedPrecision;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A model family (GPT, BERT, ViT, …): everything the trainer, checkpoints and commands need to know of a kind of
@@ -65,8 +66,8 @@ public interface ModelFamily {
      *
      * @throws IllegalArgumentException when the text is empty or the tokenizer cannot read it
      */
-    default java.util.Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
-        return java.util.Optional.empty();
+    default Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
+        return Optional.empty();
     }
 
     /** One row of a batch and the tokens at its positions. */

@@ -19,8 +19,10 @@ import io.ringformer.zoo.text.TextFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
@@ -146,7 +148,7 @@ public final class GptFamily implements ModelFamily {
      * right-padded; causal attention keeps the padding out of every real position.
      */
     @Override
-    public java.util.Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
+    public Optional<TextRow> textRow(Settings config, Artifact artifact, String text) {
         CharTokenizer tokenizer = (CharTokenizer) artifact;
         int blockSize = config.getInt("model.block_size");
         int[] ids = tokenizer.encode(text.substring(0, Math.min(text.length(), blockSize)));
@@ -156,12 +158,12 @@ public final class GptFamily implements ModelFamily {
         Batch batch = new Batch(List.of(Batch.Field.ints(Gpt.TOKENS, blockSize),
                 Batch.Field.ints(Gpt.TARGETS, blockSize)), 1);
         System.arraycopy(ids, 0, batch.ints(Gpt.TOKENS), 0, ids.length);
-        java.util.Arrays.fill(batch.ints(Gpt.TARGETS), -1);
+        Arrays.fill(batch.ints(Gpt.TARGETS), -1);
         List<String> labels = new ArrayList<>();
         for (int id : ids) {
             labels.add(tokenizer.decode(new int[] {id}));
         }
-        return java.util.Optional.of(new TextRow(batch, labels));
+        return Optional.of(new TextRow(batch, labels));
     }
 
     /** Random windows of the text: tokens [B, T] and the next characters, targets [B, T]. */
