@@ -1,6 +1,7 @@
 package io.ringformer.zoo.attention;
 
 import io.ringformer.zoo.ParameterTable;
+import io.ringformer.zoo.fused.FusedAttention;
 import org.nd4j.autodiff.samediff.SameDiff;
 
 /**
@@ -38,10 +39,16 @@ public interface Attention {
     default void check(PositionType positions, boolean causal) {}
 
     /**
-     * Why the fused step cannot run this attention (the model then trains on SameDiff and says so), or null when
-     * it can. Only {@code full} runs fused today.
+     * This attention in the fused step ({@link FusedAttention}: its forward and backward passes written out), or
+     * null when it has none; the model then trains on SameDiff and says so. {@code full} and
+     * {@code memory_efficient} have one.
      */
+    default FusedAttention.Factory fused() {
+        return null;
+    }
+
+    /** Why the fused step cannot run this attention, or null when it can. */
     default String fusedGap() {
-        return "attention.type " + name();
+        return fused() == null ? "attention.type " + name() : null;
     }
 }

@@ -1,6 +1,8 @@
 package io.ringformer.zoo.attention;
 
 import io.ringformer.zoo.family.Settings;
+import io.ringformer.zoo.fused.DenseAttention;
+import io.ringformer.zoo.fused.FusedAttention;
 import org.nd4j.autodiff.samediff.SameDiff;
 
 /** {@code full}: softmax(q·kᵀ/√dh + bias)·v over every key the masks allow ({@link ScaledDotProductAttention}). */
@@ -28,7 +30,7 @@ public final class FullAttention implements AttentionType, Attention {
     }
 
     @Override
-    public String fusedGap() {
-        return null;
+    public FusedAttention.Factory fused() {
+        return DenseAttention::new;
     }
 }

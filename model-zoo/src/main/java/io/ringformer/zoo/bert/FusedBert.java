@@ -116,7 +116,7 @@ public final class FusedBert implements FusedModel {
         maxMasked = (n + MASKED_BUCKET - 1) / MASKED_BUCKET * MASKED_BUCKET;
         parameters = new FusedParameters(offsets, parameterCount, bf16, kernels);
         blocks = new FusedBlocks(new FusedBlocks.Shape(config.layers(), config.heads(), d, t, false,
-                PositionType.LEARNED), parameters, maxSequences);
+                PositionType.LEARNED, config.attention().fused()), parameters, maxSequences);
         wte = parameters.parameter("wte", v * d);
         wse = parameters.parameter("wse", 2 * d);
         wpe = parameters.parameter("wpe", t * d);

@@ -13,12 +13,11 @@ import java.nio.ByteBuffer;
  *
  * <p>What differs between families is a parameter of the {@link Shape}, never a branch on the family: causal
  * attention (GPT) or attention over each sequence's real keys (the encoders: {@code keys[b]} real keys, padding
- * last; null when every key is real), and the positions the attention applies itself (RoPE rotates q and k, ALiBi
- * biases causal scores).
+ * last; null when every key is real), the positions the attention applies itself (RoPE rotates q and k, ALiBi
+ * biases causal scores), and the {@link FusedAttention} between the projections (dense or memory-efficient).
  *
- * <p>Notation: B sequences of T rows make N = B·T rows; width d, H heads of dh = d/H, MLP width F = 4d. Attention
- * probabilities are [B, H, T, T]. In bf16 every GEMM multiplies bf16 copies of its operands with fp32 accumulation;
- * LayerNorm, softmax and GELU stay fp32.
+ * <p>Notation: B sequences of T rows make N = B·T rows; width d, H heads of dh = d/H, MLP width F = 4d. In bf16
+ * every GEMM multiplies bf16 copies of its operands with fp32 accumulation; LayerNorm, softmax and GELU stay fp32.
  */
 public final class FusedBlocks {
 
@@ -34,12 +33,19 @@ public final class FusedBlocks {
      * @param causal    causal attention; otherwise each row attends to its sequence's real keys
      * @param positions what the attention applies itself: ROPE and ALIBI; LEARNED and SINUSOIDAL belong to the
      *                  embedding and change nothing here
+     * @param attention the attention between the projections ({@code Attention.fused()})
      */
-    public record Shape(int layers, int heads, int width, int length, boolean causal, PositionType positions) {
+    public record Shape(int layers, int heads, int width, int length, boolean causal, PositionType positions,
+                        FusedAttention.Factory attention) {
         public Shape {
             if (!causal && positions == PositionType.ALIBI) {
                 throw new IllegalArgumentException("ALiBi biases causal attention only here");
             }
+        }
+
+        /** With {@code full} attention. */
+        public Shape(int layers, int heads, int width, int length, boolean causal, PositionType positions) {
+            this(layers, heads, width, length, causal, positions, DenseAttention::new);
         }
     }
 
@@ -55,7 +61,7 @@ public final class FusedBlocks {
     private final Layer[] layers;
     private final ByteBuffer ropeCos;     // [T, dh/2] or null
     private final ByteBuffer ropeSin;     // [T, dh/2] or null
-    private final float[] alibiSlopes;    // [H] or null
+    private final FusedAttention attention;
 
     // Backward scratch, shared by all layers.
     private final Activations dResidual;  // [N, d] gradient of the residual stream
@@ -64,12 +70,6 @@ public final class FusedBlocks {
     private final Activations dQkv;       // [N, 3d]
     private final Activations dGelu;      // [N, F] gradient of the GELU output
     private final Activations dHidden;    // [N, F] gradient of the GELU input
-    private final NativeBuffer dProbs;    // [B, H, T, T] gradient of the probabilities, then of the scores
-    private final ByteBuffer dProbBytes;
-    private final NativeBuffer dScores;   // [B, H, T, T] the scores' gradient as the GEMMs read it (bf16 copy)
-    private final ByteBuffer dScoreBytes;
-    private final NativeBuffer headsOut;  // [B, H, T, dh] fp32: p·v, dv, dq or dk before it goes back into rows
-    private final NativeBuffer dHeads;    // [B, H, T, dh] the attention output's gradient split into heads
 
     private final LayerPlan[][] plans;    // by number of sequences, made on first use
     private int[] keys;                   // the real keys of each sequence in the current pass, or null
@@ -96,14 +96,13 @@ public final class FusedBlocks {
             ropeCos = null;
             ropeSin = null;
         }
+        float[] alibiSlopes = null;
         if (shape.positions() == PositionType.ALIBI) {
             double[] slopes = AlibiBias.slopes(heads);
             alibiSlopes = new float[heads];
             for (int h = 0; h < heads; h++) {
                 alibiSlopes[h] = (float) slopes[h];
             }
-        } else {
-            alibiSlopes = null;
         }
         dResidual = new Activations(n, d, bf16, kernels);
         dNormed = new Activations(n, d, false, kernels);
@@ -111,12 +110,14 @@ public final class FusedBlocks {
         dQkv = new Activations(n, 3 * d, bf16, kernels);
         dGelu = new Activations(n, 4 * d, false, kernels);
         dHidden = new Activations(n, 4 * d, bf16, kernels);
-        dProbs = NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.F32);
-        dProbBytes = dProbs.bytes();
-        dScores = bf16 ? NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.BF16) : dProbs;
-        dScoreBytes = dScores.bytes();
-        headsOut = NativeBuffer.allocate((long) n * d, ElementType.F32);
-        dHeads = NativeBuffer.allocate((long) n * d, attentionType());
+        NativeBuffer[] qkv = new NativeBuffer[layers.length];
+        NativeBuffer[] attended = new NativeBuffer[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            qkv[l] = layers[l].qkv.f32;
+            attended[l] = layers[l].attended.f32;
+        }
+        attention = shape.attention().create(new FusedAttention.Context(layers.length, heads, dh, t, shape.causal(),
+                alibiSlopes, bf16, kernels, maxSequences, qkv, attended, dAttended.f32, dQkv.f32));
         plans = new LayerPlan[maxSequences + 1][];
     }
 
@@ -167,9 +168,7 @@ public final class FusedBlocks {
 
     /** The attention probabilities [B, H, T, T] of {@code layer} from the last forward pass (for maps). */
     public float[] attentionMap(int layer, int sequences) {
-        float[] map = new float[sequences * heads * t * t];
-        layers[layer].probBytes.asFloatBuffer().get(0, map);
-        return map;
+        return attention.map(layer, sequences, keys);
     }
 
     /** One pre-LN block's saved activations, and its forward and backward passes. */
@@ -187,13 +186,6 @@ public final class FusedBlocks {
         final Activations ln1;          // [N, d]
         final Activations.Stats ln1Stats;
         final Activations qkv;          // [N, 3d]: q | k | v, each H heads of dh (after RoPE when it applies)
-        final NativeBuffer queries;     // [B, H, T, dh] q split into contiguous heads (in bf16 rounded to bf16)
-        final NativeBuffer keys;        // [B, H, T, dh]
-        final NativeBuffer values;      // [B, H, T, dh]
-        final NativeBuffer probs;       // [B, H, T, T]
-        final ByteBuffer probBytes;
-        final NativeBuffer probsForGemm; // [B, H, T, T] the probabilities as the GEMMs read them (bf16 copy)
-        final ByteBuffer probsForGemmBytes;
         final Activations attended;     // [N, d] heads merged, before the output projection
         final Activations middle;       // [N, d] the residual stream after attention
         final Activations ln2;          // [N, d]
@@ -218,13 +210,6 @@ public final class FusedBlocks {
             ln1 = new Activations(n, d, bf16, kernels);
             ln1Stats = new Activations.Stats(n);
             qkv = new Activations(n, 3 * d, false, kernels);
-            queries = NativeBuffer.allocate((long) n * d, attentionType());
-            keys = NativeBuffer.allocate((long) n * d, attentionType());
-            values = NativeBuffer.allocate((long) n * d, attentionType());
-            probs = NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.F32);
-            probBytes = probs.bytes();
-            probsForGemm = bf16 ? NativeBuffer.allocate((long) maxSequences * heads * t * t, ElementType.BF16) : probs;
-            probsForGemmBytes = probsForGemm.bytes();
             attended = new Activations(n, d, bf16, kernels);
             middle = new Activations(n, d, false, kernels);
             ln2 = new Activations(n, d, bf16, kernels);
@@ -237,8 +222,6 @@ public final class FusedBlocks {
 
         void forward(LayerPlan p, Activations x, int n, boolean training) {
             input = x;
-            int groups = n / t * heads;
-            float scale = (float) (1 / Math.sqrt(dh));
             kernels.layerNorm(x.bytes, ln1Gain.value(), ln1Bias.value(), ln1.bytes,
                     ln1Stats.mean, ln1Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
             ln1.roundToBf16(n);
@@ -246,21 +229,7 @@ public final class FusedBlocks {
             if (ropeCos != null) {
                 kernels.rope(qkv.bytes, n, t, heads, dh, ropeCos, ropeSin, false);            // q, k rotated
             }
-            AttentionPlan a = p.attention;
-            a.splitQ.run();                                                                   // [B, H, T, dh]
-            a.splitK.run();                                                                   // [B, H, T, dh]
-            a.splitV.run();                                                                   // [B, H, T, dh]
-            a.scores.run();                                                                   // q·kᵀ [B, H, T, T]
-            if (shape.causal()) {
-                kernels.causalSoftmax(probBytes, groups, t, heads, scale, alibiSlopes);
-            } else {
-                kernels.keySoftmax(probBytes, groups, t, heads, scale, FusedBlocks.this.keys);
-            }
-            if (bf16) {
-                kernels.toBf16(probBytes, probsForGemmBytes, groups * t * t);
-            }
-            a.values.run();                                                                   // p·v [B, H, T, dh]
-            a.merge.run();                                                                    // heads → [N, d]
+            attention.forward(index, n / t, FusedBlocks.this.keys);                           // attended [N, d]
             attended.roundToBf16(n);
             p.out.run();                                                                      // [N, d] projected
             kernels.add(x.bytes, middle.bytes, middle.bytes, n * d);                         // residual
@@ -277,8 +246,6 @@ public final class FusedBlocks {
 
         /** Takes dResidual = ∂L/∂output and leaves ∂L/∂input in it. */
         void backward(LayerPlan p, int n) {
-            int groups = n / t * heads;
-            float scale = (float) (1 / Math.sqrt(dh));
             // MLP: output = middle + GELU(ln₂(middle)·W_fc + b_fc)·W_proj + b_proj
             dResidual.roundToBf16(n);
             p.dProjWeight.run();                                                              // ∂W_proj = actᵀ·dOut
@@ -297,23 +264,7 @@ public final class FusedBlocks {
             p.dOutWeight.run();                                                               // ∂W_out = attᵀ·dMid
             kernels.columnSums(dResidual.bytes, bOut.gradient(), n, d);
             p.dAttended.run();                                                                // dAtt = dMid·W_outᵀ
-            AttentionPlan a = p.attention;
-            a.splitDy.run();                                                                  // dY [B, H, T, dh]
-            a.dProbs.run();                                                                   // dP = dY·vᵀ
-            a.dValues.run();                                                                  // dv = Pᵀ·dY
-            a.mergeDv.run();                                                                  // → dQkv's v
-            if (shape.causal()) {
-                kernels.causalSoftmaxBackward(probBytes, dProbBytes, groups, t, scale);
-            } else {
-                kernels.keySoftmaxBackward(probBytes, dProbBytes, groups, t, heads, scale, FusedBlocks.this.keys);
-            }
-            if (bf16) {
-                kernels.toBf16(dProbBytes, dScoreBytes, groups * t * t);
-            }
-            a.dQueries.run();                                                                 // dq = dS·k
-            a.mergeDq.run();                                                                  // → dQkv's q
-            a.dKeys.run();                                                                    // dk = dSᵀ·q
-            a.mergeDk.run();                                                                  // → dQkv's k
+            attention.backward(index, n / t, FusedBlocks.this.keys);                          // dQkv [N, 3d]
             if (ropeCos != null) {
                 kernels.rope(dQkv.bytes, n, t, heads, dh, ropeCos, ropeSin, true);            // back to unrotated
             }
@@ -329,18 +280,9 @@ public final class FusedBlocks {
     // ---------------------------------------------------------------------------------------------------------
     // GEMM plans: every matmul of a block, bound to its buffers for a given number of sequences.
 
-    private record LayerPlan(Matmul qkv, AttentionPlan attention, Matmul out, Matmul fc, Matmul proj,
+    private record LayerPlan(Matmul qkv, Matmul out, Matmul fc, Matmul proj,
                              Matmul dProjWeight, Matmul dActivated, Matmul dFcWeight, Matmul dLn2,
                              Matmul dOutWeight, Matmul dAttended, Matmul dQkvWeight, Matmul dLn1) {}
-
-    /**
-     * The attention products of a block on contiguous heads: oneDNN's blocked kernels run them faster than its
-     * gemm kernel on heads strided inside the qkv rows, and the reorders that split and merge (rounding to bf16 on
-     * the way in, in bf16) cost ~10 µs each.
-     */
-    private record AttentionPlan(Reorder splitQ, Reorder splitK, Reorder splitV, Matmul scores, Matmul values,
-                                 Reorder merge, Reorder splitDy, Matmul dProbs, Matmul dValues, Reorder mergeDv,
-                                 Matmul dQueries, Reorder mergeDq, Matmul dKeys, Reorder mergeDk) {}
 
     private LayerPlan[] plan(int sequences) {
         if (sequences < 1 || sequences > maxSequences) {
@@ -365,7 +307,6 @@ public final class FusedBlocks {
             layerPlans[l] = new LayerPlan(
                     Matmul.of(layer.ln1.gemm(n), wQkv, parameters.bias(name + "/attn/b_qkv", 3 * d),
                             layer.qkv.matrix(n), false),
-                    attentionPlan(layer, b),
                     Matmul.of(layer.attended.gemm(n), wOut, parameters.bias(name + "/attn/b_out", d),
                             layer.middle.matrix(n), false),
                     Matmul.of(layer.ln2.gemm(n), wFc, parameters.bias(name + "/mlp/b_fc", 4 * d),
@@ -386,43 +327,6 @@ public final class FusedBlocks {
                     Matmul.of(dQkv.gemm(n), wQkv.transposed(), null, dNormed.matrix(n), false));
         }
         return layerPlans;
-    }
-
-    private AttentionPlan attentionPlan(Layer layer, int b) {
-        View q = View.contiguous(layer.queries, 0, b, heads, t, dh);
-        View k = View.contiguous(layer.keys, 0, b, heads, t, dh);
-        View v = View.contiguous(layer.values, 0, b, heads, t, dh);
-        View probs = View.contiguous(layer.probs, 0, b, heads, t, t);
-        View probsForGemm = View.contiguous(layer.probsForGemm, 0, b, heads, t, t);
-        View out = View.contiguous(headsOut, 0, b, heads, t, dh);
-        View dY = View.contiguous(dHeads, 0, b, heads, t, dh);
-        View dP = View.contiguous(dProbs, 0, b, heads, t, t);
-        View dS = View.contiguous(dScores, 0, b, heads, t, t);
-        return new AttentionPlan(
-                Reorder.of(heads(layer.qkv.f32, 0, b, 3 * d), q),
-                Reorder.of(heads(layer.qkv.f32, d, b, 3 * d), k),
-                Reorder.of(heads(layer.qkv.f32, 2 * d, b, 3 * d), v),
-                Matmul.of(q, k.transposed(), null, probs, false),
-                Matmul.of(probsForGemm, v, null, out, false),
-                Reorder.of(out, heads(layer.attended.f32, 0, b, d)),
-                Reorder.of(heads(dAttended.f32, 0, b, d), dY),
-                Matmul.of(dY, v.transposed(), null, dP, false),
-                Matmul.of(probsForGemm.transposed(), dY, null, out, false),
-                Reorder.of(out, heads(dQkv.f32, 2 * d, b, 3 * d)),
-                Matmul.of(dS, k, null, out, false),
-                Reorder.of(out, heads(dQkv.f32, 0, b, 3 * d)),
-                Matmul.of(dS.transposed(), q, null, out, false),
-                Reorder.of(out, heads(dQkv.f32, d, b, 3 * d)));
-    }
-
-    /** What the attention products multiply: bf16 in bf16, fp32 otherwise. */
-    private ElementType attentionType() {
-        return bf16 ? ElementType.BF16 : ElementType.F32;
-    }
-
-    /** [B, H, T, dh] heads inside rows of {@code width} columns, starting at column {@code column}. */
-    private View heads(NativeBuffer rows, int column, int b, int width) {
-        return new View(rows, column, new long[] {b, heads, t, dh}, new long[] {(long) t * width, dh, width, 1});
     }
 
     /** A constant table [rows, columns] in native memory. */

@@ -76,6 +76,27 @@ public interface Kernels {
     /** The backward pass of {@link #keySoftmax}, in place on dp: ds = scale·p·(dp − Σ_s p·dp) over the real keys. */
     void keySoftmaxBackward(ByteBuffer p, ByteBuffer dp, int groups, int length, int heads, float scale, int[] keys);
 
+    // The row operations of memory-efficient attention (FlashAttention's online softmax over key chunks,
+    // ChunkedAttention): each works on one run of n floats from offset.
+
+    /**
+     * In place for s < n: z[s] ← scale·z[s] − slope·(last − s) where s ≤ last, −∞ past last (a causal row, or a
+     * row whose keys end at last). Returns the maximum, −∞ when last < 0.
+     */
+    float biasRow(ByteBuffer scores, int offset, int n, int last, float scale, float slope);
+
+    /** In place: x[s] ← e^(x[s] − shift) (0 exactly for −∞), for s < n; returns their sum. */
+    float expRow(ByteBuffer x, int offset, int n, float shift);
+
+    /** x[s] ← factor·x[s] for s < n. */
+    void scaleRow(ByteBuffer x, int offset, int n, float factor);
+
+    /** Σ_{s < n} a[aOffset + s]·b[bOffset + s]. */
+    float dot(ByteBuffer a, int aOffset, ByteBuffer b, int bOffset, int n);
+
+    /** In place on dp: ds[s] = scale·p[s]·(dp[s] − rowDot) for s < n (softmax's backward pass, Σ p·dp given). */
+    void softmaxGradientRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float rowDot, float scale);
+
     /**
      * Cross-entropy of rows of logits against integer targets; a target below 0 is ignored. Writes
      * dLogits[r] = gradScale·(softmax(logits[r]) − onehot(target[r])), or zeros for an ignored row.

@@ -155,6 +155,49 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
+    public float biasRow(ByteBuffer scores, int offset, int n, int last, float scale, float slope) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int s = 0; s < n; s++) {
+            float biased = s <= last ? scale * get(scores, offset + s) - slope * (last - s) : Float.NEGATIVE_INFINITY;
+            put(scores, offset + s, biased);
+            max = Math.max(max, biased);
+        }
+        return max;
+    }
+
+    @Override
+    public float expRow(ByteBuffer x, int offset, int n, float shift) {
+        float sum = 0f;
+        for (int s = 0; s < n; s++) {
+            float e = FastMath.exp(get(x, offset + s) - shift);
+            put(x, offset + s, e);
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
+    public void scaleRow(ByteBuffer x, int offset, int n, float factor) {
+        scaleAdd(factor, x, offset, null, 0, x, offset, n);
+    }
+
+    @Override
+    public float dot(ByteBuffer a, int aOffset, ByteBuffer b, int bOffset, int n) {
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            sum += get(a, aOffset + i) * get(b, bOffset + i);
+        }
+        return sum;
+    }
+
+    @Override
+    public void softmaxGradientRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float rowDot, float scale) {
+        for (int s = 0; s < n; s++) {
+            put(dp, offset + s, scale * get(p, offset + s) * (get(dp, offset + s) - rowDot));
+        }
+    }
+
+    @Override
     double crossEntropyRow(ByteBuffer logits, int offset, int vocab, int target, ByteBuffer dLogits,
                            float gradScale) {
         float max = Float.NEGATIVE_INFINITY;

@@ -99,6 +99,31 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
+    public float biasRow(ByteBuffer scores, int offset, int n, int last, float scale, float slope) {
+        return VectorLoops.biasScores(scores, offset, last, n, scale, slope);
+    }
+
+    @Override
+    public float expRow(ByteBuffer x, int offset, int n, float shift) {
+        return VectorLoops.exponentiate(x, offset, x, offset, n, shift);
+    }
+
+    @Override
+    public void scaleRow(ByteBuffer x, int offset, int n, float factor) {
+        VectorLoops.scale(x, offset, n, factor);
+    }
+
+    @Override
+    public float dot(ByteBuffer a, int aOffset, ByteBuffer b, int bOffset, int n) {
+        return VectorLoops.dot(a, aOffset, b, bOffset, n);
+    }
+
+    @Override
+    public void softmaxGradientRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float rowDot, float scale) {
+        VectorLoops.softmaxGradientRow(p, dp, offset, n, rowDot, scale);
+    }
+
+    @Override
     double crossEntropyRow(ByteBuffer logits, int offset, int vocab, int target, ByteBuffer dLogits,
                            float gradScale) {
         return VectorLoops.crossEntropyRow(logits, offset, vocab, target, dLogits, gradScale);

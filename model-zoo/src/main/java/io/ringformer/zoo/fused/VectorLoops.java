@@ -454,7 +454,7 @@ final class VectorLoops {
      * In place for s < end: scores[offset + s] = scale·scores[offset + s] − slope·(t − s) where s ≤ t, −∞ past t
      * (so that exp makes it 0). Returns the maximum.
      */
-    private static float biasScores(ByteBuffer scores, int offset, int t, int end, float scale, float slope) {
+    static float biasScores(ByteBuffer scores, int offset, int t, int end, float scale, float slope) {
         FloatVector scales = broadcast(SPECIES, scale);
         FloatVector negativeSlopes = broadcast(SPECIES, -slope);
         FloatVector distances = broadcast(SPECIES, t).sub(LANE_INDICES); // t − s per lane
@@ -479,7 +479,7 @@ final class VectorLoops {
     }
 
     /** out[outOffset + i] = e^(x[xOffset + i] − shift) for i < n (out may be x, or null); returns their sum. */
-    private static float exponentiate(ByteBuffer x, int xOffset, ByteBuffer out, int outOffset, int n, float shift) {
+    static float exponentiate(ByteBuffer x, int xOffset, ByteBuffer out, int outOffset, int n, float shift) {
         FloatVector shifts = broadcast(SPECIES, shift);
         FloatVector sums = FloatVector.zero(SPECIES);
         int i = 0;
@@ -507,7 +507,7 @@ final class VectorLoops {
     }
 
     /** x[offset + i] *= factor for i < n. */
-    private static void scale(ByteBuffer x, int offset, int n, float factor) {
+    static void scale(ByteBuffer x, int offset, int n, float factor) {
         FloatVector factors = broadcast(SPECIES, factor);
         int i = 0;
         for (int end = vectorEnd(n); i < end; i += LANES) {
@@ -556,6 +556,36 @@ final class VectorLoops {
             sum += get(a, offset + s) * get(b, offset + s);
         }
         return sum;
+    }
+
+    /** Σ_{i < n} a[aOffset + i]·b[bOffset + i]. */
+    static float dot(ByteBuffer a, int aOffset, ByteBuffer b, int bOffset, int n) {
+        FloatVector sums = FloatVector.zero(SPECIES);
+        int i = 0;
+        for (int end = vectorEnd(n); i < end; i += LANES) {
+            sums = fromByteBuffer(SPECIES, a, 4 * (aOffset + i), NATIVE)
+                    .fma(fromByteBuffer(SPECIES, b, 4 * (bOffset + i), NATIVE), sums);
+        }
+        float sum = sums.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += get(a, aOffset + i) * get(b, bOffset + i);
+        }
+        return sum;
+    }
+
+    /** In place on dp: dp[offset + i] = scale·p[offset + i]·(dp[offset + i] − rowDot) for i < n. */
+    static void softmaxGradientRow(ByteBuffer p, ByteBuffer dp, int offset, int n, float rowDot, float scale) {
+        FloatVector scales = broadcast(SPECIES, scale);
+        FloatVector dots = broadcast(SPECIES, rowDot);
+        int i = 0;
+        for (int end = vectorEnd(n); i < end; i += LANES) {
+            int at = 4 * (offset + i);
+            FloatVector ps = fromByteBuffer(SPECIES, p, at, NATIVE);
+            ps.mul(scales).mul(fromByteBuffer(SPECIES, dp, at, NATIVE).sub(dots)).intoByteBuffer(dp, at, NATIVE);
+        }
+        for (; i < n; i++) {
+            put(dp, offset + i, scale * get(p, offset + i) * (get(dp, offset + i) - rowDot));
+        }
     }
 
     static double crossEntropyRow(ByteBuffer logits, int offset, int vocab, int target, ByteBuffer dLogits,

@@ -70,7 +70,7 @@ public final class FusedGpt implements FusedModel {
         int n = maxSequences * t;
         parameters = new FusedParameters(offsets, parameterCount, bf16, kernels);
         blocks = new FusedBlocks(new FusedBlocks.Shape(config.layers(), config.heads(), d, t, true,
-                config.positions()), parameters, maxSequences);
+                config.positions(), config.attention().fused()), parameters, maxSequences);
         wte = parameters.parameter("wte", v * d);
         wpe = config.positions() == PositionType.LEARNED ? parameters.parameter("wpe", t * d) : null;
         lnFGain = parameters.parameter("ln_f/gain", d);

@@ -70,7 +70,7 @@ public final class FusedVit implements FusedModel {
         this.patchOrder = patchOrder(config);
         parameters = new FusedParameters(offsets, parameterCount, bf16, kernels);
         blocks = new FusedBlocks(new FusedBlocks.Shape(config.layers(), config.heads(), d, t, false,
-                io.ringformer.zoo.attention.PositionType.LEARNED), parameters, maxImages);
+                io.ringformer.zoo.attention.PositionType.LEARNED, config.attention().fused()), parameters, maxImages);
         bEmbed = parameters.parameter("patch/b_embed", d);
         cls = parameters.parameter("cls", d);
         wpe = parameters.parameter("wpe", t * d);
