@@ -44,6 +44,11 @@ class AttentionTypesTest {
                 window1, "attention.window2", window2)));
     }
 
+    static Attention memoryEfficient(int chunk) {
+        return AttentionTypes.configured(new MapSettings(Map.of(AttentionTypes.KEY, "memory_efficient",
+                "attention.chunk", chunk)));
+    }
+
     static Attention linear() {
         return AttentionTypes.configured(new MapSettings(Map.of(AttentionTypes.KEY, "linear")));
     }
@@ -261,12 +266,18 @@ class AttentionTypesTest {
     }
 
     @Test
-    void causalLinearAttentionLetsNoLaterKeyReachAnEarlierQuery() {
+    void causalLinearAndMemoryEfficientAttentionLetNoLaterKeyReachAnEarlierQuery() {
+        for (Attention attention : List.of(linear(), memoryEfficient(4))) {
+            checkCausal(attention);
+        }
+    }
+
+    private static void checkCausal(Attention attention) {
         INDArray q = uniform(4, DataType.FLOAT, B, H, T, DH);
         INDArray k = uniform(5, DataType.FLOAT, B, H, T, DH);
         INDArray v = uniform(6, DataType.FLOAT, B, H, T, DH);
         int t = 4;
-        Map<String, INDArray> gradients = rowGradients(linear(), q, k, v, t);
+        Map<String, INDArray> gradients = rowGradients(attention, q, k, v, t);
         for (String name : List.of("k", "v")) {
             for (int s = 0; s < T; s++) {
                 double norm = 0;
@@ -277,9 +288,65 @@ class AttentionTypesTest {
                         }
                     }
                 }
-                assertTrue(s <= t ? norm > 0 : norm == 0, name + " at key " + s + ": |∂| = " + norm);
+                assertTrue(s <= t ? norm > 0 : norm == 0,
+                        attention.name() + ": " + name + " at key " + s + ": |∂| = " + norm);
             }
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // memory_efficient
+
+    @Test
+    void memoryEfficientAttentionIsSoftmaxAttentionInALoopReferenceForAnyChunk() {
+        // T 9 in chunks of 1, 4 (4 + 4 + 1) and 16 (one chunk): the online softmax changes nothing but the order
+        for (int chunk : new int[] {1, 4, 16}) {
+            for (boolean causal : new boolean[] {true, false}) {
+                INDArray q = uniform(21, DataType.FLOAT, B, H, T, DH).muli(4);   // scores far apart: the max matters
+                INDArray k = uniform(22, DataType.FLOAT, B, H, T, DH);
+                INDArray v = uniform(23, DataType.FLOAT, B, H, T, DH);
+                Graph g = Graph.of(memoryEfficient(chunk), q, k, v, causal, true);
+                double[][][][] bias = new double[B][H][T][T];
+                for (int b = 0; b < B; b++) {
+                    for (int h = 0; h < H; h++) {
+                        for (int t = 0; t < T; t++) {
+                            for (int s = 0; s < T; s++) {
+                                bias[b][h][t][s] = allowed(b, t, s, causal, true) ? 0 : Double.NEGATIVE_INFINITY;
+                            }
+                        }
+                    }
+                }
+                AttentionReference.Attended expected = AttentionReference.attention(AttentionReference.array4(q),
+                        AttentionReference.array4(k), AttentionReference.array4(v), bias);
+                String what = "chunk " + chunk + (causal ? ", causal" : ", bidirectional");
+                assertTrue(AttentionReference.maxDifference(expected.values(), g.out().values().eval()) < 1e-5,
+                        what + ": values");
+                assertTrue(AttentionReference.maxDifference(expected.weights(), g.out().weights().eval()) < 1e-5,
+                        what + ": weights");
+            }
+        }
+    }
+
+    @Test
+    void memoryEfficientAttentionHasFullAttentionsGradients() {
+        for (boolean causal : new boolean[] {true, false}) {
+            Map<String, INDArray> full = projectedGradients(AttentionTypes.full(), causal);
+            Map<String, INDArray> chunked = projectedGradients(memoryEfficient(4), causal);
+            for (String name : List.of("q", "k", "v")) {
+                double difference = full.get(name).sub(chunked.get(name)).norm2Number().doubleValue();
+                double norm = full.get(name).norm2Number().doubleValue();
+                assertTrue(norm > 0 && difference <= 1e-5 * norm, name + ": ‖Δ‖/‖full‖ = " + difference / norm);
+            }
+        }
+    }
+
+    /** ∂(Σ output·R)/∂q, k, v in fp32, padded. */
+    private static Map<String, INDArray> projectedGradients(Attention attention, boolean causal) {
+        Graph g = Graph.of(attention, uniform(24, DataType.FLOAT, B, H, T, DH).muli(3),
+                uniform(25, DataType.FLOAT, B, H, T, DH), uniform(26, DataType.FLOAT, B, H, T, DH), causal, true);
+        g.out().values().mul(g.sd().constant(uniform(27, DataType.FLOAT, B, H, T, DH))).sum("projected");
+        g.sd().setLossVariables("projected");
+        return g.sd().calculateGradients(Map.of(), "q", "k", "v");
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -400,7 +467,7 @@ class AttentionTypesTest {
     @Test
     void gradientsMatchFiniteDifferences() {
         List<Attention> types = List.of(window(3, 1), sparse("strided", 3, 8, 1), sparse("fixed", 8, 4, 2), linear(),
-                simplicial(3, 2));
+                simplicial(3, 2), memoryEfficient(4));
         for (Attention attention : types) {
             for (boolean causal : attention.name().equals("simplicial") ? new boolean[] {true}
                     : new boolean[] {true, false}) {

@@ -3,6 +3,7 @@ package io.ringformer.zoo.gpt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ringformer.zoo.attention.MemoryEfficientAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.fused.Kernels;
 import io.ringformer.zoo.fused.ScalarKernels;
@@ -13,6 +14,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -58,7 +60,12 @@ class FusedGptTest {
         }
 
         FusedGpt fused(boolean bf16, Kernels kernels) {
-            FusedGpt model = new FusedGpt(config, offsets, flat.length, sequences, bf16, kernels);
+            return fused(config, bf16, kernels);
+        }
+
+        /** The fused model of another config with the same parameters (another attention type, say). */
+        FusedGpt fused(Gpt.Config other, boolean bf16, Kernels kernels) {
+            FusedGpt model = new FusedGpt(other, offsets, flat.length, sequences, bf16, kernels);
             model.setParameters(flat);
             return model;
         }
@@ -88,8 +95,41 @@ class FusedGptTest {
         check(Case.of(new Gpt.Config(65, 64, 2, 4, 128, 0, PositionType.LEARNED), 4, 7), Kernels.best());
     }
 
+    /** The config with memory-efficient attention in chunks of {@code chunk} keys. */
+    static Gpt.Config chunked(Gpt.Config c, int chunk) {
+        return new Gpt.Config(c.vocabSize(), c.blockSize(), c.layers(), c.heads(), c.width(), c.dropout(),
+                c.positions(), c.tiedHead(), new MemoryEfficientAttention.Chunked(chunk), c.init());
+    }
+
+    @ParameterizedTest
+    @EnumSource(PositionType.class)
+    void memoryEfficientAttentionEqualsFullInLossAndEveryGradient(PositionType positions) {
+        // T 7 in chunks of 3 (3 + 3 + 1), against the graph of full attention
+        Case full = Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, positions), 3, 5);
+        check(full, chunked(full.config(), 3), Kernels.best());
+    }
+
+    @Test
+    void memoryEfficientAttentionEqualsItsOwnGraphWithBothKernelSets() {
+        Case c = Case.of(chunked(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 2), 3, 13);
+        check(c, Kernels.best());
+        check(c, new ScalarKernels());
+    }
+
+    @Test
+    void memoryEfficientAttentionAtNanoGptsShapes() {
+        // T 64 in chunks of 16: oneDNN's kernels on the chunk views
+        Case full = Case.of(new Gpt.Config(65, 64, 2, 4, 128, 0, PositionType.LEARNED), 4, 7);
+        check(full, chunked(full.config(), 16), Kernels.best());
+    }
+
     private static void check(Case c, Kernels kernels) {
-        FusedGpt fused = c.fused(false, kernels);
+        check(c, c.config(), kernels);
+    }
+
+    /** The fused model of {@code fusedConfig}, on c's parameters and batch, against c's graph. */
+    private static void check(Case c, Gpt.Config fusedConfig, Kernels kernels) {
+        FusedGpt fused = c.fused(fusedConfig, false, kernels);
         float scale = 3f; // a loss scale times a micro-batch weight: gradients come out multiplied by it
         double loss = fused.trainStep(c.tokens(), c.targets(), 0, c.sequences(), scale);
         assertEquals(c.loss(), loss, TOLERANCE * c.loss(), "loss");
@@ -113,10 +153,12 @@ class FusedGptTest {
         }
     }
 
-    @Test
-    void attentionMapsEqualTheGraphs() {
+    @ParameterizedTest
+    @ValueSource(ints = {0, 3})
+    void attentionMapsEqualTheGraphs(int chunk) {
+        // chunk 0: full attention's saved probabilities; 3: memory-efficient's, recomputed chunk by chunk
         Case c = Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 3, 11);
-        FusedGpt fused = c.fused(false, Kernels.best());
+        FusedGpt fused = c.fused(chunk == 0 ? c.config() : chunked(c.config(), chunk), false, Kernels.best());
         fused.loss(c.tokens(), c.targets(), 0, c.sequences());
         int[][] tokens = new int[3][];
         int[][] targets = new int[3][];
@@ -147,13 +189,16 @@ class FusedGptTest {
         assertEquals(lastTwo, fused.loss(tokens, targets, 0, 2), 1e-6);
     }
 
-    @Test
-    void bf16StaysCloseToFp32() {
+    @ParameterizedTest
+    @ValueSource(ints = {0, 16})
+    void bf16StaysCloseToFp32(int chunk) {
         // bf16 keeps 8 bits of significand (relative rounding ≤ 2⁻⁹ ≈ 0.2%) in every GEMM operand; measured here the
         // loss moves by ~1e-5 relative and each parameter's gradient by 0.2–0.5% normwise, without bias.
+        // chunk 0: full attention; 16: memory-efficient, whose unnormalised chunk probabilities are rounded instead.
         Case c = Case.of(new Gpt.Config(65, 64, 2, 4, 128, 0, PositionType.LEARNED), 4, 9);
-        FusedGpt fp32 = c.fused(false, Kernels.best());
-        FusedGpt bf16 = c.fused(true, Kernels.best());
+        Gpt.Config config = chunk == 0 ? c.config() : chunked(c.config(), chunk);
+        FusedGpt fp32 = c.fused(config, false, Kernels.best());
+        FusedGpt bf16 = c.fused(config, true, Kernels.best());
         double loss32 = fp32.trainStep(c.tokens(), c.targets(), 0, c.sequences(), 1f);
         double loss16 = bf16.trainStep(c.tokens(), c.targets(), 0, c.sequences(), 1f);
         assertEquals(loss32, loss16, 1e-2 * loss32);
@@ -176,21 +221,27 @@ class FusedGptTest {
      * In a JVM of its own, as a worker runs one model: this test JVM has run the kernels on dozens of odd shapes,
      * which leaves the JIT with profiles (and deoptimisations) that a training process never has.
      */
-    @Test
-    void aStepAllocatesNothingOnceWarm() throws Exception {
+    @ParameterizedTest
+    @ValueSource(ints = {0, 8})
+    void aStepAllocatesNothingOnceWarm(int chunk) throws Exception {
         Process probe = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
-                FusedGptTest.class.getName()).redirectErrorStream(true).start();
+                FusedGptTest.class.getName(), Integer.toString(chunk)).redirectErrorStream(true).start();
         String output = new String(probe.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertEquals(0, probe.waitFor(), output);
         String last = output.strip().lines().reduce((a, b) -> b).orElse("");
         assertEquals("bytes allocated by 50 warm steps: 0", last, output);
     }
 
-    /** The probe of {@link #aStepAllocatesNothingOnceWarm}: the fewest bytes 50 warm steps allocate. */
+    /**
+     * The probe of {@link #aStepAllocatesNothingOnceWarm}: the fewest bytes 50 warm steps allocate.
+     *
+     * @param args the memory-efficient attention's chunk, or 0 for full attention
+     */
     public static void main(String[] args) {
         Case c = Case.of(new Gpt.Config(65, 32, 2, 4, 64, 0, PositionType.ROPE), 4, 10);
-        FusedGpt fused = c.fused(false, Kernels.best());
+        int chunk = Integer.parseInt(args[0]);
+        FusedGpt fused = c.fused(chunk == 0 ? c.config() : chunked(c.config(), chunk), false, Kernels.best());
         float[] gradient = new float[c.flat().length];
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
