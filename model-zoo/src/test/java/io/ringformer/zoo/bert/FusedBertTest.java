@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ringformer.zoo.attention.MemoryEfficientAttention;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.fused.Kernels;
 import io.ringformer.zoo.fused.ScalarKernels;
@@ -43,7 +44,12 @@ class FusedBertTest {
         }
 
         FusedBert fused(int sequences, boolean bf16, Kernels kernels) {
-            FusedBert model = new FusedBert(bert.config(), offsets, flat.length, sequences, bf16, kernels);
+            return fused(bert.config(), sequences, bf16, kernels);
+        }
+
+        /** The fused model of another config with the same parameters (another attention type). */
+        FusedBert fused(Bert.Config config, int sequences, boolean bf16, Kernels kernels) {
+            FusedBert model = new FusedBert(config, offsets, flat.length, sequences, bf16, kernels);
             model.setParameters(flat);
             return model;
         }
@@ -53,6 +59,15 @@ class FusedBertTest {
     void lossMetricsAndEveryGradientEqualTheGraphs() {
         // T 8 with 0, 2 and 3 pads; V 13; d 12 in 3 heads of 4; two layers.
         check(Case.of(new Bert.Config(BertTest.V, BertTest.T, 2, 3, 12, 0)), BertTest.batch(), 0, 3, Kernels.best());
+    }
+
+    @Test
+    void memoryEfficientAttentionOverPaddedKeysEqualsFull() {
+        // T 8 in chunks of 3 (3 + 3 + 2): a row with 3 pads has a last chunk of padding only
+        Case c = Case.of(new Bert.Config(BertTest.V, BertTest.T, 2, 3, 12, 0));
+        Bert.Config config = c.bert().config();
+        check(c, new Bert.Config(config.vocabSize(), config.seqLen(), config.layers(), config.heads(), config.width(),
+                0, new MemoryEfficientAttention.Chunked(3)), BertTest.batch(), 0, 3, Kernels.best());
     }
 
     @Test
@@ -112,6 +127,11 @@ class FusedBertTest {
     }
 
     private static void check(Case c, Batch batch, int first, int count, Kernels kernels) {
+        check(c, c.bert().config(), batch, first, count, kernels);
+    }
+
+    /** The fused model of {@code fusedConfig} on c's parameters against c's graph. */
+    private static void check(Case c, Bert.Config fusedConfig, Batch batch, int first, int count, Kernels kernels) {
         Bert bert = c.bert();
         SameDiff sd = bert.graph();
         Map<String, INDArray> feed = bert.feed(batch, first, count);
@@ -120,7 +140,7 @@ class FusedBertTest {
         Map<String, INDArray> out = sd.output(feed, List.of(Bert.LOSS, Bert.LOSS_SUM, Bert.ROWS, Bert.MLM_LOSS_SUM,
                 Bert.MASKED, Bert.MLM_CORRECT, Bert.NSP_CORRECT));
         Map<String, INDArray> gradients = sd.calculateGradients(feed, bert.parameterNames());
-        FusedBert fused = c.fused(count, false, kernels);
+        FusedBert fused = c.fused(fusedConfig, count, false, kernels);
         double expectedLoss = out.get(Bert.LOSS).getDouble(0);
         float scale = 3f;
         assertEquals(expectedLoss, fused.trainStep(batch, first, count, scale), TOLERANCE * expectedLoss, "loss");
