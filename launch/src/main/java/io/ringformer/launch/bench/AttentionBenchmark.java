@@ -37,8 +37,10 @@ import picocli.CommandLine.Option;
 
 /**
  * The attention lab's comparison: the config's model trained with each {@code attention.type} from the same seed
- * on the same data, one {@code ringformer train} process after another, all on the SameDiff backend (so that the
- * comparison is of the attention, not of the backend: only {@code full} has a fused step).
+ * on the same data, one {@code ringformer train} process after another, by default all on the SameDiff backend (so
+ * that the comparison is of the attention, not of the backend). With {@code --backend fused}, the types that have a
+ * fused step ({@code full}, {@code memory_efficient}) train on it and the others on SameDiff, and the table says
+ * which ran where: the way to compare {@code memory_efficient} with {@code full} as they would really train.
  *
  * <p>Per type: val loss after N steps, the median tokens/s of the second half of the run, the peak RSS of the
  * training processes (their VmHWM, polled), and attention's share of the step: one layer's attention core (from q,
@@ -75,12 +77,16 @@ public final class AttentionBenchmark implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     int batch;
 
+    @Option(names = "--backend", defaultValue = "samediff", description = "model.backend of every run: samediff "
+            + "(default) or fused (each type on its fused step where it has one, else on SameDiff).")
+    String backend;
+
     @Option(names = "--out", defaultValue = "runs/bench-attention", paramLabel = "DIR",
             description = "Where the runs, logs and PNGs go (default ${DEFAULT-VALUE}).")
     Path out;
 
     /** One finished run of one type. */
-    private record Result(String type, double valLoss, double tokensPerSecond, double stepMs, long peakRssKb,
+    private record Result(String type, String backend, double valLoss, double tokensPerSecond, double stepMs, long peakRssKb,
                           double attentionMs, List<Double> steps, List<Double> losses) {}
 
     @Override
@@ -92,9 +98,12 @@ public final class AttentionBenchmark implements Callable<Integer> {
         if (steps < 2 || workers < 1 || batch < 1) {
             throw new InputException("--steps must be at least 2, --workers and --batch at least 1");
         }
+        if (!List.of("samediff", "fused").contains(backend)) {
+            throw new InputException("--backend must be samediff or fused, got '" + backend + "'");
+        }
         Files.createDirectories(out);
-        System.out.printf(Locale.ROOT, "%s (%s), SameDiff backend, %s worker(s), OMP_NUM_THREADS=1 per process%n",
-                config.name(), settings.family().name(), workers);
+        System.out.printf(Locale.ROOT, "%s (%s), model.backend %s, %s worker(s), OMP_NUM_THREADS=1 per process%n",
+                config.name(), settings.family().name(), backend, workers);
         return context == null ? compare(settings) : longContext(settings);
     }
 
@@ -103,14 +112,14 @@ public final class AttentionBenchmark implements Callable<Integer> {
         for (String type : types) {
             List<String> sets = List.of("attention.type=" + type, "train.max_iters=" + steps,
                     "eval.interval=" + steps, "checkpoint.interval=" + steps, "log.interval=" + Math.max(1, steps / 100));
-            results.add(run(settings, type, type, sets));
+            results.add(run(settings, type, type, sets, true));
         }
-        System.out.printf("%n%-16s %10s %10s %10s %12s %14s %16s%n", "attention.type", "val loss", "tokens/s",
-                "step ms", "peak RSS", "attention ms", "attention share");
+        System.out.printf("%n%-16s %-8s %10s %10s %10s %12s %14s %16s%n", "attention.type", "backend", "val loss",
+                "tokens/s", "step ms", "peak RSS", "attention ms", "attention share");
         for (Result r : results) {
-            System.out.printf(Locale.ROOT, "%-16s %10.4f %,10.0f %10.1f %9.0f MB %14.1f %15.0f%%%n", r.type(),
-                    r.valLoss(), r.tokensPerSecond(), r.stepMs(), r.peakRssKb() / 1024.0, r.attentionMs(),
-                    100 * r.attentionMs() / r.stepMs());
+            System.out.printf(Locale.ROOT, "%-16s %-8s %10.4f %,10.0f %10.1f %9.0f MB %14.1f %15.0f%%%n", r.type(),
+                    r.backend(), r.valLoss(), r.tokensPerSecond(), r.stepMs(), r.peakRssKb() / 1024.0,
+                    r.attentionMs(), 100 * r.attentionMs() / r.stepMs());
         }
         System.out.println("attention ms: every layer's attention core (q, k, v to values) forward and backward, "
                 + "timed alone on SameDiff at the run's shapes; its share of the step is an estimate (SameDiff's "
@@ -135,14 +144,15 @@ public final class AttentionBenchmark implements Callable<Integer> {
                         "train.batch_size=" + batch * workers, "train.max_iters=" + contextSteps,
                         "eval.interval=" + contextSteps, "eval.iters=1", "checkpoint.interval=" + contextSteps,
                         "log.interval=1");
-                byType.computeIfAbsent(type, k -> new ArrayList<>()).add(run(settings, type, type + "-T" + t, sets));
+                byType.computeIfAbsent(type, k -> new ArrayList<>())
+                        .add(run(settings, type, type + "-T" + t, sets, false));
             }
         }
-        System.out.printf("%n%-16s", "T");
+        System.out.printf("%n%-16s %-8s", "T", "backend");
         context.forEach(t -> System.out.printf("%22d", t));
         System.out.println();
         for (Map.Entry<String, List<Result>> entry : byType.entrySet()) {
-            System.out.printf("%-16s", entry.getKey());
+            System.out.printf("%-16s %-8s", entry.getKey(), entry.getValue().get(0).backend());
             for (Result r : entry.getValue()) {
                 System.out.printf(Locale.ROOT, "%11.0f ms %6.0f MB", r.stepMs(), r.peakRssKb() / 1024.0);
             }
@@ -163,14 +173,18 @@ public final class AttentionBenchmark implements Callable<Integer> {
         return 0;
     }
 
-    /** One {@code train} process (and its workers) to the end; its metrics, peak RSS and attention share. */
-    private Result run(TrainConfig settings, String type, String name, List<String> sets) throws Exception {
+    /**
+     * One {@code train} process (and its workers) to the end; its metrics, peak RSS and, when {@code timeAttention},
+     * attention's share (NaN otherwise).
+     */
+    private Result run(TrainConfig settings, String type, String name, List<String> sets, boolean timeAttention)
+            throws Exception {
         Path directory = out.resolve(name);
         if (Files.exists(directory.resolve("metrics.jsonl"))) {
             throw new InputException(directory + " holds an earlier run; remove it or pass another --out");
         }
         List<String> arguments = new ArrayList<>(List.of("train", "--config", config.file().toString(), "--out",
-                directory.toString(), "--sample", "0", "--workers", "" + workers, "--set", "model.backend=samediff"));
+                directory.toString(), "--sample", "0", "--workers", "" + workers, "--set", "model.backend=" + backend));
         for (String set : config.overrides()) {
             arguments.addAll(List.of("--set", set));
         }
@@ -211,9 +225,12 @@ public final class AttentionBenchmark implements Callable<Integer> {
         double tokensPerSecond = steady.get(steady.size() / 2);
         TrainConfig run = TrainConfig.override(settings, sets);
         double stepMs = 1000.0 * run.getInt("train.batch_size") * run.getInt("model.block_size") / tokensPerSecond;
-        double attentionMs = attentionMillis(run, run.getInt("train.batch_size") / workers)
-                * run.getInt("model.n_layer");
-        return new Result(type, valLoss, tokensPerSecond, stepMs, peakKb, attentionMs, stepList, losses);
+        double attentionMs = timeAttention
+                ? attentionMillis(run, run.getInt("train.batch_size") / workers) * run.getInt("model.n_layer")
+                : Double.NaN;
+        String ranOn = backend.equals("fused") && AttentionTypes.configured(run).fusedGap() == null
+                && run.getDouble("model.dropout") == 0 ? "fused" : "samediff";
+        return new Result(type, ranOn, valLoss, tokensPerSecond, stepMs, peakKb, attentionMs, stepList, losses);
     }
 
     /**
