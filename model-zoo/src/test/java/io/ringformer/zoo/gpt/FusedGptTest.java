@@ -236,10 +236,12 @@ class FusedGptTest {
     /**
      * The probe of {@link #aStepAllocatesNothingOnceWarm}: the fewest bytes 50 warm steps allocate.
      *
-     * @param args the memory-efficient attention's chunk, or 0 for full attention
+     * @param args the memory-efficient attention's chunk, or 0 for full attention; optionally a block size T, which
+     *             makes the batch one sequence of T (a long-context probe by hand)
      */
     public static void main(String[] args) {
-        Case c = Case.of(new Gpt.Config(65, 32, 2, 4, 64, 0, PositionType.ROPE), 4, 10);
+        int length = args.length > 1 ? Integer.parseInt(args[1]) : 32;
+        Case c = Case.of(new Gpt.Config(65, length, 2, 4, 64, 0, PositionType.ROPE), args.length > 1 ? 1 : 4, 10);
         int chunk = Integer.parseInt(args[0]);
         FusedGpt fused = c.fused(chunk == 0 ? c.config() : chunked(c.config(), chunk), false, Kernels.best());
         float[] gradient = new float[c.flat().length];
