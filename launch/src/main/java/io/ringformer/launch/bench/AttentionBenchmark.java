@@ -144,17 +144,29 @@ public final class AttentionBenchmark implements Callable<Integer> {
                         "train.batch_size=" + batch * workers, "train.max_iters=" + contextSteps,
                         "eval.interval=" + contextSteps, "eval.iters=1", "checkpoint.interval=" + contextSteps,
                         "log.interval=1");
-                byType.computeIfAbsent(type, k -> new ArrayList<>())
-                        .add(run(settings, type, type + "-T" + t, sets, false));
+                Result result;
+                try {
+                    result = run(settings, type, type + "-T" + t, sets, false);
+                } catch (RunFailed e) {
+                    // the top of a sweep is where memory runs out: keep the sweep going, and say so in its cell
+                    System.out.println(e.getMessage());
+                    result = new Result(type, e.exitCode == 137 ? "killed" : "failed", Double.NaN, Double.NaN,
+                            Double.NaN, 0, Double.NaN, List.of(), List.of());
+                }
+                byType.computeIfAbsent(type, k -> new ArrayList<>()).add(result);
             }
         }
         System.out.printf("%n%-16s %-8s", "T", "backend");
         context.forEach(t -> System.out.printf("%22d", t));
         System.out.println();
         for (Map.Entry<String, List<Result>> entry : byType.entrySet()) {
-            System.out.printf("%-16s %-8s", entry.getKey(), entry.getValue().get(0).backend());
+            System.out.printf("%-16s %-8s", entry.getKey(), backendOf(entry.getValue()));
             for (Result r : entry.getValue()) {
-                System.out.printf(Locale.ROOT, "%11.0f ms %6.0f MB", r.stepMs(), r.peakRssKb() / 1024.0);
+                if (Double.isNaN(r.stepMs())) {
+                    System.out.printf("%22s", r.backend().equals("killed") ? "killed (memory?)" : "failed");
+                } else {
+                    System.out.printf(Locale.ROOT, "%11.0f ms %6.0f MB", r.stepMs(), r.peakRssKb() / 1024.0);
+                }
             }
             System.out.println();
         }
@@ -163,8 +175,18 @@ public final class AttentionBenchmark implements Callable<Integer> {
             XYChart chart = new XYChartBuilder().width(800).height(520).title(config.name() + ", batch " + batch
                     + ": " + what + " against T").xAxisTitle("T").yAxisTitle(what).build();
             for (Map.Entry<String, List<Result>> entry : byType.entrySet()) {
-                chart.addSeries(entry.getKey(), xs, entry.getValue().stream()
-                        .map(r -> what.startsWith("step") ? r.stepMs() : r.peakRssKb() / 1024.0).toList());
+                List<Double> x = new ArrayList<>();
+                List<Double> y = new ArrayList<>();
+                for (int i = 0; i < xs.size(); i++) {
+                    Result r = entry.getValue().get(i);
+                    if (!Double.isNaN(r.stepMs())) {                      // a run that failed has no point
+                        x.add(xs.get(i));
+                        y.add(what.startsWith("step") ? r.stepMs() : r.peakRssKb() / 1024.0);
+                    }
+                }
+                if (!x.isEmpty()) {
+                    chart.addSeries(entry.getKey(), x, y);
+                }
             }
             Path png = out.resolve("attention-context-" + (what.startsWith("step") ? "time" : "memory") + ".png");
             BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
@@ -203,7 +225,7 @@ public final class AttentionBenchmark implements Callable<Integer> {
             peakKb = Math.max(peakKb, sum);
         }
         if (process.exitValue() != 0) {
-            throw new InputException("the " + name + " run failed (exit " + process.exitValue() + "); see " + log);
+            throw new RunFailed(name, process.exitValue(), log);
         }
         List<Double> stepList = new ArrayList<>();
         List<Double> losses = new ArrayList<>();
@@ -269,6 +291,23 @@ public final class AttentionBenchmark implements Callable<Integer> {
         }
         millis.sort(null);
         return millis.get(millis.size() / 2);
+    }
+
+    /** The backend a type's runs used (the first run that finished says). */
+    private static String backendOf(List<Result> results) {
+        return results.stream().map(Result::backend).filter(b -> !b.equals("killed") && !b.equals("failed"))
+                .findFirst().orElse("-");
+    }
+
+    /** A training run that did not finish; the comparison stops on it, a long-context sweep notes it and goes on. */
+    static final class RunFailed extends InputException {
+        final int exitCode;
+
+        RunFailed(String name, int exitCode, Path log) {
+            super("the " + name + " run failed (exit " + exitCode + (exitCode == 137 ? ": killed, most likely out of "
+                    + "memory" : "") + "); see " + log);
+            this.exitCode = exitCode;
+        }
     }
 
     /** VmHWM of a live process, in kB (0 once it is gone). */
