@@ -39,7 +39,7 @@ import picocli.CommandLine.Option;
  * The attention lab's comparison: the config's model trained with each {@code attention.type} from the same seed
  * on the same data, one {@code ringformer train} process after another, by default all on the SameDiff backend (so
  * that the comparison is of the attention, not of the backend). With {@code --backend fused}, the types that have a
- * fused step ({@code full}, {@code memory_efficient}) train on it and the others on SameDiff, and the table says
+ * fused step ({@code full}, {@code memory_efficient}, {@code linear}) train on it and the others on SameDiff, and the table says
  * which ran where: the way to compare {@code memory_efficient} with {@code full} as they would really train.
  *
  * <p>Per type: val loss after N steps, the median tokens/s of the second half of the run, the peak RSS of the
@@ -58,9 +58,10 @@ public final class AttentionBenchmark implements Callable<Integer> {
     @Mixin
     ConfigOptions config;
 
-    @Option(names = "--types", split = ",", defaultValue = "full,sliding_window,block_sparse,simplicial,talking_heads",
+    @Option(names = "--types", split = ",",
+            defaultValue = "full,sliding_window,block_sparse,memory_efficient,simplicial,talking_heads",
             description = "Attention types to compare (default ${DEFAULT-VALUE}; linear holds on to native memory "
-                    + "step after step on SameDiff, see the README).")
+                    + "step after step on SameDiff, see the README: compare it with --backend fused).")
     List<String> types;
 
     @Option(names = "--steps", defaultValue = "1000", description = "Training steps per type (default ${DEFAULT-VALUE}).")

@@ -1,6 +1,8 @@
 package io.ringformer.zoo.attention;
 
 import io.ringformer.zoo.family.Settings;
+import io.ringformer.zoo.fused.FusedAttention;
+import io.ringformer.zoo.fused.FusedLinearAttention;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.factory.Nd4j;
@@ -40,6 +42,12 @@ public final class LinearAttention implements AttentionType, Attention {
     @Override
     public Attention configure(Settings config) {
         return this;
+    }
+
+    /** Run as a recurrence over a [dh, dh] state: {@link FusedLinearAttention}. */
+    @Override
+    public FusedAttention.Factory fused() {
+        return FusedLinearAttention::new;
     }
 
     @Override

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.attention.MemoryEfficientAttention;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.fused.Kernels;
@@ -68,6 +69,12 @@ class FusedBertTest {
         Bert.Config config = c.bert().config();
         check(c, new Bert.Config(config.vocabSize(), config.seqLen(), config.layers(), config.heads(), config.width(),
                 0, new MemoryEfficientAttention.Chunked(3)), BertTest.batch(), 0, 3, Kernels.best());
+    }
+
+    @Test
+    void linearAttentionOverPaddedKeysEqualsItsGraph() {
+        check(Case.of(new Bert.Config(BertTest.V, BertTest.T, 2, 3, 12, 0, AttentionTypes.named("linear")
+                .configure(null))), BertTest.batch(), 0, 3, Kernels.best());
     }
 
     @Test

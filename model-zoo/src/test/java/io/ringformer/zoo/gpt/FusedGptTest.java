@@ -3,6 +3,7 @@ package io.ringformer.zoo.gpt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.attention.MemoryEfficientAttention;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.fused.Kernels;
@@ -109,6 +110,14 @@ class FusedGptTest {
         check(full, chunked(full.config(), 3), Kernels.best());
     }
 
+    @ParameterizedTest
+    @EnumSource(value = PositionType.class, names = {"LEARNED", "ROPE"})
+    void linearAttentionEqualsItsGraphInLossAndEveryGradient(PositionType positions) {
+        Gpt.Config config = new Gpt.Config(11, 7, 2, 3, 12, 0, positions, true, AttentionTypes.named("linear")
+                .configure(null));
+        check(Case.of(config, 3, 14), Kernels.best());
+    }
+
     @Test
     void memoryEfficientAttentionEqualsItsOwnGraphWithBothKernelSets() {
         Case c = Case.of(chunked(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 2), 3, 13);
@@ -154,11 +163,15 @@ class FusedGptTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {0, 3})
+    @ValueSource(ints = {0, 3, -1})
     void attentionMapsEqualTheGraphs(int chunk) {
-        // chunk 0: full attention's saved probabilities; 3: memory-efficient's, recomputed chunk by chunk
-        Case c = Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 3, 11);
-        FusedGpt fused = c.fused(chunk == 0 ? c.config() : chunked(c.config(), chunk), false, Kernels.best());
+        // chunk 0: full attention's saved probabilities; 3: memory-efficient's, recomputed chunk by chunk;
+        // −1: linear attention's mixture weights
+        Case c = chunk < 0
+                ? Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.LEARNED, true,
+                        AttentionTypes.named("linear").configure(null)), 3, 11)
+                : Case.of(new Gpt.Config(11, 7, 2, 3, 12, 0, PositionType.ALIBI), 3, 11);
+        FusedGpt fused = c.fused(chunk <= 0 ? c.config() : chunked(c.config(), chunk), false, Kernels.best());
         fused.loss(c.tokens(), c.targets(), 0, c.sequences());
         int[][] tokens = new int[3][];
         int[][] targets = new int[3][];
