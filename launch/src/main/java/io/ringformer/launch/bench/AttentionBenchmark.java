@@ -118,9 +118,13 @@ public final class AttentionBenchmark implements Callable<Integer> {
         System.out.printf("%n%-16s %-8s %10s %10s %10s %12s %14s %16s%n", "attention.type", "backend", "val loss",
                 "tokens/s", "step ms", "peak RSS", "attention ms", "attention share");
         for (Result r : results) {
-            System.out.printf(Locale.ROOT, "%-16s %-8s %10.4f %,10.0f %10.1f %9.0f MB %14.1f %15.0f%%%n", r.type(),
-                    r.backend(), r.valLoss(), r.tokensPerSecond(), r.stepMs(), r.peakRssKb() / 1024.0,
-                    r.attentionMs(), 100 * r.attentionMs() / r.stepMs());
+            System.out.printf(Locale.ROOT, "%-16s %-8s %10.4f %,10.0f %10.1f %9.0f MB", r.type(), r.backend(),
+                    r.valLoss(), r.tokensPerSecond(), r.stepMs(), r.peakRssKb() / 1024.0);
+            if (r.backend().equals("samediff")) {
+                System.out.printf(Locale.ROOT, " %14.1f %15.0f%%%n", r.attentionMs(), 100 * r.attentionMs() / r.stepMs());
+            } else {
+                System.out.printf(" %14s %16s%n", "-", "-");   // the timing is of the graph: no share of a fused step
+            }
         }
         System.out.println("attention ms: every layer's attention core (q, k, v to values) forward and backward, "
                 + "timed alone on SameDiff at the run's shapes; its share of the step is an estimate (SameDiff's "
@@ -248,11 +252,11 @@ public final class AttentionBenchmark implements Callable<Integer> {
         double tokensPerSecond = steady.get(steady.size() / 2);
         TrainConfig run = TrainConfig.override(settings, sets);
         double stepMs = 1000.0 * run.getInt("train.batch_size") * run.getInt("model.block_size") / tokensPerSecond;
-        double attentionMs = timeAttention
-                ? attentionMillis(run, run.getInt("train.batch_size") / workers) * run.getInt("model.n_layer")
-                : Double.NaN;
         String ranOn = backend.equals("fused") && AttentionTypes.configured(run).fusedGap() == null
                 && run.getDouble("model.dropout") == 0 ? "fused" : "samediff";
+        double attentionMs = timeAttention && ranOn.equals("samediff")
+                ? attentionMillis(run, run.getInt("train.batch_size") / workers) * run.getInt("model.n_layer")
+                : Double.NaN;
         return new Result(type, ranOn, valLoss, tokensPerSecond, stepMs, peakKb, attentionMs, stepList, losses);
     }
 
