@@ -97,7 +97,9 @@ class AttentionTypesTest {
                 () -> AttentionTypes.named("flash"));
         assertTrue(e.getMessage().contains("'flash'") && e.getMessage().contains("sliding_window"), e.getMessage());
         assertEquals(null, AttentionTypes.full().fusedGap());
-        assertEquals("attention.type linear", linear().fusedGap());
+        assertEquals(null, linear().fusedGap());
+        assertEquals(null, memoryEfficient(8).fusedGap());
+        assertEquals("attention.type sliding_window", window(3, 0).fusedGap());
     }
 
     @Test
