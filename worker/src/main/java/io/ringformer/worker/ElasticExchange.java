@@ -8,13 +8,17 @@ import io.ringformer.worker.exchange.FrameMac;
 import io.ringformer.worker.exchange.GenerationChangedException;
 import io.ringformer.worker.exchange.GradientExchange;
 import io.ringformer.worker.exchange.RingAllReduce;
+import io.ringformer.worker.exchange.SharedMemoryAllReduce;
 import io.ringformer.worker.exchange.Wire;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * The gradient exchange of a worker whose job may gain and lose members: one {@link RingAllReduce} per
- * generation, re-formed whenever the coordinator writes a new one. This is where ringformer's elastic protocol
+ * The gradient exchange of a worker whose job may gain and lose members: one all-reduce per generation, re-formed
+ * whenever the coordinator writes a new one. It is a {@link SharedMemoryAllReduce} when every member uses this
+ * host's shared media driver (their endpoints are all IPC) and {@code exchange.transport} allows it, else a
+ * {@link RingAllReduce} over Aeron; both give up the same way when the generation changes. This is where ringformer's elastic protocol
  * runs; here it is, once, step by step.
  *
  * <ol>
@@ -73,7 +77,9 @@ public final class ElasticExchange implements GradientExchange {
     private volatile long newest;
     private String failure;
     private Generation generation;
-    private RingAllReduce ring;
+    private final Path sharedMemory;
+    private final String transport;
+    private GradientExchange ring;                // this generation's all-reduce: the Aeron ring or shared memory
     private ExclusivePublication publication;     // to the right neighbour, kept while it stays there
     private String publicationEndpoint;
     private long firstGeneration;
@@ -81,9 +87,15 @@ public final class ElasticExchange implements GradientExchange {
     /**
      * @param mac                the code every frame carries, keyed from the job token ({@link FrameMac#ofToken})
      * @param admissionTimeoutMs the longest wait for a generation that names this worker
+     * @param sharedMemory       where shared-memory all-reduces keep their files (inside the shared media driver's
+     *                           directory, whose owner deletes it), or null when this worker has a driver of its own
+     * @param transport          {@code exchange.transport}: auto, ring or shm
      */
     public ElasticExchange(Aeron aeron, RingAllReduce.Inbox inbox, String job, String workerId, long timeoutMs,
-                           Wire wire, FrameMac mac, long admissionTimeoutMs, Consumer<String> log) {
+                           Wire wire, FrameMac mac, long admissionTimeoutMs, Path sharedMemory, String transport,
+                           Consumer<String> log) {
+        this.sharedMemory = sharedMemory;
+        this.transport = transport;
         this.mac = mac;
         this.aeron = aeron;
         this.inbox = inbox;
@@ -164,18 +176,41 @@ public final class ElasticExchange implements GradientExchange {
         if (ring != null) {
             ring.close();
         }
+        ring = null;
         int rank = next.rankOf(workerId);
-        RingAllReduce.Config config = new RingAllReduce.Config(job, next.number(), rank, next.worldSize(),
-                next.endpoints(), timeoutMs, wire, mac);
-        ring = new RingAllReduce(aeron, inbox, config, this::newestGeneration,
-                next.worldSize() == 1 ? null : publicationTo(next.endpoint((rank + 1) % next.worldSize())));
+        boolean shared = sharedMemoryServes(next);
+        if (shared) {
+            ring = new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(sharedMemory, job, next.number(), rank,
+                    next.worldSize(), next.endpoints(), timeoutMs, SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS),
+                    this::newestGeneration);
+        } else {
+            RingAllReduce.Config config = new RingAllReduce.Config(job, next.number(), rank, next.worldSize(),
+                    next.endpoints(), timeoutMs, wire, mac);
+            ring = new RingAllReduce(aeron, inbox, config, this::newestGeneration,
+                    next.worldSize() == 1 ? null : publicationTo(next.endpoint((rank + 1) % next.worldSize())));
+        }
         if (generation == null) {
             firstGeneration = next.number();
         }
         generation = next;
         log.accept("worker " + workerId + ": rank " + rank + " of " + next.worldSize() + " in generation "
-                + next.number());
+                + next.number() + (next.worldSize() > 1 ? shared ? ", shared memory" : ", Aeron ring" : ""));
         return next;
+    }
+
+    /**
+     * Whether this generation's all-reduce runs in shared memory: every member publishes an IPC endpoint, so all use
+     * one media driver, which is this worker's shared one, on this host. {@code exchange.transport: shm} insists.
+     */
+    private boolean sharedMemoryServes(Generation next) {
+        boolean oneHost = sharedMemory != null && next.worldSize() > 1
+                && next.endpoints().stream().allMatch(e -> e.startsWith("aeron:ipc"));
+        if ("shm".equals(transport) && !oneHost && next.worldSize() > 1) {
+            throw new IllegalStateException("exchange.transport is shm but the members of generation " + next.number()
+                    + " do not all share this host's media driver (endpoints " + next.endpoints() + "); use "
+                    + "exchange.transport auto or ring, or run every worker with the same --aeron-dir");
+        }
+        return oneHost && !"ring".equals(transport);
     }
 
     /**
@@ -229,7 +264,7 @@ public final class ElasticExchange implements GradientExchange {
         ring().allReduceExact(buffer, step);
     }
 
-    private RingAllReduce ring() {
+    private GradientExchange ring() {
         if (ring == null) {
             throw new IllegalStateException("worker " + workerId + " has no ring before its first generation");
         }

@@ -115,7 +115,9 @@ public final class Worker {
                 options.device(), WorkerInfo.State.JOINING, spec.jobToken());
         try (ElasticExchange exchange = new ElasticExchange(aeron, inbox, options.job(), options.id(),
                 config.getInt("exchange.timeout_ms"), wire, FrameMac.ofToken(spec.jobToken()),
-                options.rendezvousTimeoutMs(), log);
+                options.rendezvousTimeoutMs(),
+                options.aeronDirectory() == null ? null : Path.of(options.aeronDirectory(), "exchange"),
+                config.getString("exchange.transport"), log);
              WorkerSession session = new WorkerSession(client, layout, options.id(), info, exchange::onGeneration)) {
             TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout), reporter,
                     exchange, spec.configSha256());

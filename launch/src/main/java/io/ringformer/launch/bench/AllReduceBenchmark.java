@@ -3,6 +3,8 @@ package io.ringformer.launch.bench;
 import io.ringformer.launch.ChildJvm;
 import io.ringformer.worker.exchange.MediaDriverHost;
 import io.ringformer.worker.exchange.FrameMac;
+import io.ringformer.worker.exchange.GradientExchange;
+import io.ringformer.worker.exchange.SharedMemoryAllReduce;
 import io.ringformer.worker.exchange.RingAllReduce;
 import io.ringformer.worker.exchange.Wire;
 import io.aeron.Aeron;
@@ -37,8 +39,11 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     int iterations;
     @Option(names = "--warmup", defaultValue = "5", description = "Untimed all-reduces (default ${DEFAULT-VALUE}).")
     int warmup;
-    @Option(names = "--transport", defaultValue = "ipc", description = "ipc or udp (default ${DEFAULT-VALUE}).")
-    String transport;
+    @Option(names = "--transport", defaultValue = "shm,ipc", split = ",",
+            description = "Comma-separated, each measured in turn: shm (a mapped file), ipc (the Aeron ring through "
+                    + "one media driver), udp (the ring over loopback), auto (what a job on one host uses: shm) "
+                    + "(default ${DEFAULT-VALUE}).")
+    List<String> transports;
     @Option(names = "--wire", defaultValue = "fp32", description = "fp32, bf16 or fp16 (default ${DEFAULT-VALUE}).")
     String wire;
     @Option(names = "--mac", defaultValue = "on",
@@ -51,6 +56,21 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         if (workers < 2 || floats < 1 || iterations < 1) {
             throw new io.ringformer.protocol.InputException("need --workers ≥ 2, --floats ≥ 1 and --iterations ≥ 1");
         }
+        for (String transport : transports) {
+            if (!List.of("shm", "ipc", "udp", "auto").contains(transport)) {
+                throw new io.ringformer.protocol.InputException("--transport " + transport
+                        + " is not one of shm, ipc, udp, auto");
+            }
+        }
+        for (String transport : transports) {
+            if (measure(transport.equals("auto") ? "shm" : transport) != 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+
+    private int measure(String transport) throws Exception {
         Path meeting = Files.createTempDirectory("ringformer-allreduce-");
         List<Process> ranks = new ArrayList<>();
         try (MediaDriverHost driver = MediaDriverHost.start()) {
@@ -74,9 +94,11 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             double[] millis = Arrays.stream(Files.readString(meeting.resolve("rank-0.times")).trim().split(","))
                     .mapToDouble(Double::parseDouble).sorted().toArray();
             double median = millis[millis.length / 2];
-            System.out.printf("all-reduce of %,d floats among %d processes (%s, wire %s, MAC %s): median %.1f ms "
+            String how = transport.equals("shm") ? "shm: a mapped file, fp32, no frames"
+                    : transport + ", wire " + wire + ", MAC " + mac;
+            System.out.printf("all-reduce of %,d floats among %d processes (%s): median %.1f ms "
                             + "(p10 %.1f, p90 %.1f) over %d; %.2f GB/s of buffer; sums exact on every rank%n",
-                    floats, workers, transport, wire, mac, median, millis[millis.length / 10],
+                    floats, workers, how, median, millis[millis.length / 10],
                     millis[Math.min(millis.length - 1, millis.length * 9 / 10)], millis.length,
                     floats * 4.0 / (median / 1000.0) / 1e9);
             return 0;
@@ -115,9 +137,11 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 for (int r = 0; r < workers; r++) {
                     endpoints.add(await(meeting.resolve("rank-" + r + ".endpoint")));
                 }
-                RingAllReduce.Config config = new RingAllReduce.Config("bench", 1, rank, workers, endpoints, 30_000,
-                        Wire.parse(wire), mac.equals("on") ? FrameMac.ofToken("bench") : null);
-                try (RingAllReduce ring = new RingAllReduce(aeron, inbox, config)) {
+                try (GradientExchange ring = transport.equals("shm")
+                        ? new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(Path.of(aeronDirectory, "exchange"),
+                                "bench", 1, rank, workers, endpoints, 30_000, SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS), () -> 1)
+                        : new RingAllReduce(aeron, inbox, new RingAllReduce.Config("bench", 1, rank, workers, endpoints,
+                                30_000, Wire.parse(wire), mac.equals("on") ? FrameMac.ofToken("bench") : null))) {
                     float[] buffer = new float[floats];
                     List<Double> times = new ArrayList<>();
                     for (int i = 0; i < warmup + iterations; i++) {

@@ -1,0 +1,201 @@
+package io.ringformer.worker.exchange;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The shared-memory all-reduce on a real mapped file in /dev/shm, each rank in its own thread with its own mapping
+ * (processes meet the same way; `bench allreduce --transport shm` and every `train --workers N` job run it across
+ * processes). Sums are checked bit for bit against the rank-order sum the class promises.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class SharedMemoryAllReduceTest {
+
+    private static final long TIMEOUT_MS = 60_000;
+
+    private Path directory;
+    private ExecutorService pool;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        directory = Files.createTempDirectory(Path.of("/dev/shm"), "ringformer-shm-test-");
+        pool = Executors.newCachedThreadPool();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        pool.shutdownNow();
+        try (var files = Files.list(directory)) {
+            for (Path p : files.toList()) {
+                Files.delete(p);
+            }
+        }
+        Files.delete(directory);
+    }
+
+    private SharedMemoryAllReduce.Config config(int rank, int world, long generation, long timeoutMs, int slotFloats) {
+        List<String> endpoints = IntStream.range(0, world).mapToObj(r -> "aeron:ipc?alias=inbox-" + (100 + r)).toList();
+        return new SharedMemoryAllReduce.Config(directory, "job-a", generation, rank, world, endpoints, timeoutMs,
+                slotFloats);
+    }
+
+    /** Slots of 64 values force several rounds per call; 16M is the default (one round for all these sizes). */
+    @ParameterizedTest
+    @CsvSource({"2, 64", "3, 64", "2, 16777216", "3, 16777216"})
+    void everyRankGetsTheRankOrderSumBitForBitOverConsecutiveCalls(int world, int slotFloats) throws Exception {
+        int[] sizes = {0, 1, 5, 64, 65, 1000, 300_001};
+        float[][][] inputs = new float[world][sizes.length][];
+        Random random = new Random(7);
+        for (int r = 0; r < world; r++) {
+            for (int s = 0; s < sizes.length; s++) {
+                inputs[r][s] = new float[sizes[s]];
+                for (int i = 0; i < sizes[s]; i++) {
+                    inputs[r][s][i] = (float) (random.nextGaussian() * Math.pow(10, random.nextInt(7) - 3));
+                }
+            }
+        }
+        List<Future<float[][]>> ranks = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            int rank = r;
+            ranks.add(pool.submit(() -> {
+                try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(
+                        config(rank, world, 1, TIMEOUT_MS, slotFloats), () -> 1)) {
+                    float[][] out = new float[sizes.length][];
+                    for (int s = 0; s < sizes.length; s++) {
+                        out[s] = inputs[rank][s].clone();
+                        exchange.allReduce(out[s], s);
+                    }
+                    return out;
+                }
+            }));
+        }
+        List<float[][]> results = new ArrayList<>();
+        for (Future<float[][]> f : ranks) {
+            results.add(f.get());
+        }
+        for (int s = 0; s < sizes.length; s++) {
+            float[] expected = new float[sizes[s]];
+            for (int i = 0; i < sizes[s]; i++) {
+                float acc = inputs[0][s][i];
+                for (int r = 1; r < world; r++) {
+                    acc += inputs[r][s][i];
+                }
+                expected[i] = acc;
+            }
+            for (int r = 0; r < world; r++) {
+                assertArrayEquals(expected, results.get(r)[s], "rank " + r + ", size " + sizes[s]);
+            }
+        }
+        assertFalse(Files.exists(config(0, world, 1, TIMEOUT_MS, slotFloats).file()), "rank 0 deletes the file");
+    }
+
+    @Test
+    void aNewerGenerationReleasesARankWaitingForItsPeers() throws Exception {
+        AtomicLong newest = new AtomicLong(4);
+        Future<Throwable> waiting = pool.submit(() -> {
+            try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(config(0, 2, 4, TIMEOUT_MS, 64), newest::get)) {
+                exchange.allReduce(new float[10], 3);
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        });
+        Thread.sleep(300);
+        assertFalse(waiting.isDone(), "rank 0 waits for rank 1's contribution");
+        newest.set(5);
+        GenerationChangedException e = assertInstanceOf(GenerationChangedException.class, waiting.get(),
+                "a newer generation, not the 60 s timeout, ends the wait");
+        assertEquals(4, e.generation());
+        assertEquals(5, e.newest());
+    }
+
+    @Test
+    void aRankWhoseRankZeroNeverCameGivesUpOnTheNextGeneration() throws Exception {
+        AtomicLong newest = new AtomicLong(2);
+        Future<Throwable> joining = pool.submit(() -> {
+            try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(config(1, 2, 2, TIMEOUT_MS, 64), newest::get)) {
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        });
+        Thread.sleep(300);
+        assertFalse(joining.isDone(), "rank 1 waits for rank 0's file");
+        newest.set(3);
+        assertInstanceOf(GenerationChangedException.class, joining.get());
+    }
+
+    @Test
+    void aPeerThatNeverContributesEndsTheCallAtTheTimeoutNamingWhatWasAwaited() {
+        try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(config(0, 3, 1, 300, 64), () -> 1)) {
+            ExchangeTimeoutException e = assertThrows(ExchangeTimeoutException.class,
+                    () -> exchange.allReduce(new float[5], 9));
+            assertEquals(9, e.step());
+            assertTrue(e.getMessage().contains("contributions (rank 1)"), e.getMessage());
+        }
+    }
+
+    @Test
+    void ranksAtDifferentStepsAreRefusedRatherThanSummed() throws Exception {
+        List<Future<Throwable>> ranks = new ArrayList<>();
+        for (int r = 0; r < 2; r++) {
+            int rank = r;
+            ranks.add(pool.submit(() -> {
+                try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(config(rank, 2, 1, TIMEOUT_MS, 64), () -> 1)) {
+                    exchange.allReduce(new float[8], 10 + rank);
+                    return null;
+                } catch (Throwable t) {
+                    return t;
+                }
+            }));
+        }
+        for (Future<Throwable> f : ranks) {
+            Throwable t = f.get();
+            assertInstanceOf(IllegalStateException.class, t);
+            assertTrue(t.getMessage().contains("out of step"), t.getMessage());
+        }
+    }
+
+    @Test
+    void aFileThatIsNotThisGenerationsIsRefusedWithTheFix() throws Exception {
+        Path file = config(1, 2, 1, TIMEOUT_MS, 64).file();
+        Files.write(file, new byte[8192]);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> new SharedMemoryAllReduce(config(1, 2, 1, TIMEOUT_MS, 64), () -> 1));
+        assertTrue(e.getMessage().contains("is not this generation's") && e.getMessage().contains("delete it"),
+                e.getMessage());
+    }
+
+    @Test
+    void theFileIsNamedByJobGenerationAndMembersSoAnotherIncarnationNeverMeetsIt() {
+        Path a = config(0, 2, 1, TIMEOUT_MS, 64).file();
+        assertEquals(a, config(1, 2, 1, TIMEOUT_MS, 64).file(), "every rank of a generation names the same file");
+        assertTrue(!a.equals(config(0, 2, 2, TIMEOUT_MS, 64).file()));
+        SharedMemoryAllReduce.Config otherMembers = new SharedMemoryAllReduce.Config(directory, "job-a", 1, 0, 2,
+                List.of("aeron:ipc?alias=inbox-7", "aeron:ipc?alias=inbox-8"), TIMEOUT_MS, 64);
+        assertTrue(!a.equals(otherMembers.file()));
+    }
+}
