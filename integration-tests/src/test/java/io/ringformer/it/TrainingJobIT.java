@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * {@code ringformer train --workers N}: real worker JVMs meeting through an embedded ZooKeeper and all-reducing
@@ -29,12 +29,13 @@ class TrainingJobIT {
         return train(out, workers, "fused");
     }
 
-    static String[] train(Path out, int workers, String backend) {
-        return new String[] {"train", "--config", "../configs/gpt-char-tiny.yaml", "--workers", "" + workers,
+    static String[] train(Path out, int workers, String backend, String... more) {
+        String[] args = {"train", "--config", "../configs/gpt-char-tiny.yaml", "--workers", "" + workers,
                 "--out", out.toString(), "--sample", "0", "--set", "data.path=" + Cli.mobyDick(),
                 "--set", "model.backend=" + backend,
                 "--set", "train.max_iters=" + STEPS, "--set", "train.batch_size=12", "--set", "checkpoint.interval=" + STEPS,
                 "--set", "eval.interval=" + STEPS, "--set", "eval.iters=2"};
+        return java.util.stream.Stream.concat(Arrays.stream(args), Arrays.stream(more)).toArray(String[]::new);
     }
 
     static float[] finalParameters(Path run) {
@@ -55,16 +56,20 @@ class TrainingJobIT {
         return max;
     }
 
+    /** Each backend with one transport: the fused one sums in shared memory, the SameDiff one over the Aeron ring (IPC). */
     @ParameterizedTest
-    @ValueSource(strings = {"fused", "samediff"})
+    @CsvSource({"fused, auto, shared memory", "samediff, ring, Aeron ring"})
     @Timeout(900)
-    void twoAndThreeWorkersEndWithTheParametersOfOneProcess(String backend, @TempDir Path dir) throws Exception {
+    void twoAndThreeWorkersEndWithTheParametersOfOneProcess(String backend, String transport, String says,
+                                                            @TempDir Path dir) throws Exception {
         String oneLog = Cli.run(dir.resolve("one.log"), 0, 300, train(dir.resolve("one"), 1, backend));
         assertTrue(oneLog.contains("model backend: " + backend), oneLog);
         float[] one = finalParameters(dir.resolve("one"));
         for (int workers : new int[] {2, 3}) {
             Path run = dir.resolve("workers-" + workers);
-            Cli.run(dir.resolve(workers + ".log"), 0, 300, train(run, workers, backend));
+            String log = Cli.run(dir.resolve(workers + ".log"), 0, 300, train(run, workers, backend, "--set",
+                    "exchange.transport=" + transport));
+            assertTrue(log.contains("rank 0 of " + workers + " in generation 1, " + says), log);
             double difference = maxDifference(one, finalParameters(run));
             System.out.printf("%s, %d workers vs one process after %d steps: max |Δθ| = %.3g%n", backend, workers,
                     STEPS, difference);
@@ -78,7 +83,7 @@ class TrainingJobIT {
         Set<String> shmBefore = sharedMemory();
         Path run = dir.resolve("run");
         String out = Cli.run(dir.resolve("train.log"), 0, 300, train(run, 2));
-        assertTrue(out.contains("rank 0 of 2") && out.contains("rank 1 of 2"), out);
+        assertTrue(out.contains("rank 0 of 2 in generation 1, shared memory") && out.contains("rank 1 of 2"), out);
         assertTrue(out.contains("checkpoint " + run.resolve("checkpoints")), out);
         String text = Cli.run(dir.resolve("generate.log"), 0, 120, "generate", "--checkpoint", run.toString(),
                 "--prompt", "The whale", "--tokens", "50", "--seed", "5");
