@@ -49,9 +49,13 @@ import org.nd4j.linalg.api.buffer.DataType;
  */
 public final class Trainer {
 
-    /** What one step did. {@code loss} is the global mean before the update; {@code gradNorm} is pre-clip. */
+    /**
+     * What one step did. {@code loss} is the global mean before the update; {@code gradNorm} is pre-clip;
+     * {@code exchangeMillis} is the part of {@code millis} spent in the all-reduce (waiting for the slowest rank
+     * included).
+     */
     public record StepResult(long step, double loss, double gradNorm, double lr, boolean applied, double lossScale,
-                             double millis, boolean stop) {}
+                             double millis, double exchangeMillis, boolean stop) {}
 
     /** Everything a checkpoint must hold to continue bit-identically. */
     public record State(long step, float[] params, float[] firstMoment, float[] secondMoment, long optimizerSteps,
@@ -216,7 +220,9 @@ public final class Trainer {
                     (float) (weight * lossScale), buffer);
             buffer[size] += (float) (weight * loss);
         }
+        long exchangeStarted = System.nanoTime();
         exchange.allReduce(buffer, step);
+        double exchangeMillis = (System.nanoTime() - exchangeStarted) / 1e6;
         double loss = buffer[size];
         boolean stop = buffer[size + 1] > 0;
         // Two passes over the summed gradient: its norm (not finite if any value is: an fp16 overflow), then AdamW
@@ -231,7 +237,8 @@ public final class Trainer {
         } else {
             norm = Double.NaN;
         }
-        return new StepResult(step++, loss, norm, lr, finite, lossScale, (System.nanoTime() - started) / 1e6, stop);
+        return new StepResult(step++, loss, norm, lr, finite, lossScale, (System.nanoTime() - started) / 1e6,
+                exchangeMillis, stop);
     }
 
     /**

@@ -285,7 +285,8 @@ public final class TrainingRun {
                         if (leader) {
                             metrics.record(Map.of("step", done, "lr", r.lr(), "loss", r.loss(), "grad_norm",
                                     r.gradNorm(), throughputKey, Math.round(itemsPerSecond), "applied",
-                                    r.applied()));
+                                    r.applied(), "step_ms", round3(r.millis()), "exchange_ms",
+                                    round3(r.exchangeMillis())));
                         }
                         listener.stepped(r, itemsPerSecond);
                     }
@@ -370,5 +371,9 @@ public final class TrainingRun {
             throw new CheckpointException("cannot read the checkpoint's " + file.getFileName() + ": "
                     + e.getMessage());
         }
+    }
+
+    private static double round3(double millis) {
+        return Math.round(millis * 1000) / 1000.0;
     }
 }
