@@ -67,16 +67,25 @@ public final class TrainedModel {
     public Model model() {
         if (model == null) {
             Model built = config.family().build(config, artifact, 0, false, MixedPrecision.FP32);
-            FlatParameters layout = FlatParameters.of(built.parameters(), built.parameterNames(), name -> false);
-            if (layout.size() != checkpoint.state().params().length) {
-                throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
-                        + checkpoint.state().params().length + " parameters, but the model its config.yaml "
-                        + "describes has " + layout.size());
-            }
-            layout.write(checkpoint.state().params(), built.graph());
+            layout(built).write(checkpoint.state().params(), built.graph());
             model = built;
         }
         return model;
+    }
+
+    /** Where each parameter sits in the checkpoint's flat vector (no graph is built). */
+    public FlatParameters layout() {
+        return layout(model != null ? model : config.family().build(config, artifact, 0, false, MixedPrecision.FP32));
+    }
+
+    private FlatParameters layout(Model built) {
+        FlatParameters layout = FlatParameters.of(built.parameters(), built.parameterNames(), name -> false);
+        if (layout.size() != checkpoint.state().params().length) {
+            throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
+                    + checkpoint.state().params().length + " parameters, but the model its config.yaml "
+                    + "describes has " + layout.size());
+        }
+        return layout;
     }
 
     /** Whether {@link #generate} can continue text with this model (a GPT; a BERT fills masks instead). */

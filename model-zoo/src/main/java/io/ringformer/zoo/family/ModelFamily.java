@@ -72,4 +72,16 @@ public interface ModelFamily {
 
     /** One row of a batch and the tokens at its positions. */
     record TextRow(Batch batch, List<String> labels) {}
+
+    /**
+     * How a trained model of this family leaves ringformer for another framework ({@code ringformer export}): the
+     * names its parameters take there and the config.json that describes it.
+     *
+     * @throws IllegalArgumentException when this family, or this config of it, has no such form; the message names
+     *                                  the key that prevents it
+     */
+    default Export export(Settings config, Artifact artifact) {
+        throw new IllegalArgumentException("a " + name() + " model cannot be exported yet: only gpt models are "
+                + "(to the Hugging Face GPT-2 layout)");
+    }
 }

@@ -9,6 +9,7 @@ import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.ConfigKey;
 import io.ringformer.zoo.family.ConfigKey.Type;
 import io.ringformer.zoo.family.DataSource;
+import io.ringformer.zoo.family.Export;
 import io.ringformer.zoo.family.Model;
 import io.ringformer.zoo.family.ModelFamily;
 import io.ringformer.zoo.family.Settings;
@@ -20,7 +21,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Optional;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -72,6 +75,72 @@ public final class GptFamily implements ModelFamily {
                 PositionType.parse(config.getString("model.positions")), config.getBoolean("model.tie_embeddings"),
                 AttentionTypes.configured(config),
                 Gpt.Init.valueOf(config.getString("model.init").toUpperCase(Locale.ROOT)));
+    }
+
+    /**
+     * Hugging Face's GPT2LMHeadModel names (which nanoGPT's {@code from_pretrained} reads too). Its Conv1D weights
+     * are [in, out] like ours, so nothing is transposed; q, k and v sit side by side in {@code c_attn} with the heads
+     * contiguous inside each, as here. GELU is the exact one ({@code "gelu"}, not GPT-2's tanh {@code "gelu_new"}),
+     * and LayerNorm's ε is what ringformer uses (the graph adds none, the fused step 1e-12; PyTorch's default 1e-5
+     * moved a tiny model's logits by 2.4e-5). Only learned positions and full attention have a GPT-2 form.
+     */
+    @Override
+    public Export export(Settings config, Artifact artifact) {
+        if (!config.getString("model.positions").equals("learned")) {
+            throw new IllegalArgumentException("GPT-2's layout has learned positions only; this model uses "
+                    + "model.positions " + config.getString("model.positions"));
+        }
+        if (!config.getString("attention.type").equals("full")) {
+            throw new IllegalArgumentException("GPT-2's layout has full attention only; this model uses "
+                    + "attention.type " + config.getString("attention.type"));
+        }
+        Gpt.Config shape = modelConfig(config, artifact.outputSize());
+        Map<String, String> names = new LinkedHashMap<>();
+        names.put("wte", "transformer.wte.weight");                                          // [V, d]
+        names.put("wpe", "transformer.wpe.weight");                                          // [T, d]
+        for (int layer = 0; layer < shape.layers(); layer++) {
+            String ours = "h" + layer + "/";
+            String theirs = "transformer.h." + layer + ".";
+            names.put(ours + "ln_1/gain", theirs + "ln_1.weight");
+            names.put(ours + "ln_1/bias", theirs + "ln_1.bias");
+            names.put(ours + "attn/w_qkv", theirs + "attn.c_attn.weight");                  // [d, 3d]
+            names.put(ours + "attn/b_qkv", theirs + "attn.c_attn.bias");
+            names.put(ours + "attn/w_out", theirs + "attn.c_proj.weight");                  // [d, d]
+            names.put(ours + "attn/b_out", theirs + "attn.c_proj.bias");
+            names.put(ours + "ln_2/gain", theirs + "ln_2.weight");
+            names.put(ours + "ln_2/bias", theirs + "ln_2.bias");
+            names.put(ours + "mlp/w_fc", theirs + "mlp.c_fc.weight");                        // [d, 4d]
+            names.put(ours + "mlp/b_fc", theirs + "mlp.c_fc.bias");
+            names.put(ours + "mlp/w_proj", theirs + "mlp.c_proj.weight");                    // [4d, d]
+            names.put(ours + "mlp/b_proj", theirs + "mlp.c_proj.bias");
+        }
+        names.put("ln_f/gain", "transformer.ln_f.weight");
+        names.put("ln_f/bias", "transformer.ln_f.bias");
+        if (!shape.tiedHead()) {
+            names.put("lm_head", "lm_head.weight");                                          // [V, d]
+        }
+        String json = String.format(Locale.ROOT, """
+                {
+                  "architectures": ["GPT2LMHeadModel"],
+                  "model_type": "gpt2",
+                  "vocab_size": %d,
+                  "n_positions": %d,
+                  "n_ctx": %d,
+                  "n_embd": %d,
+                  "n_layer": %d,
+                  "n_head": %d,
+                  "n_inner": %d,
+                  "activation_function": "gelu",
+                  "layer_norm_epsilon": 1e-12,
+                  "tie_word_embeddings": %b,
+                  "resid_pdrop": 0.0,
+                  "embd_pdrop": 0.0,
+                  "attn_pdrop": 0.0,
+                  "torch_dtype": "float32"
+                }
+                """, shape.vocabSize(), shape.blockSize(), shape.blockSize(), shape.width(), shape.layers(),
+                shape.heads(), 4 * shape.width(), shape.tiedHead());
+        return new Export("Hugging Face GPT2LMHeadModel", names, json);
     }
 
     @Override
