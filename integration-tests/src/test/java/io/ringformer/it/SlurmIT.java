@@ -73,19 +73,6 @@ class SlurmIT {
                 .map(c -> c.contains(dir.toString())).orElse(false)), "a daemon or worker of the test is still running");
     }
 
-    @Test
-    void itsDryRunPrintsTheCommandsItWouldRun() throws Exception {
-        Process dry = new ProcessBuilder("launch/slurm.sbatch", "--dry-run", "configs/gpt-char-tiny.yaml", "--set",
-                "train.max_iters=5").directory(ROOT.toFile()).redirectErrorStream(true).start();
-        String out = new String(dry.getInputStream().readAllBytes());
-        assertEquals(0, dry.waitFor(), out);
-        assertTrue(out.contains("ringformer zookeeper --port 0 --bind 127.0.0.1"), out);
-        assertTrue(out.contains("ringformer coordinator --job slurm-dry-run --config " + ROOT.resolve("configs/gpt-char-tiny.yaml")
-                + " --set train.max_iters=5 --min-workers 1 --max-workers 2"), out);
-        assertTrue(out.contains("srun --ntasks 2") && out.contains("worker --zk 127.0.0.1:<port> --job 'slurm-dry-run'"
-                + " --id task-$SLURM_PROCID --bind 127.0.0.1"), out);
-    }
-
     /** Writes slurm.conf into {@code dir} and starts munged, slurmctld and slurmd; returns the config's path. */
     private static Path configure(Path dir, List<Process> daemons) throws Exception {
         String host = InetAddress.getLocalHost().getHostName().split("\\.")[0];

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Another {@code ringformer} process on this machine, with this JVM's classpath and the flags every role needs:
@@ -35,6 +36,12 @@ public final class ChildJvm {
      * that is a network namespace).
      */
     public static Process start(List<String> prefix, List<String> arguments, String heap, Path log, Path directory) {
+        return start(prefix, arguments, heap, log, directory, Map.of());
+    }
+
+    /** As above, with {@code environment} added to the child's (e.g. CUDA_VISIBLE_DEVICES). */
+    public static Process start(List<String> prefix, List<String> arguments, String heap, Path log, Path directory,
+                                Map<String, String> environment) {
         List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx" + heap);
@@ -56,6 +63,7 @@ public final class ChildJvm {
         }
         builder.environment().put("OMP_NUM_THREADS", "1");
         builder.environment().put("OPENBLAS_NUM_THREADS", "1");
+        builder.environment().putAll(environment);
         // ZooKeeper credentials (--zk-auth) travel in the environment, never on a command line ps shows
         ZkAuth.configured().ifPresent(auth -> builder.environment().put(ZkAuth.ENVIRONMENT, auth.secret()));
         if (log == null) {

@@ -44,8 +44,17 @@ final class LocalCluster {
     private static final long POLL_MS = 50;            // child processes: a dead one is seen within this
     private static final int POLLS_PER_STATUS_READ = 10; // ZooKeeper, read less often: the workers' CPU is scarce
 
-    /** How to run the job: {@code workers} at the start, restarts allowed, standby coordinators. */
-    record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force) {}
+    /**
+     * How to run the job: {@code workers} at the start, restarts allowed, standby coordinators, and the GPU of each
+     * worker (empty: CPU workers).
+     */
+    record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force,
+                List<String> devices) {
+
+        Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force) {
+            this(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force, List.of());
+        }
+    }
 
     private final TrainConfig config;
     private final Path runDirectory;
@@ -132,7 +141,13 @@ final class LocalCluster {
                 arguments.add("--force");
             }
         }
-        Process process = ChildJvm.start(arguments, "4g", null);
+        Map<String, String> environment = Map.of();
+        if (!plan.devices().isEmpty()) {      // a restarted worker (w01-r1) keeps its slot's GPU
+            String gpu = plan.devices().get(Integer.parseInt(id.replaceFirst("-r\\d+$", "").substring(1)));
+            arguments.addAll(List.of("--device", "cuda:" + gpu));
+            environment = Map.of("CUDA_VISIBLE_DEVICES", gpu);
+        }
+        Process process = ChildJvm.start(List.of(), arguments, "4g", null, null, environment);
         running.put(id, process);
         all.add(process);
     }

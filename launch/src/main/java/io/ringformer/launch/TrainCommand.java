@@ -7,6 +7,7 @@ import io.ringformer.worker.TrainedModel;
 import io.ringformer.worker.TrainingRun;
 import io.ringformer.worker.exchange.LocalExchange;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -53,6 +54,11 @@ public final class TrainCommand implements Callable<Integer> {
                     + "${DEFAULT-VALUE}).")
     int standbyCoordinators;
 
+    @Option(names = "--devices", split = ",", paramLabel = "GPU",
+            description = "With --workers: one GPU per worker, in order (e.g. 0,1,2,3): worker i sees only its own "
+                    + "(CUDA_VISIBLE_DEVICES) and registers as cuda:<GPU>. launch/multi-gpu.sh passes it.")
+    List<String> devices = List.of();
+
     @Option(names = "--sample", defaultValue = "300", paramLabel = "N",
             description = "Characters to sample at the end, for a model that generates text (default "
                     + "${DEFAULT-VALUE}; 0 for none).")
@@ -74,6 +80,10 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (workers > 1) {
             TrainingRun.checkInputs(settings, workers);   // data and memory, before any process starts
+            if (!devices.isEmpty() && devices.size() != workers) {
+                throw new UsageException("--devices names " + devices.size() + " GPU(s) for " + workers
+                        + " workers: give one per worker");
+            }
             if (minWorkers < 1 || minWorkers > workers || maxRestarts < 0 || standbyCoordinators < 0) {
                 throw new UsageException("--min-workers must be 1 … --workers, --max-restarts and "
                         + "--standby-coordinators at least 0");
@@ -81,7 +91,8 @@ public final class TrainCommand implements Callable<Integer> {
             int exit;
             try (RunLock lock = RunLock.acquire(directory, System.err::println)) {   // the launcher owns the run
                 exit = LocalCluster.train(settings, directory.toAbsolutePath(),
-                        new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force));
+                        new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force,
+                                devices));
             }
             if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);

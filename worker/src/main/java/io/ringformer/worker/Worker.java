@@ -128,6 +128,10 @@ public final class Worker {
             }
             TrainingRun.Prepared prepared = run.prepare(options.resume(), options.force(), exchange);   // before the others wait on us
             reporter.onFailure(client, layout.status(), exchange::jobFailed);
+            if (!options.device().equals("cpu")) {
+                log.accept("worker " + options.id() + ": device " + options.device() + " (CUDA_VISIBLE_DEVICES="
+                        + System.getenv("CUDA_VISIBLE_DEVICES") + ")");
+            }
             session.start();
             exchange.regroup();
             session.updateState(WorkerInfo.State.TRAINING);

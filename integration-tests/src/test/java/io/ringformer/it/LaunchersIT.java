@@ -1,0 +1,90 @@
+package io.ringformer.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The launch scripts' dry runs (what each would run, so that a change in the command line cannot silently break a
+ * script) and a real run of the multi-GPU launcher on this GPU-less machine. A fake {@code nvidia-smi} that lists
+ * two GPUs drives the GPU branch's dry run. (`SlurmIT` submits the Slurm script to a real Slurm.)
+ */
+class LaunchersIT {
+
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+
+    private static String script(Map<String, String> environment, int expectedExit, String... command) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(ROOT.toFile()).redirectErrorStream(true);
+        builder.environment().putAll(environment);
+        Process p = builder.start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(expectedExit, p.waitFor(), out);
+        return out;
+    }
+
+    @Test
+    void slurmsDryRunPrintsZooKeeperTheCoordinatorAndOneWorkerPerTask() throws Exception {
+        String out = script(Map.of(), 0, "launch/slurm.sbatch", "--dry-run", "configs/gpt-char-tiny.yaml", "--set",
+                "train.max_iters=5");
+        assertTrue(out.contains("ringformer zookeeper --port 0 --bind 127.0.0.1"), out);
+        assertTrue(out.contains("ringformer coordinator --job slurm-dry-run --config "
+                + ROOT.resolve("configs/gpt-char-tiny.yaml") + " --set train.max_iters=5 --min-workers 1 --max-workers 2"), out);
+        assertTrue(out.contains("srun --ntasks 2") && out.contains("worker --zk 127.0.0.1:<port> --job 'slurm-dry-run'"
+                + " --id task-$SLURM_PROCID --bind 127.0.0.1"), out);
+        String ensemble = script(Map.of("ZK_HOSTS", "zk1:2181,zk2:2181", "SLURM_NTASKS", "4"), 0, "launch/slurm.sbatch",
+                "--dry-run", "configs/gpt-char-tiny.yaml");
+        assertTrue(!ensemble.contains("zookeeper --port") && ensemble.contains("--max-workers 4 --settle-ms 60000 --zk "
+                + "zk1:2181,zk2:2181") && ensemble.contains("srun --ntasks 4"), ensemble);
+    }
+
+    @Test
+    void multiGpuWithoutGpusRunsCpuWorkersAndWithThemOneWorkerPerGpu(@TempDir Path dir) throws Exception {
+        String cpu = script(Map.of("PATH", "/usr/bin:/bin"), 0, "launch/multi-gpu.sh", "--gpus", "2", "--config",
+                "configs/gpt-char-tiny.yaml", "--dry-run", "--set", "train.max_iters=5");
+        assertTrue(cpu.contains("no GPU on this machine") && cpu.contains("running 2 CPU workers instead"), cpu);
+        assertTrue(cpu.contains("ringformer train --config configs/gpt-char-tiny.yaml --workers 2 --set "
+                + "train.max_iters=5") && !cpu.contains("--devices"), cpu);
+
+        Path bin = Files.createDirectories(dir.resolve("bin"));
+        Path smi = bin.resolve("nvidia-smi");
+        Files.writeString(smi, "#!/bin/sh\necho 'GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-a)'\n"
+                + "echo 'GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-b)'\n");
+        smi.toFile().setExecutable(true);
+        Map<String, String> twoGpus = Map.of("PATH", bin + ":/usr/bin:/bin");
+        String gpu = script(twoGpus, 0, "launch/multi-gpu.sh", "--gpus", "2", "--config", "configs/gpt-char-tiny.yaml",
+                "--dry-run");
+        assertTrue(gpu.contains("mvn\\ -B\\ -q\\ -Pcuda") && gpu.contains("2 workers on GPUs 0,1"), gpu);
+        assertTrue(gpu.contains("--workers 2 --devices 0\\,1"), gpu);
+        String tooMany = script(twoGpus, 2, "launch/multi-gpu.sh", "--gpus", "3", "--config",
+                "configs/gpt-char-tiny.yaml", "--dry-run");
+        assertTrue(tooMany.contains("--gpus 3 but nvidia-smi lists 2 GPU(s)"), tooMany);
+    }
+
+    @Test
+    @Timeout(300)
+    void multiGpuTrainsWithCpuWorkersHereAndDevicesPinOneGpuPerWorker(@TempDir Path dir) throws Exception {
+        String out = script(Map.of("PATH", "/usr/bin:/bin"), 0, "launch/multi-gpu.sh", "--gpus", "2", "--config",
+                "configs/gpt-char-tiny.yaml", "--out", dir.resolve("cpu").toString(), "--sample", "0", "--set",
+                "train.max_iters=20", "--set", "data.path=" + Cli.mobyDick());
+        assertTrue(out.contains("running 2 CPU workers instead") && out.contains("rank 1 of 2 in generation 1, "
+                + "shared memory") && out.contains("rank 1: state hash"), out);
+
+        String pinned = Cli.run(dir.resolve("devices.log"), 0, 240, "train", "--config", "../configs/gpt-char-tiny.yaml",
+                "--workers", "2", "--devices", "3,5", "--out", dir.resolve("gpu").toString(), "--sample", "0",
+                "--set", "train.max_iters=4", "--set", "data.path=" + Cli.mobyDick());
+        assertTrue(pinned.contains("worker w00: device cuda:3 (CUDA_VISIBLE_DEVICES=3)")
+                && pinned.contains("worker w01: device cuda:5 (CUDA_VISIBLE_DEVICES=5)"), pinned);
+        String wrong = Cli.run(dir.resolve("wrong.log"), 2, 60, "train", "--config", "../configs/gpt-char-tiny.yaml",
+                "--workers", "2", "--devices", "0", "--out", dir.resolve("wrong").toString(), "--set",
+                "data.path=" + Cli.mobyDick());
+        assertTrue(wrong.contains("--devices names 1 GPU(s) for 2 workers"), wrong);
+        assertTrue(List.of(wrong.split("\n")).stream().noneMatch(l -> l.startsWith("\tat ")), wrong);
+    }
+}
