@@ -1,46 +1,50 @@
 #!/usr/bin/env bash
 # Start a ringformer job across hosts over ssh.
 #
-#   launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--min-workers N] [--set key=value]...
+#   launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--min-workers N] [--resume]
+#                     [--dry-run] [--set key=value]...
 #
-# HOSTFILE lists one host per line, optionally followed by how many workers to start there (default 1); '#'
-# starts a comment. Every host needs this repository (built, or buildable) and the data at the same path as here,
-# and passwordless ssh. Without --zk, a development ZooKeeper is started on this machine, listening on every
-# interface. The coordinator runs here; it exits when the job finishes or fails, and the script with it.
-# A host named localhost or 127.0.0.1 runs its workers directly, without ssh.
+# HOSTFILE lists one host per line: `HOST [WORKERS [SSH_PORT]]` (WORKERS defaults to 1; '#' starts a comment).
+# localhost or 127.0.0.1 without an SSH_PORT runs its workers directly; every other line runs them over ssh
+# (BatchMode, port SSH_PORT or 22; more options, e.g. `-i KEY`, in RINGFORMER_SSH_OPTS). Every host needs this
+# repository (built, or buildable) and the data at the same path as here. Without --zk, a development ZooKeeper is
+# started on this machine, listening on every interface. The coordinator runs here; it exits when the job finishes,
+# fails or is stopped, and the script with it, with the job's outcome (0, 1, 130).
+# Remote workers stop with the job: each one prints its PID first, and when this script ends (the job's end, Ctrl-C,
+# an error) every remote worker still running is killed by PID over ssh. --resume continues from the run
+# directory's newest checkpoint. --dry-run prints the commands instead of running them.
 # Across hosts, ZooKeeper credentials are required: export RINGFORMER_ZK_AUTH=user:password first (the job's
 # znodes get digest ACLs; remote workers receive the credentials on ssh's stdin, never on a command line).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RF="$ROOT/launch/bin/ringformer"
-usage() { echo "usage: launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--min-workers N] [--set key=value]..." >&2; exit 2; }
+usage() { echo "usage: launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--min-workers N] [--resume] [--dry-run] [--set key=value]..." >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 HOSTFILE="$1"; CONFIG="$2"; shift 2
 [[ -f "$HOSTFILE" ]] || { echo "cluster.sh: host file not found: $HOSTFILE" >&2; exit 2; }
 [[ -f "$CONFIG" ]] || { echo "cluster.sh: config not found: $CONFIG" >&2; exit 2; }
-ZK=""; JOB="job-$(date +%Y%m%d-%H%M%S)"; OUT=""; SETS=(); MIN_WORKERS=1
+ZK=""; JOB="job-$(date +%Y%m%d-%H%M%S)"; OUT=""; SETS=(); MIN_WORKERS=1; RESUME=(); DRY_RUN=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --zk) ZK="$2"; shift 2 ;;
     --job) JOB="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --min-workers) MIN_WORKERS="$2"; shift 2 ;;
+    --resume) RESUME=(--resume); shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
     --set) SETS+=(--set "$2"); shift 2 ;;
     *) usage ;;
   esac
 done
 OUT="${OUT:-$ROOT/runs/$JOB}"
 CONFIG="$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
-
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+read -r -a SSH_OPTS <<< "${RINGFORMER_SSH_OPTS:-}"
 
 # One worker slot per line and count; the coordinator waits for all of them.
-SLOTS=()
-while read -r host count _; do
+SLOTS=(); PORTS=()
+while read -r host count port _; do
   [[ -z "$host" || "$host" == \#* ]] && continue
-  for ((i = 0; i < ${count:-1}; i++)); do SLOTS+=("$host"); done
+  for ((i = 0; i < ${count:-1}; i++)); do SLOTS+=("$host"); PORTS+=("${port:-}"); done
 done < "$HOSTFILE"
 [[ ${#SLOTS[@]} -gt 0 ]] || { echo "cluster.sh: no hosts in $HOSTFILE" >&2; exit 2; }
 LOCAL_ONLY=1
@@ -50,14 +54,38 @@ if [[ $LOCAL_ONLY == 0 && -z "${RINGFORMER_ZK_AUTH:-}" ]]; then
   exit 2
 fi
 
+PIDS=(); REMOTE=()         # local processes; remote workers as "port host pidfile"
+cleanup() {
+  for remote in "${REMOTE[@]}"; do
+    read -r port host pidfile <<< "$remote"
+    pid="$(head -n 1 "$pidfile" 2>/dev/null | sed -n 's/^ringformer-worker-pid \([0-9]*\)$/\1/p')"
+    [[ -n "$pid" ]] && ssh -o BatchMode=yes -p "${port:-22}" ${SSH_OPTS[@]+"${SSH_OPTS[@]}"} "$host" \
+        "kill $pid 2>/dev/null || true" < /dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "${PIDDIR:-}"
+}
+trap cleanup EXIT INT TERM
+PIDDIR="$(mktemp -d)"
+background() {                     # runs "$@" in the background (or prints it)
+  if [[ $DRY_RUN == 1 ]]; then printf '%q ' "$@"; echo; else "$@" & PIDS+=($!); fi
+}
+
 if [[ -z "$ZK" ]]; then
-  ZK_LOG="$(mktemp)"
-  BIND=0.0.0.0; [[ $LOCAL_ONLY == 1 ]] && BIND=127.0.0.1
-  "$RF" zookeeper --port 0 --bind "$BIND" > "$ZK_LOG" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do grep -q "serving at" "$ZK_LOG" && break; sleep 0.2; done
-  ZK="$(sed -n 's/^ZooKeeper serving at \([^ ]*\).*/\1/p' "$ZK_LOG")"
-  [[ -n "$ZK" ]] || { echo "cluster.sh: ZooKeeper did not start:" >&2; cat "$ZK_LOG" >&2; exit 1; }
+  # The workers reach it at this machine's first address (RINGFORMER_ZK_HOST overrides), or on loopback.
+  BIND=0.0.0.0; ZK_HOST="${RINGFORMER_ZK_HOST:-$(hostname -I | cut -d' ' -f1)}"
+  [[ $LOCAL_ONLY == 1 ]] && { BIND=127.0.0.1; ZK_HOST=127.0.0.1; }
+  if [[ $DRY_RUN == 1 ]]; then
+    background "$RF" zookeeper --port 0 --bind "$BIND"; ZK="$ZK_HOST:<port>"
+  else
+    ZK_LOG="$PIDDIR/zookeeper.log"
+    background "$RF" zookeeper --port 0 --bind "$BIND" > "$ZK_LOG" 2>&1
+    for _ in $(seq 100); do grep -q "serving at" "$ZK_LOG" && break; sleep 0.2; done
+    port="$(sed -n 's/^ZooKeeper serving at [^ ]*:\([0-9]*\).*/\1/p' "$ZK_LOG")"
+    [[ -n "$port" ]] || { echo "cluster.sh: ZooKeeper did not start:" >&2; cat "$ZK_LOG" >&2; exit 1; }
+    ZK="$ZK_HOST:$port"
+  fi
 fi
 
 echo "cluster.sh: job $JOB, ${#SLOTS[@]} workers, ZooKeeper $ZK, run directory $OUT" >&2
@@ -65,33 +93,50 @@ echo "cluster.sh: job $JOB, ${#SLOTS[@]} workers, ZooKeeper $ZK, run directory $
 # The rendezvous waits (up to a minute) for every slot; afterwards the job goes on with at least --min-workers of
 # them (a dead worker's slot is dropped, a restarted one rejoins). A second coordinator stands by: if the first dies,
 # it leads from ZooKeeper's state.
-coordinator=(coordinator --zk "$ZK" --job "$JOB" --config "$CONFIG" "${SETS[@]}" \
+coordinator=(coordinator --zk "$ZK" --job "$JOB" --config "$CONFIG" ${SETS[@]+"${SETS[@]}"} \
   --min-workers "$MIN_WORKERS" --max-workers "${#SLOTS[@]}" --settle-ms 60000)
-"$RF" "${coordinator[@]}" &
-COORDINATOR=$!
-PIDS+=($COORDINATOR)
-sleep 1
-"$RF" "${coordinator[@]}" &
-STANDBY=$!
-PIDS+=($STANDBY)
+background "$RF" "${coordinator[@]}"
+[[ $DRY_RUN == 1 ]] || { COORDINATOR=${PIDS[-1]}; sleep 1; }
+background "$RF" "${coordinator[@]}"
+[[ $DRY_RUN == 1 ]] || STANDBY=${PIDS[-1]}
+WORKERS=()
 
 n=0
 for host in "${SLOTS[@]}"; do
-  worker=(worker --zk "$ZK" --job "$JOB" --id "$(echo "$host" | tr '.' '-')-$n" --bind "$host" --out "$OUT")
-  if [[ "$host" == localhost || "$host" == 127.0.0.1 ]]; then
-    "$RF" "${worker[@]}" &
+  port="${PORTS[$n]}"
+  worker=(worker --zk "$ZK" --job "$JOB" --id "$(echo "$host" | tr '.' '-')-$n" --bind "$host" --out "$OUT"
+          ${RESUME[@]+"${RESUME[@]}"})
+  if [[ ( "$host" == localhost || "$host" == 127.0.0.1 ) && -z "$port" ]]; then
+    background "$RF" "${worker[@]}"
+    [[ $DRY_RUN == 1 ]] || WORKERS+=(${PIDS[-1]})
   else
-    # the credentials go through stdin: read into the remote environment, never onto a command line
-    ssh -o BatchMode=yes "$host" "cd '$ROOT' && IFS= read -r RINGFORMER_ZK_AUTH && export RINGFORMER_ZK_AUTH \
-      && exec launch/bin/ringformer $(printf '%q ' "${worker[@]}")" <<< "${RINGFORMER_ZK_AUTH:-}" &
+    # The credentials go through stdin: read into the remote environment, never onto a command line. The worker
+    # prints its PID first (exec keeps it), which the cleanup above uses to stop it.
+    remote="cd $(printf %q "$ROOT") && IFS= read -r RINGFORMER_ZK_AUTH; export RINGFORMER_ZK_AUTH; \
+echo ringformer-worker-pid \$\$ && exec launch/bin/ringformer $(printf '%q ' "${worker[@]}")"
+    ssh_command=(ssh -o BatchMode=yes -p "${port:-22}" ${SSH_OPTS[@]+"${SSH_OPTS[@]}"} "$host" "$remote")
+    if [[ $DRY_RUN == 1 ]]; then
+      printf '%q ' "${ssh_command[@]}"; echo
+    else
+      pidfile="$PIDDIR/worker-$n.pid"
+      # the first line (the PID) goes to the pid file, the rest to this terminal
+      "${ssh_command[@]}" <<< "${RINGFORMER_ZK_AUTH:-}" \
+        | { IFS= read -r first && echo "$first" > "$pidfile"; cat; } &
+      PIDS+=($!); WORKERS+=($!)
+      REMOTE+=("${port:-22} $host $pidfile")
+    fi
   fi
-  PIDS+=($!)
   n=$((n + 1))
 done
+[[ $DRY_RUN == 0 ]] || exit 0
 
 # Both coordinators exit when the job ends, with its outcome (0 finished, 1 failed, 130 stopped); one that was killed
-# (137, 143) does not speak for the job.
+# (137, 143) does not speak for the job. Local workers follow within moments; the trap stops whatever is left.
 active=0; wait "$COORDINATOR" || active=$?
 standby=0; wait "$STANDBY" || standby=$?
+for _ in $(seq 100); do
+  alive=0; for pid in "${WORKERS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+  [[ $alive == 0 ]] && break; sleep 0.1
+done
 if [[ $standby -eq 137 || $standby -eq 143 ]]; then exit "$active"; fi
 exit "$standby"

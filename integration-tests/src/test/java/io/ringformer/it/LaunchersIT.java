@@ -45,6 +45,26 @@ class LaunchersIT {
     }
 
     @Test
+    void clustersDryRunPrintsLocalWorkersAndSshCommandsForTheOthers(@TempDir Path dir) throws Exception {
+        Path hosts = dir.resolve("hosts");
+        Files.writeString(hosts, "# comment\n127.0.0.1 2\n10.9.0.2 1 2222\n");
+        String out = script(Map.of("RINGFORMER_ZK_AUTH", "user:secret", "RINGFORMER_ZK_HOST", "10.9.0.1",
+                "RINGFORMER_SSH_OPTS", "-i /keys/id"), 0, "launch/cluster.sh", hosts.toString(),
+                "configs/gpt-char-tiny.yaml", "--job", "j", "--out", "/runs/j", "--resume", "--dry-run");
+        assertTrue(out.contains("ringformer zookeeper --port 0 --bind 0.0.0.0"), out);
+        assertTrue(out.contains("coordinator --zk 10.9.0.1:\\<port\\> --job j --config "), out);
+        assertTrue(out.contains("--min-workers 1 --max-workers 3 --settle-ms 60000"), out);
+        assertTrue(out.contains("worker --zk 10.9.0.1:\\<port\\> --job j --id 127-0-0-1-1 --bind 127.0.0.1 --out /runs/j"
+                + " --resume"), out);
+        assertTrue(out.contains("ssh -o BatchMode=yes -p 2222 -i /keys/id 10.9.0.2 ") && out.contains("--id\\ 10-9-0-2-2"),
+                out);
+        assertTrue(!out.contains("secret"), "credentials never on a command line: " + out);
+        String refused = script(Map.of(), 2, "launch/cluster.sh", hosts.toString(), "configs/gpt-char-tiny.yaml",
+                "--dry-run");
+        assertTrue(refused.contains("need ZooKeeper credentials"), refused);
+    }
+
+    @Test
     void multiGpuWithoutGpusRunsCpuWorkersAndWithThemOneWorkerPerGpu(@TempDir Path dir) throws Exception {
         String cpu = script(Map.of("PATH", "/usr/bin:/bin"), 0, "launch/multi-gpu.sh", "--gpus", "2", "--config",
                 "configs/gpt-char-tiny.yaml", "--dry-run", "--set", "train.max_iters=5");
