@@ -45,14 +45,14 @@ final class LocalCluster {
     private static final int POLLS_PER_STATUS_READ = 10; // ZooKeeper, read less often: the workers' CPU is scarce
 
     /**
-     * How to run the job: {@code workers} at the start, restarts allowed, standby coordinators, and the GPU of each
-     * worker (empty: CPU workers).
+     * How to run the job: {@code workers} at the start, restarts allowed, standby coordinators, the GPU of each
+     * worker (empty: CPU workers), and the first worker's metrics port (−1 none, 0 any free one; worker i: +i).
      */
     record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force,
-                List<String> devices) {
+                List<String> devices, int metricsPort) {
 
         Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force) {
-            this(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force, List.of());
+            this(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force, List.of(), -1);
         }
     }
 
@@ -141,9 +141,13 @@ final class LocalCluster {
                 arguments.add("--force");
             }
         }
+        int slot = Integer.parseInt(id.replaceFirst("-r\\d+$", "").substring(1));   // w01-r1 keeps w01's slot
+        if (plan.metricsPort() >= 0) {
+            arguments.addAll(List.of("--metrics-port", "" + (plan.metricsPort() == 0 ? 0 : plan.metricsPort() + slot)));
+        }
         Map<String, String> environment = Map.of();
-        if (!plan.devices().isEmpty()) {      // a restarted worker (w01-r1) keeps its slot's GPU
-            String gpu = plan.devices().get(Integer.parseInt(id.replaceFirst("-r\\d+$", "").substring(1)));
+        if (!plan.devices().isEmpty()) {
+            String gpu = plan.devices().get(slot);
             arguments.addAll(List.of("--device", "cuda:" + gpu));
             environment = Map.of("CUDA_VISIBLE_DEVICES", gpu);
         }

@@ -59,6 +59,11 @@ public final class TrainCommand implements Callable<Integer> {
                     + "(CUDA_VISIBLE_DEVICES) and registers as cuda:<GPU>. launch/multi-gpu.sh passes it.")
     List<String> devices = List.of();
 
+    @Option(names = "--metrics-port", defaultValue = "-1", paramLabel = "PORT",
+            description = "With --workers: worker i serves Prometheus metrics on http://127.0.0.1:PORT+i/metrics "
+                    + "(0: each on any free port, printed; default off).")
+    int metricsPort;
+
     @Option(names = "--sample", defaultValue = "300", paramLabel = "N",
             description = "Characters to sample at the end, for a model that generates text (default "
                     + "${DEFAULT-VALUE}; 0 for none).")
@@ -92,7 +97,7 @@ public final class TrainCommand implements Callable<Integer> {
             try (RunLock lock = RunLock.acquire(directory, System.err::println)) {   // the launcher owns the run
                 exit = LocalCluster.train(settings, directory.toAbsolutePath(),
                         new LocalCluster.Plan(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force,
-                                devices));
+                                devices, metricsPort));
             }
             if (exit == 0 && sample > 0) {
                 TrainedModel model = TrainedModel.load(directory, System.err::println);

@@ -55,6 +55,15 @@ public final class WorkerCommand implements Callable<Integer> {
                     + "sooner (default ${DEFAULT-VALUE}).")
     int sessionTimeoutMs;
 
+    @Option(names = "--metrics-port", defaultValue = "-1", paramLabel = "PORT",
+            description = "Serve Prometheus metrics on http://BIND:PORT/metrics (0: any free port, printed; default "
+                    + "off).")
+    int metricsPort;
+
+    @Option(names = "--metrics-bind", defaultValue = "127.0.0.1", paramLabel = "ADDRESS",
+            description = "Address the metrics are served on (default ${DEFAULT-VALUE}).")
+    String metricsBind;
+
     @Mixin
     ZkAuthOption zkAuth;
 
@@ -68,7 +77,7 @@ public final class WorkerCommand implements Callable<Integer> {
         try (ProgressView view = new ProgressView(System.out, System.console() != null, directory)) {
             Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, sessionTimeoutMs), job,
                     workerId, bind, device, directory, resume, force,
-                    rendezvousTimeoutMs, aeronDirectory);
+                    rendezvousTimeoutMs, aeronDirectory, metricsBind, metricsPort);
             Worker worker = new Worker(options, view, view::line);
             StopSignals.install(worker::requestStop, () -> { });
             return worker.run();

@@ -83,6 +83,8 @@ public final class ElasticExchange implements GradientExchange {
     private ExclusivePublication publication;     // to the right neighbour, kept while it stays there
     private String publicationEndpoint;
     private long firstGeneration;
+    private volatile int recoveries;             // regroups after the first: the metrics read it
+    private volatile GradientExchange current;   // = ring, for the metrics thread
 
     /**
      * @param mac                the code every frame carries, keyed from the job token ({@link FrameMac#ofToken})
@@ -191,8 +193,11 @@ public final class ElasticExchange implements GradientExchange {
         }
         if (generation == null) {
             firstGeneration = next.number();
+        } else {
+            recoveries++;
         }
         generation = next;
+        current = ring;
         log.accept("worker " + workerId + ": rank " + rank + " of " + next.worldSize() + " in generation "
                 + next.number() + (next.worldSize() > 1 ? shared ? ", shared memory" : ", Aeron ring" : ""));
         return next;
@@ -269,6 +274,18 @@ public final class ElasticExchange implements GradientExchange {
             throw new IllegalStateException("worker " + workerId + " has no ring before its first generation");
         }
         return ring;
+    }
+
+    /** Generations this worker re-formed its exchange in after its first. Any thread. */
+    public int recoveries() {
+        return recoveries;
+    }
+
+    /** The current generation's dropped frames by reason. Any thread. */
+    @Override
+    public java.util.Map<String, Long> droppedFramesByReason() {
+        GradientExchange now = current;
+        return now == null ? java.util.Map.of() : now.droppedFramesByReason();
     }
 
     @Override

@@ -51,6 +51,7 @@ public final class TrainingRun {
     private final Listener listener;
     private final Consumer<String> log;
     private volatile boolean stopRequested;
+    private Listener everyRank = SILENT;
 
     public TrainingRun(TrainConfig config, Path directory, Listener listener, Consumer<String> log) {
         this.config = config;
@@ -66,6 +67,14 @@ public final class TrainingRun {
      */
     public void requestStop() {
         stopRequested = true;
+    }
+
+    /**
+     * A listener that hears every rank's own steps ({@code started}, {@code stepped}) and, on rank 0, its checkpoints —
+     * where the main listener hears rank 0 alone. A worker's metrics use it.
+     */
+    public void alsoTell(Listener listener) {
+        this.everyRank = listener;
     }
 
     /**
@@ -208,6 +217,7 @@ public final class TrainingRun {
         long recordedAt = resumedAt;        // the boundary this rank recorded (evaluation, checkpoint) as rank 0
         boolean synced = !exchange.elastic();
         boolean announced = false;
+        boolean toldEveryRank = false;
         long brokeAtNs = 0;                 // when the ring in use last broke, until the next step is done
         boolean stopAgreed = false;         // some rank was asked to stop: all stop after the same step
         boolean wroteRunFiles = exchange.rank() == 0;
@@ -230,7 +240,7 @@ public final class TrainingRun {
                                 agreed.millis()));
                     }
                     boolean leader = exchange.rank() == 0;
-                    Listener listener = leader ? this.listener : SILENT;
+                    Listener listener = leader ? both(this.listener, everyRank) : everyRank;
                     if (exchange.paused()) {
                         long n = trainer.nextStep();
                         if (leader && n > 0 && savedAt != n) {
@@ -241,8 +251,13 @@ public final class TrainingRun {
                                 + " worker(s), below the job's minimum; waiting for more");
                         exchange.awaitChange();
                     }
+                    if (!toldEveryRank) {
+                        everyRank.started(trainer.nextStep(), maxSteps, trainer.parameterCount(), trainer.itemName());
+                        toldEveryRank = true;
+                    }
                     if (leader && !announced) {
-                        listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount(), trainer.itemName());
+                        this.listener.started(trainer.nextStep(), maxSteps, trainer.parameterCount(),
+                                trainer.itemName());
                         announced = true;
                     }
                     long n = trainer.nextStep();
@@ -371,6 +386,35 @@ public final class TrainingRun {
             throw new CheckpointException("cannot read the checkpoint's " + file.getFileName() + ": "
                     + e.getMessage());
         }
+    }
+
+    /** {@code a} then {@code b}, for every event. */
+    private static Listener both(Listener a, Listener b) {
+        return b == SILENT ? a : new Listener() {
+            @Override
+            public void started(long firstStep, long lastStep, int parameters, String items) {
+                a.started(firstStep, lastStep, parameters, items);
+                b.started(firstStep, lastStep, parameters, items);
+            }
+
+            @Override
+            public void stepped(Trainer.StepResult result, double tokensPerSecond) {
+                a.stepped(result, tokensPerSecond);
+                b.stepped(result, tokensPerSecond);
+            }
+
+            @Override
+            public void evaluated(long step, double trainLoss, double valLoss, Map<String, Double> metrics) {
+                a.evaluated(step, trainLoss, valLoss, metrics);
+                b.evaluated(step, trainLoss, valLoss, metrics);
+            }
+
+            @Override
+            public void checkpointed(Path checkpoint) {
+                a.checkpointed(checkpoint);
+                b.checkpointed(checkpoint);
+            }
+        };
     }
 
     private static double round3(double millis) {

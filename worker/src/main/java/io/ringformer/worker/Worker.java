@@ -53,7 +53,16 @@ public final class Worker {
      */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
                           Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
-                          String aeronDirectory) {}
+                          String aeronDirectory, String metricsBind, int metricsPort) {
+
+        /** Without metrics. */
+        public Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
+                       Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
+                       String aeronDirectory) {
+            this(zooKeeper, job, id, bindAddress, device, runDirectory, resume, force, rendezvousTimeoutMs,
+                    aeronDirectory, "127.0.0.1", -1);
+        }
+    }
 
     private final Options options;
     private final TrainingRun.Listener listener;
@@ -118,11 +127,16 @@ public final class Worker {
                 options.rendezvousTimeoutMs(),
                 options.aeronDirectory() == null ? null : Path.of(options.aeronDirectory(), "exchange"),
                 config.getString("exchange.transport"), log);
-             WorkerSession session = new WorkerSession(client, layout, options.id(), info, exchange::onGeneration)) {
+             WorkerSession session = new WorkerSession(client, layout, options.id(), info, exchange::onGeneration);
+             WorkerMetrics metrics = options.metricsPort() < 0 ? null : WorkerMetrics.serve(options.metricsBind(),
+                     options.metricsPort(), options.id(), exchange, log)) {
             TrainingRun.Listener published = publishing(listener, new CheckpointRegistry(client, layout), reporter,
                     exchange, spec.configSha256());
             TrainingRun run = new TrainingRun(config, options.runDirectory(), published, log);
             this.run = run;
+            if (metrics != null) {
+                run.alsoTell(metrics.listener());
+            }
             if (stopRequested) {
                 run.requestStop();
             }

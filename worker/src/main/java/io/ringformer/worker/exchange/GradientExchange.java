@@ -56,6 +56,11 @@ public interface GradientExchange extends AutoCloseable {
         throw new IllegalStateException("this exchange never pauses");
     }
 
+    /** Frames received and dropped rather than summed, by reason ({@code bad_mac}, {@code other}); none by default. */
+    default java.util.Map<String, Long> droppedFramesByReason() {
+        return java.util.Map.of();
+    }
+
     @Override
     default void close() {}
 }

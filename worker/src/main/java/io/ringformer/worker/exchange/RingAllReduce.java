@@ -312,6 +312,11 @@ public final class RingAllReduce implements GradientExchange {
         return round == null ? 0 : round.dropped;
     }
 
+    @Override
+    public java.util.Map<String, Long> droppedFramesByReason() {
+        return java.util.Map.of("bad_mac", badMacFrames(), "other", droppedFrames() - badMacFrames());
+    }
+
     /**
      * How often a frame of the neighbour's next round was met and left in the log for the next call (the same
      * frame may be met more than once); for tests and diagnostics, read by the calling thread.

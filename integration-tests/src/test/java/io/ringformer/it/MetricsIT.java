@@ -1,0 +1,96 @@
+package io.ringformer.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ringformer.launch.ChildJvm;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Prometheus metrics of a running 2-worker job: each worker serves them on a port of its own (--metrics-port 0), the
+ * test scrapes both over HTTP while the job trains and parses the text format.
+ */
+class MetricsIT {
+
+    private static final Pattern URL = Pattern.compile("worker (w0[01]): metrics at (http://127\\.0\\.0\\.1:\\d+/metrics)");
+    private static final Pattern SAMPLE = Pattern.compile("^([a-z_]+)(\\{[^}]*\\})? (\\S+)$");
+
+    @Test
+    @Timeout(300)
+    void bothWorkersOfARunningJobServeTheirTrainingAndJvmMetrics(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("train.log");
+        Process job = ChildJvm.start(List.of("train", "--config", "../configs/gpt-char-tiny.yaml", "--workers", "2",
+                "--metrics-port", "0", "--out", dir.resolve("run").toString(), "--sample", "0", "--set",
+                "train.max_iters=100000", "--set", "log.interval=5", "--set", "checkpoint.interval=20", "--set",
+                "data.path=" + Cli.mobyDick()), "2g", log);
+        try {
+            Map<String, String> urls = new HashMap<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(200);
+            while (urls.size() < 2 || !Cli.read(log).contains("checkpoint ")) {
+                assertTrue(job.isAlive() && System.nanoTime() < deadline, Cli.read(log));
+                Matcher m = URL.matcher(Cli.read(log));
+                while (m.find()) {
+                    urls.put(m.group(1), m.group(2));
+                }
+                Thread.sleep(200);
+            }
+            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+            for (Map.Entry<String, String> worker : urls.entrySet()) {
+                HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(worker.getValue()))
+                        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, response.statusCode());
+                assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+                Map<String, Double> samples = parse(response.body(), worker.getKey());
+                String which = worker.getKey() + ": " + samples;
+                assertTrue(samples.get("ringformer_step") >= 5, which);
+                assertTrue(samples.get("ringformer_loss") > 0 && samples.get("ringformer_loss") < 10, which);
+                assertTrue(samples.get("ringformer_tokens_per_second") > 0, which);
+                assertTrue(samples.get("ringformer_grad_norm") > 0 && samples.get("ringformer_learning_rate") > 0, which);
+                assertEquals(1.0, samples.get("ringformer_loss_scale"), which);
+                assertTrue(samples.get("ringformer_allreduce_seconds") >= 0 && samples.get("ringformer_step_seconds") > 0,
+                        which);
+                assertEquals(4.0 * (29_152 + 2), samples.get("ringformer_allreduce_bytes"), which);
+                assertEquals(1.0, samples.get("ringformer_generation"), which);
+                assertEquals(2.0, samples.get("ringformer_members"), which);
+                assertEquals(0.0, samples.get("ringformer_recoveries"), which);
+                assertEquals(0.0, samples.get("ringformer_exchange_dropped_frames"), which);
+                assertTrue(samples.get("jvm_memory_used_bytes") > 0, which);
+                if (worker.getKey().equals("w00")) {          // rank 0 writes the checkpoints
+                    assertTrue(samples.get("ringformer_checkpoint_step") >= 20
+                            && samples.get("ringformer_checkpoint_bytes") > 4 * 29_152, which);
+                }
+            }
+        } finally {
+            ChildJvm.stopAll(List.of(job));
+        }
+    }
+
+    /** name → value of the first sample of each name, checking that every sample carries {@code worker}'s tag. */
+    private static Map<String, Double> parse(String text, String worker) {
+        Map<String, Double> samples = new HashMap<>();
+        for (String line : text.split("\n")) {
+            if (line.isBlank() || line.startsWith("#")) {
+                continue;
+            }
+            Matcher m = SAMPLE.matcher(line);
+            assertTrue(m.matches(), "not a Prometheus sample line: " + line);
+            assertTrue(m.group(2) != null && m.group(2).contains("worker=\"" + worker + "\""), line);
+            samples.putIfAbsent(m.group(1), Double.parseDouble(m.group(3)));
+        }
+        return samples;
+    }
+}

@@ -1,0 +1,157 @@
+package io.ringformer.worker;
+
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * A worker's metrics in the Prometheus text format (Micrometer), served on {@code http://BIND:PORT/metrics} when
+ * the worker is given {@code --metrics-port} (off by default; bound to 127.0.0.1 unless {@code --metrics-bind}
+ * says otherwise). The training gauges follow the steps the run logs (every {@code log.interval}):
+ * <pre>
+ * ringformer_step, ringformer_loss, ringformer_tokens_per_second, ringformer_grad_norm, ringformer_learning_rate,
+ * ringformer_loss_scale, ringformer_step_seconds, ringformer_allreduce_seconds (of the last logged step),
+ * ringformer_allreduce_bytes (one all-reduce's buffer), ringformer_exchange_dropped_frames{reason},
+ * ringformer_generation, ringformer_members, ringformer_recoveries (generations this worker re-formed in),
+ * ringformer_checkpoint_step, ringformer_checkpoint_bytes, and Micrometer's jvm_memory_* gauges.
+ * </pre>
+ */
+public final class WorkerMetrics implements AutoCloseable {
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final HttpServer server;
+    private final AtomicLong step = new AtomicLong();
+    private final AtomicLong checkpointStep = new AtomicLong(-1);
+    private final AtomicLong checkpointBytes = new AtomicLong();
+    private volatile double loss = Double.NaN;
+    private volatile double tokensPerSecond;
+    private volatile double gradNorm = Double.NaN;
+    private volatile double learningRate;
+    private volatile double lossScale = 1;
+    private volatile double stepSeconds;
+    private volatile double allReduceSeconds;
+    private volatile int parameters;
+
+    private WorkerMetrics(HttpServer server, String workerId, ElasticExchange exchange) {
+        this.server = server;
+        registry.config().commonTags("worker", workerId);
+        gauge("ringformer.step", "the steps trained", () -> step.get());
+        gauge("ringformer.loss", "training loss of the last logged step", () -> loss);
+        gauge("ringformer.tokens.per.second", "throughput of the last logged step (tokens or images)",
+                () -> tokensPerSecond);
+        gauge("ringformer.grad.norm", "global gradient norm before clipping, last logged step", () -> gradNorm);
+        gauge("ringformer.learning.rate", "learning rate of the last logged step", () -> learningRate);
+        gauge("ringformer.loss.scale", "dynamic loss scale (1 unless fp16)", () -> lossScale);
+        gauge("ringformer.step.seconds", "wall time of the last logged step", () -> stepSeconds);
+        gauge("ringformer.allreduce.seconds", "all-reduce time of the last logged step, waiting included",
+                () -> allReduceSeconds);
+        gauge("ringformer.allreduce.bytes", "bytes in one all-reduce (the flat gradient)", () -> 4.0 * (parameters + 2));
+        for (String reason : new String[] {"bad_mac", "other"}) {
+            Gauge.builder("ringformer.exchange.dropped.frames", () -> exchange.droppedFramesByReason().getOrDefault(reason, 0L))
+                    .description("frames dropped, not summed, in this generation's exchange").tag("reason", reason)
+                    .register(registry);
+        }
+        gauge("ringformer.generation", "the membership generation", () -> exchange.generation() == null ? 0
+                : exchange.generation().number());
+        gauge("ringformer.members", "workers in the generation", exchange::worldSize);
+        gauge("ringformer.recoveries", "generations this worker re-formed its exchange in after the first",
+                exchange::recoveries);
+        gauge("ringformer.checkpoint.step", "step of the last checkpoint written (rank 0)", () -> checkpointStep.get());
+        gauge("ringformer.checkpoint.bytes", "size of the last checkpoint written (rank 0)", () -> checkpointBytes.get());
+        new JvmMemoryMetrics().bindTo(registry);
+    }
+
+    private void gauge(String name, String description, java.util.function.Supplier<Number> value) {
+        Gauge.builder(name, value).description(description).register(registry);
+    }
+
+    /**
+     * Starts serving; {@code port} 0 picks a free one ({@link #port()}).
+     *
+     * @throws UncheckedIOException when the address cannot be bound, naming it
+     */
+    public static WorkerMetrics serve(String bind, int port, String workerId, ElasticExchange exchange,
+                                      Consumer<String> log) {
+        HttpServer server;
+        try {
+            server = HttpServer.create(new InetSocketAddress(bind, port), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot serve metrics on " + bind + ":" + port + ": " + e.getMessage()
+                    + " (choose another --metrics-port, or 0 for any free one)", e);
+        }
+        WorkerMetrics metrics = new WorkerMetrics(server, workerId, exchange);
+        server.createContext("/metrics", http -> {
+            byte[] body = metrics.registry.scrape().getBytes(StandardCharsets.UTF_8);
+            http.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            http.sendResponseHeaders(200, body.length);
+            try (OutputStream out = http.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.setExecutor(Executors.newSingleThreadExecutor(r -> {
+            Thread thread = new Thread(r, "metrics-http");
+            thread.setDaemon(true);
+            return thread;
+        }));
+        server.start();
+        log.accept("worker " + workerId + ": metrics at http://" + bind + ":" + server.getAddress().getPort()
+                + "/metrics");
+        return metrics;
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    /** Every rank's own logged steps ({@link TrainingRun#alsoTell}), and rank 0's checkpoints. */
+    public TrainingRun.Listener listener() {
+        return new TrainingRun.Listener() {
+            @Override
+            public void started(long firstStep, long lastStep, int parameterCount, String items) {
+                step.set(firstStep);
+                parameters = parameterCount;
+            }
+
+            @Override
+            public void stepped(Trainer.StepResult result, double itemsPerSecond) {
+                step.set(result.step() + 1);
+                loss = result.loss();
+                tokensPerSecond = itemsPerSecond;
+                gradNorm = result.gradNorm();
+                learningRate = result.lr();
+                lossScale = result.lossScale();
+                stepSeconds = result.millis() / 1000;
+                allReduceSeconds = result.exchangeMillis() / 1000;
+            }
+
+            @Override
+            public void checkpointed(Path checkpoint) {
+                checkpointStep.set(io.ringformer.worker.checkpoint.CheckpointStore.stepOf(checkpoint));
+                try (Stream<Path> files = Files.walk(checkpoint)) {
+                    checkpointBytes.set(files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum());
+                } catch (IOException e) {
+                    checkpointBytes.set(-1);
+                }
+            }
+        };
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        registry.close();
+    }
+}
