@@ -13,8 +13,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,10 +36,7 @@ class ExportIT {
     @Test
     @Timeout(600)
     void anExportedGptReadsBackAndGivesPyTorchTheSameLogits(@TempDir Path dir) throws Exception {
-        Path run = dir.resolve("run");
-        Cli.run(dir.resolve("train.log"), 0, 300, "train", "--config", "../configs/gpt-char-tiny.yaml", "--out",
-                run.toString(), "--sample", "0", "--set", "data.path=" + Cli.mobyDick(), "--set", "train.max_iters=40",
-                "--set", "model.tie_embeddings=false");
+        Path run = trainTiny(dir, 40, "model.tie_embeddings=false");
         Path weights = dir.resolve("export").resolve("model.safetensors");
         String out = Cli.run(dir.resolve("export.log"), 0, 120, "export", "--checkpoint", run.toString(),
                 "--format", "safetensors", "--out", weights.toString());
@@ -95,14 +94,24 @@ class ExportIT {
     @Test
     @Timeout(300)
     void aModelWithoutAGpt2FormIsRefusedNamingTheKey(@TempDir Path dir) throws Exception {
-        Path run = dir.resolve("run");
-        Cli.run(dir.resolve("train.log"), 0, 300, "train", "--config", "../configs/gpt-char-tiny.yaml", "--out",
-                run.toString(), "--sample", "0", "--set", "data.path=" + Cli.mobyDick(), "--set", "train.max_iters=2",
-                "--set", "model.positions=rope", "--set", "eval.interval=2", "--set", "checkpoint.interval=2");
+        Path run = trainTiny(dir, 2, "model.positions=rope", "eval.interval=2", "checkpoint.interval=2");
         String out = Cli.run(dir.resolve("export.log"), 2, 120, "export", "--checkpoint", run.toString(),
                 "--out", dir.resolve("x.safetensors").toString());
         assertTrue(out.contains("learned positions only") && out.contains("model.positions rope"), out);
         assertTrue(!out.contains("\tat "), "no stack trace: " + out);
         assertTrue(!Files.exists(dir.resolve("x.safetensors")));
+    }
+
+    /** Trains gpt-char-tiny on Moby Dick for {@code steps} with {@code settings} (key=value); returns the run. */
+    private static Path trainTiny(Path dir, int steps, String... settings) throws Exception {
+        Path run = dir.resolve("run");
+        List<String> arguments = new ArrayList<>(List.of("train", "--config", "../configs/gpt-char-tiny.yaml", "--out",
+                run.toString(), "--sample", "0", "--set", "data.path=" + Cli.mobyDick(), "--set",
+                "train.max_iters=" + steps));
+        for (String setting : settings) {
+            arguments.addAll(List.of("--set", setting));
+        }
+        Cli.run(dir.resolve("train.log"), 0, 300, arguments.toArray(String[]::new));
+        return run;
     }
 }
