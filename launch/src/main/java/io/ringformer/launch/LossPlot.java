@@ -1,5 +1,8 @@
 package io.ringformer.launch;
 
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -20,7 +24,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * {@code loss.png}: train (every logged step, and at evaluations) and val loss against the step, and beside it one
  * panel per other metric the family evaluates (its {@code val_<metric>} in metrics.jsonl: accuracy for ViT;
- * mlm_loss, mlm_accuracy and nsp_accuracy for BERT), in a grid of two columns.
+ * mlm_loss, mlm_accuracy and nsp_accuracy for BERT), in a grid of two columns. {@code ringformer metrics plot}
+ * adds two panels of the logged steps: throughput ({@code <items>_per_s}) and the gradient norm.
  */
 final class LossPlot {
 
@@ -31,6 +36,8 @@ final class LossPlot {
     private final List<Double> trainLosses = new ArrayList<>();
     private final List<Double> valLosses = new ArrayList<>();
     private final Map<String, Series> metrics = new LinkedHashMap<>();
+    private final Map<String, Series> training = new LinkedHashMap<>();     // per logged step, with withTraining
+    private boolean withTraining;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(task -> {
         Thread thread = new Thread(task, "loss-plot");
         thread.setDaemon(true);
@@ -42,6 +49,12 @@ final class LossPlot {
 
     LossPlot(Path file) {
         this.file = file;
+    }
+
+    /** Also draws the logged steps' throughput and gradient norm (replayed from metrics.jsonl). */
+    LossPlot withTraining() {
+        withTraining = true;
+        return this;
     }
 
     /** Adds every record of a {@code metrics.jsonl}: losses of logged steps, and evaluations. */
@@ -62,6 +75,15 @@ final class LossPlot {
             }
             if (record.get("loss") instanceof Number loss) {
                 step(step.longValue(), loss.doubleValue());
+                record.forEach((key, value) -> {
+                    if (key instanceof String name && (name.endsWith("_per_s") || name.equals("grad_norm"))
+                            && value instanceof Number number && Double.isFinite(number.doubleValue())) {
+                        Series series = training.computeIfAbsent(name, k -> new Series(new ArrayList<>(),
+                                new ArrayList<>()));
+                        series.steps().add(step.doubleValue());
+                        series.values().add(number.doubleValue());
+                    }
+                });
             }
             if (record.get("val_loss") instanceof Number val && record.get("train_loss") instanceof Number train) {
                 Map<String, Double> values = new LinkedHashMap<>();
@@ -139,29 +161,43 @@ final class LossPlot {
             return List.of();
         }
         List<XYChart> charts = new ArrayList<>(List.of(chart));
-        metrics.forEach((name, series) -> {
-            XYChart panel = new XYChartBuilder().width(900).height(540).title("val " + name)
-                    .xAxisTitle("step").yAxisTitle(name).build();
-            panel.getStyler().setMarkerSize(5);
-            panel.getStyler().setLegendVisible(false);
-            panel.addSeries(name, series.steps(), series.values());
-            charts.add(panel);
-        });
+        metrics.forEach((name, series) -> charts.add(panel("val " + name, name, series, true)));
+        if (withTraining) {
+            training.forEach((name, series) -> charts.add(name.equals("grad_norm")
+                    ? panel("gradient norm (before clipping)", "global L2 norm", series, false)
+                    : panel("throughput", name.replace("_per_s", " per second"), series, false)));
+        }
         return charts;
+    }
+
+    private static XYChart panel(String title, String axis, Series series, boolean markers) {
+        XYChart panel = new XYChartBuilder().width(900).height(540).title(title).xAxisTitle("step").yAxisTitle(axis)
+                .build();
+        panel.getStyler().setMarkerSize(5);
+        panel.getStyler().setLegendVisible(false);
+        panel.addSeries(axis, series.steps(), series.values()).setMarker(markers ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+        return panel;
     }
 
     private void save(List<XYChart> charts) throws IOException {
         if (charts.isEmpty()) {
             return;
         }
-        Path temporary = file.resolveSibling(".loss-partial.png"); // XChart insists on the .png suffix
-        if (charts.size() == 1) {
-            BitmapEncoder.saveBitmap(charts.get(0), temporary.toString(), BitmapEncoder.BitmapFormat.PNG);
-        } else {
-            int columns = 2;
-            BitmapEncoder.saveBitmap(charts, (charts.size() + columns - 1) / columns, columns, temporary.toString(),
-                    BitmapEncoder.BitmapFormat.PNG);
+        Path temporary = file.resolveSibling(".loss-partial.png");
+        int columns = Math.min(2, charts.size());
+        int rows = (charts.size() + columns - 1) / columns;
+        int width = charts.get(0).getWidth();
+        int height = charts.get(0).getHeight();
+        BufferedImage grid = new BufferedImage(columns * width, rows * height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = grid.createGraphics();
+        g.setColor(Color.WHITE);                                   // an odd panel count leaves the last cell white
+        g.fillRect(0, 0, grid.getWidth(), grid.getHeight());
+        for (int i = 0; i < charts.size(); i++) {
+            g.drawImage(BitmapEncoder.getBufferedImage(charts.get(i)), (i % columns) * width, (i / columns) * height,
+                    null);
         }
+        g.dispose();
+        ImageIO.write(grid, "png", temporary.toFile());
         Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
 @Command(name = "ringformer", mixinStandardHelpOptions = true, version = "ringformer 0.1.0",
         description = "Train transformer models on a cluster, from Java.",
         subcommands = {TrainCommand.class, GenerateCommand.class, EvalCommand.class, CheckpointsCommand.class,
-                ClassifyCommand.class, FillMaskCommand.class, AttentionMapCommand.class, ExportCommand.class, WorkerCommand.class,
+                ClassifyCommand.class, FillMaskCommand.class, AttentionMapCommand.class, ExportCommand.class, MetricsCommand.class,
+                WorkerCommand.class,
                 CoordinatorCommand.class, StatusCommand.class, ZooKeeperCommand.class, BenchCommand.class, TokenizerCommand.class})
 public final class Ringformer implements Runnable {
 

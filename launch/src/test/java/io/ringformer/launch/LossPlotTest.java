@@ -1,6 +1,7 @@
 package io.ringformer.launch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
@@ -32,6 +33,38 @@ class LossPlotTest {
         BufferedImage image = draw(dir, ",\"val_mlm_loss\":%1$s,\"val_mlm_accuracy\":%1$s,\"val_nsp_accuracy\":%1$s");
         assertEquals(1800, image.getWidth());
         assertEquals(1080, image.getHeight());
+    }
+
+    /** `ringformer metrics plot`: loss, gradient norm and throughput, three panels in two rows, the fourth cell white. */
+    @Test
+    void metricsPlotAddsGradientNormAndThroughputPanels(@TempDir Path dir) throws Exception {
+        StringBuilder lines = new StringBuilder();
+        for (int step = 10; step <= 200; step += 10) {
+            lines.append(String.format("{\"step\":%d,\"loss\":%s,\"grad_norm\":%s,\"tokens_per_s\":%d}%n", step,
+                    3.0 - step / 100.0, 1.0 / step, 1000 + step));
+        }
+        Files.writeString(dir.resolve("metrics.jsonl"), lines);
+        int exit = Ringformer.commandLine().execute("metrics", "plot", dir.toString());
+        assertEquals(0, exit);
+        BufferedImage image = ImageIO.read(dir.resolve("loss.png").toFile());
+        assertEquals(1800, image.getWidth());
+        assertEquals(1080, image.getHeight());
+        assertEquals(0xFFFFFF, image.getRGB(1500, 800) & 0xFFFFFF, "the empty fourth cell");
+        assertTrue(coloured(image, 900, 0) && coloured(image, 0, 540), "the gradient-norm and throughput panels draw lines");
+        assertEquals(2, Ringformer.commandLine().execute("metrics", "plot", dir.resolve("nowhere").toString()));
+    }
+
+    /** Whether the 900 × 540 panel at (x, y) holds a blue plot line (XChart's first series colour). */
+    private static boolean coloured(BufferedImage image, int x, int y) {
+        for (int i = x + 60; i < x + 880; i++) {
+            for (int j = y + 40; j < y + 480; j++) {
+                int rgb = image.getRGB(i, j);
+                if ((rgb & 0xFF) > 200 && ((rgb >> 16) & 0xFF) < 100) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     @Test
