@@ -18,8 +18,8 @@ import java.util.function.Consumer;
  * The gradient exchange of a worker whose job may gain and lose members: one all-reduce per generation, re-formed
  * whenever the coordinator writes a new one. It is a {@link SharedMemoryAllReduce} when every member uses this
  * host's shared media driver (their endpoints are all IPC) and {@code exchange.transport} allows it, else a
- * {@link RingAllReduce} over Aeron; both give up the same way when the generation changes. This is where ringformer's elastic protocol
- * runs; here it is, once, step by step.
+ * {@link RingAllReduce} over Aeron; both give up the same way when the generation changes ("the ring" below means
+ * either). This is where ringformer's elastic protocol runs; here it is, once, step by step.
  *
  * <ol>
  *   <li><b>Detection.</b> A worker that dies loses its ephemeral znode: at once when its launcher sees the

@@ -50,6 +50,8 @@ public final class Worker {
      *
      * @param aeronDirectory a media driver this host already runs (then the inbox is IPC, as for workers sharing
      *                       one machine), or null to start one of its own and receive over UDP on {@code bindAddress}
+     * @param metricsBind    the address {@link WorkerMetrics} are served on
+     * @param metricsPort    their port: −1 none, 0 any free one (logged)
      */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
                           Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
