@@ -49,12 +49,7 @@ final class LocalCluster {
      * worker (empty: CPU workers), and the first worker's metrics port (−1 none, 0 any free one; worker i: +i).
      */
     record Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force,
-                List<String> devices, int metricsPort) {
-
-        Plan(int workers, int minWorkers, int maxRestarts, int standbyCoordinators, boolean resume, boolean force) {
-            this(workers, minWorkers, maxRestarts, standbyCoordinators, resume, force, List.of(), -1);
-        }
-    }
+                List<String> devices, int metricsPort) {}
 
     private final TrainConfig config;
     private final Path runDirectory;
@@ -183,14 +178,13 @@ final class LocalCluster {
                 }
                 deleteQuietly(client, layout.worker(id));
                 long step = now.map(JobStatus::lastStep).orElse(-1L);
-                System.err.printf("ringformer: worker %s (pid %d) exited with %d%s near step %d; %d worker(s) "
-                                + "go on%n", id, p.pid(), p.exitValue(), signal(p.exitValue()), Math.max(0, step),
-                        running.size());
+                say(String.format("ringformer: worker %s (pid %d) exited with %d%s near step %d; %d worker(s) go on",
+                        id, p.pid(), p.exitValue(), signal(p.exitValue()), Math.max(0, step), running.size()));
                 if (restarts < plan.maxRestarts() && !stopping) {
                     restarts++;
                     String again = id.replaceFirst("-r\\d+$", "") + "-r" + restarts;
-                    System.err.printf("ringformer: restarting it as %s (restart %d of %d); it joins the running "
-                            + "job%n", again, restarts, plan.maxRestarts());
+                    say(String.format("ringformer: restarting it as %s (restart %d of %d); it joins the running job",
+                            again, restarts, plan.maxRestarts()));
                     start(again, zooKeeper, aeronDirectory, false);
                 }
             }
@@ -219,8 +213,8 @@ final class LocalCluster {
         }
         if (generation.number() > reportedGeneration) {
             if (reportedGeneration > 0) {
-                System.err.printf("ringformer: generation %d: %d worker(s) %s%n", generation.number(),
-                        generation.worldSize(), generation.members());
+                say(String.format("ringformer: generation %d: %d worker(s) %s", generation.number(),
+                        generation.worldSize(), generation.members()));
             }
             reportedGeneration = generation.number();
         }
@@ -253,6 +247,14 @@ final class LocalCluster {
 
     private static String signal(int exit) {
         return exit == 137 ? " (killed: SIGKILL)" : exit == 143 ? " (terminated: SIGTERM)" : "";
+    }
+
+    /**
+     * One line on stderr in a single write: the workers write to the same terminal or log, and printf's pieces
+     * could be split by a worker's line.
+     */
+    private static void say(String line) {
+        System.err.print(line + System.lineSeparator());
     }
 
     private static void deleteQuietly(CuratorFramework client, String path) {
