@@ -18,6 +18,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RF="$ROOT/launch/bin/ringformer"
+. "$ROOT/launch/zookeeper.sh"
 usage() { echo "usage: launch/cluster.sh HOSTFILE CONFIG [--zk HOSTS] [--job NAME] [--out DIR] [--min-workers N] [--resume] [--dry-run] [--set key=value]..." >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 HOSTFILE="$1"; CONFIG="$2"; shift 2
@@ -79,12 +80,8 @@ if [[ -z "$ZK" ]]; then
   if [[ $DRY_RUN == 1 ]]; then
     background "$RF" zookeeper --port 0 --bind "$BIND"; ZK="$ZK_HOST:<port>"
   else
-    ZK_LOG="$PIDDIR/zookeeper.log"
-    background "$RF" zookeeper --port 0 --bind "$BIND" > "$ZK_LOG" 2>&1
-    for _ in $(seq 100); do grep -q "serving at" "$ZK_LOG" && break; sleep 0.2; done
-    port="$(sed -n 's/^ZooKeeper serving at [^ ]*:\([0-9]*\).*/\1/p' "$ZK_LOG")"
-    [[ -n "$port" ]] || { echo "cluster.sh: ZooKeeper did not start:" >&2; cat "$ZK_LOG" >&2; exit 1; }
-    ZK="$ZK_HOST:$port"
+    start_zookeeper "$BIND" "$PIDDIR/zookeeper.log"
+    ZK="$ZK_HOST:$ZK_PORT"
   fi
 fi
 
