@@ -76,15 +76,14 @@ public final class ElasticExchange implements GradientExchange {
     private volatile Generation latest;
     private volatile long newest;
     private String failure;
-    private Generation generation;
+    private volatile Generation generation;      // volatile, as ring: the metrics thread reads both
     private final Path sharedMemory;
     private final String transport;
-    private GradientExchange ring;                // this generation's all-reduce: the Aeron ring or shared memory
+    private volatile GradientExchange ring;       // this generation's all-reduce: the Aeron ring or shared memory
     private ExclusivePublication publication;     // to the right neighbour, kept while it stays there
     private String publicationEndpoint;
     private long firstGeneration;
     private volatile int recoveries;             // regroups after the first: the metrics read it
-    private volatile GradientExchange current;   // = ring, for the metrics thread
 
     /**
      * @param mac                the code every frame carries, keyed from the job token ({@link FrameMac#ofToken})
@@ -197,7 +196,6 @@ public final class ElasticExchange implements GradientExchange {
             recoveries++;
         }
         generation = next;
-        current = ring;
         log.accept("worker " + workerId + ": rank " + rank + " of " + next.worldSize() + " in generation "
                 + next.number() + (next.worldSize() > 1 ? shared ? ", shared memory" : ", Aeron ring" : ""));
         return next;
@@ -284,7 +282,7 @@ public final class ElasticExchange implements GradientExchange {
     /** The current generation's dropped frames by reason. Any thread. */
     @Override
     public java.util.Map<String, Long> droppedFramesByReason() {
-        GradientExchange now = current;
+        GradientExchange now = ring;
         return now == null ? java.util.Map.of() : now.droppedFramesByReason();
     }
 

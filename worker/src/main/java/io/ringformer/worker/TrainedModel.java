@@ -27,6 +27,7 @@ public final class TrainedModel {
     private final TrainConfig config;
     private final Artifact artifact;
     private Model model;
+    private FlatParameters layout;
 
     private TrainedModel(Checkpoint checkpoint, TrainConfig config, Artifact artifact) {
         this.checkpoint = checkpoint;
@@ -73,17 +74,23 @@ public final class TrainedModel {
         return model;
     }
 
-    /** Where each parameter sits in the checkpoint's flat vector (no graph is built). */
+    /** Where each parameter sits in the checkpoint's flat vector (no graph is built); computed once. */
     public FlatParameters layout() {
-        return layout(model != null ? model : config.family().build(config, artifact, 0, false, MixedPrecision.FP32));
+        if (layout == null) {
+            layout(model != null ? model : config.family().build(config, artifact, 0, false, MixedPrecision.FP32));
+        }
+        return layout;
     }
 
     private FlatParameters layout(Model built) {
-        FlatParameters layout = FlatParameters.of(built.parameters(), built.parameterNames(), name -> false);
-        if (layout.size() != checkpoint.state().params().length) {
-            throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
-                    + checkpoint.state().params().length + " parameters, but the model its config.yaml "
-                    + "describes has " + layout.size());
+        if (layout == null) {
+            FlatParameters of = FlatParameters.of(built.parameters(), built.parameterNames(), name -> false);
+            if (of.size() != checkpoint.state().params().length) {
+                throw new CheckpointException("checkpoint " + checkpoint.directory() + " holds "
+                        + checkpoint.state().params().length + " parameters, but the model its config.yaml "
+                        + "describes has " + of.size());
+            }
+            layout = of;
         }
         return layout;
     }

@@ -218,6 +218,7 @@ public final class TrainingRun {
         boolean synced = !exchange.elastic();
         boolean announced = false;
         boolean toldEveryRank = false;
+        Listener leaderListener = both(this.listener, everyRank);   // rank 0 tells both
         long brokeAtNs = 0;                 // when the ring in use last broke, until the next step is done
         boolean stopAgreed = false;         // some rank was asked to stop: all stop after the same step
         boolean wroteRunFiles = exchange.rank() == 0;
@@ -240,7 +241,7 @@ public final class TrainingRun {
                                 agreed.millis()));
                     }
                     boolean leader = exchange.rank() == 0;
-                    Listener listener = leader ? both(this.listener, everyRank) : everyRank;
+                    Listener listener = leader ? leaderListener : everyRank;
                     if (exchange.paused()) {
                         long n = trainer.nextStep();
                         if (leader && n > 0 && savedAt != n) {

@@ -14,6 +14,7 @@ import io.ringformer.worker.checkpoint.CheckpointStore;
 import io.ringformer.worker.exchange.FrameMac;
 import io.ringformer.worker.exchange.MediaDriverHost;
 import io.ringformer.worker.exchange.RingAllReduce;
+import io.ringformer.worker.exchange.SharedMemoryAllReduce;
 import io.ringformer.worker.exchange.Wire;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -55,16 +56,7 @@ public final class Worker {
      */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
                           Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
-                          String aeronDirectory, String metricsBind, int metricsPort) {
-
-        /** Without metrics. */
-        public Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
-                       Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
-                       String aeronDirectory) {
-            this(zooKeeper, job, id, bindAddress, device, runDirectory, resume, force, rendezvousTimeoutMs,
-                    aeronDirectory, "127.0.0.1", -1);
-        }
-    }
+                          String aeronDirectory, String metricsBind, int metricsPort) {}
 
     private final Options options;
     private final TrainingRun.Listener listener;
@@ -127,7 +119,7 @@ public final class Worker {
         try (ElasticExchange exchange = new ElasticExchange(aeron, inbox, options.job(), options.id(),
                 config.getInt("exchange.timeout_ms"), wire, FrameMac.ofToken(spec.jobToken()),
                 options.rendezvousTimeoutMs(),
-                options.aeronDirectory() == null ? null : Path.of(options.aeronDirectory(), "exchange"),
+                options.aeronDirectory() == null ? null : SharedMemoryAllReduce.directoryOf(options.aeronDirectory()),
                 config.getString("exchange.transport"), log);
              WorkerSession session = new WorkerSession(client, layout, options.id(), info, exchange::onGeneration);
              WorkerMetrics metrics = options.metricsPort() < 0 ? null : WorkerMetrics.serve(options.metricsBind(),

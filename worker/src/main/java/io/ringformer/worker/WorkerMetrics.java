@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
@@ -33,31 +32,29 @@ public final class WorkerMetrics implements AutoCloseable {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final HttpServer server;
-    private final AtomicLong step = new AtomicLong();
-    private final AtomicLong checkpointStep = new AtomicLong(-1);
-    private final AtomicLong checkpointBytes = new AtomicLong();
-    private volatile double loss = Double.NaN;
-    private volatile double tokensPerSecond;
-    private volatile double gradNorm = Double.NaN;
-    private volatile double learningRate;
-    private volatile double lossScale = 1;
-    private volatile double stepSeconds;
-    private volatile double allReduceSeconds;
+    private volatile Logged last;                    // the last logged step, null before the first
+    private volatile long firstStep;
     private volatile int parameters;
+    private volatile long checkpointStep = -1;
+    private volatile long checkpointBytes;
+
+    /** A logged step and its throughput. */
+    private record Logged(Trainer.StepResult result, double itemsPerSecond) {}
 
     private WorkerMetrics(HttpServer server, String workerId, ElasticExchange exchange) {
         this.server = server;
         registry.config().commonTags("worker", workerId);
-        gauge("ringformer.step", "the steps trained", () -> step.get());
-        gauge("ringformer.loss", "training loss of the last logged step", () -> loss);
-        gauge("ringformer.tokens.per.second", "throughput of the last logged step (tokens or images)",
-                () -> tokensPerSecond);
-        gauge("ringformer.grad.norm", "global gradient norm before clipping, last logged step", () -> gradNorm);
-        gauge("ringformer.learning.rate", "learning rate of the last logged step", () -> learningRate);
-        gauge("ringformer.loss.scale", "dynamic loss scale (1 unless fp16)", () -> lossScale);
-        gauge("ringformer.step.seconds", "wall time of the last logged step", () -> stepSeconds);
-        gauge("ringformer.allreduce.seconds", "all-reduce time of the last logged step, waiting included",
-                () -> allReduceSeconds);
+        gauge("ringformer.step", "the steps trained", () -> last == null ? firstStep : last.result().step() + 1);
+        logged("ringformer.loss", "training loss of the last logged step", l -> l.result().loss());
+        logged("ringformer.tokens.per.second", "throughput of the last logged step (tokens or images)",
+                Logged::itemsPerSecond);
+        logged("ringformer.grad.norm", "global gradient norm before clipping, last logged step",
+                l -> l.result().gradNorm());
+        logged("ringformer.learning.rate", "learning rate of the last logged step", l -> l.result().lr());
+        logged("ringformer.loss.scale", "dynamic loss scale (1 unless fp16)", l -> l.result().lossScale());
+        logged("ringformer.step.seconds", "wall time of the last logged step", l -> l.result().millis() / 1000);
+        logged("ringformer.allreduce.seconds", "all-reduce time of the last logged step, waiting included",
+                l -> l.result().exchangeMillis() / 1000);
         gauge("ringformer.allreduce.bytes", "bytes in one all-reduce (the flat gradient)", () -> 4.0 * (parameters + 2));
         for (String reason : new String[] {"bad_mac", "other"}) {
             Gauge.builder("ringformer.exchange.dropped.frames", () -> exchange.droppedFramesByReason().getOrDefault(reason, 0L))
@@ -69,8 +66,8 @@ public final class WorkerMetrics implements AutoCloseable {
         gauge("ringformer.members", "workers in the generation", exchange::worldSize);
         gauge("ringformer.recoveries", "generations this worker re-formed its exchange in after the first",
                 exchange::recoveries);
-        gauge("ringformer.checkpoint.step", "step of the last checkpoint written (rank 0)", () -> checkpointStep.get());
-        gauge("ringformer.checkpoint.bytes", "size of the last checkpoint written (rank 0)", () -> checkpointBytes.get());
+        gauge("ringformer.checkpoint.step", "step of the last checkpoint written (rank 0)", () -> checkpointStep);
+        gauge("ringformer.checkpoint.bytes", "size of the last checkpoint written (rank 0)", () -> checkpointBytes);
         new JvmMemoryMetrics().bindTo(registry);
     }
 
@@ -78,8 +75,16 @@ public final class WorkerMetrics implements AutoCloseable {
         Gauge.builder(name, value).description(description).register(registry);
     }
 
+    /** A gauge of the last logged step; NaN before the first. */
+    private void logged(String name, String description, java.util.function.ToDoubleFunction<Logged> value) {
+        gauge(name, description, () -> {
+            Logged now = last;
+            return now == null ? Double.NaN : value.applyAsDouble(now);
+        });
+    }
+
     /**
-     * Starts serving; {@code port} 0 picks a free one ({@link #port()}).
+     * Starts serving; {@code port} 0 picks a free one (logged).
      *
      * @throws UncheckedIOException when the address cannot be bound, naming it
      */
@@ -112,38 +117,27 @@ public final class WorkerMetrics implements AutoCloseable {
         return metrics;
     }
 
-    public int port() {
-        return server.getAddress().getPort();
-    }
-
     /** Every rank's own logged steps ({@link TrainingRun#alsoTell}), and rank 0's checkpoints. */
     public TrainingRun.Listener listener() {
         return new TrainingRun.Listener() {
             @Override
-            public void started(long firstStep, long lastStep, int parameterCount, String items) {
-                step.set(firstStep);
+            public void started(long first, long lastStep, int parameterCount, String items) {
+                firstStep = first;
                 parameters = parameterCount;
             }
 
             @Override
             public void stepped(Trainer.StepResult result, double itemsPerSecond) {
-                step.set(result.step() + 1);
-                loss = result.loss();
-                tokensPerSecond = itemsPerSecond;
-                gradNorm = result.gradNorm();
-                learningRate = result.lr();
-                lossScale = result.lossScale();
-                stepSeconds = result.millis() / 1000;
-                allReduceSeconds = result.exchangeMillis() / 1000;
+                last = new Logged(result, itemsPerSecond);
             }
 
             @Override
             public void checkpointed(Path checkpoint) {
-                checkpointStep.set(io.ringformer.worker.checkpoint.CheckpointStore.stepOf(checkpoint));
+                checkpointStep = io.ringformer.worker.checkpoint.CheckpointStore.stepOf(checkpoint);
                 try (Stream<Path> files = Files.walk(checkpoint)) {
-                    checkpointBytes.set(files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum());
+                    checkpointBytes = files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
                 } catch (IOException e) {
-                    checkpointBytes.set(-1);
+                    checkpointBytes = -1;
                 }
             }
         };

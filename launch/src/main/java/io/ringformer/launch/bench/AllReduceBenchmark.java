@@ -138,7 +138,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                     endpoints.add(await(meeting.resolve("rank-" + r + ".endpoint")));
                 }
                 try (GradientExchange ring = transport.equals("shm")
-                        ? new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(Path.of(aeronDirectory, "exchange"),
+                        ? new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(SharedMemoryAllReduce.directoryOf(aeronDirectory),
                                 "bench", 1, rank, workers, endpoints, 30_000, SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS), () -> 1)
                         : new RingAllReduce(aeron, inbox, new RingAllReduce.Config("bench", 1, rank, workers, endpoints,
                                 30_000, Wire.parse(wire), mac.equals("on") ? FrameMac.ofToken("bench") : null))) {

@@ -14,7 +14,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -75,6 +74,14 @@ import org.agrona.concurrent.IdleStrategy;
  */
 public final class SharedMemoryAllReduce implements GradientExchange {
 
+    /**
+     * Where the files of a shared media driver's all-reduces live: inside its directory, which the driver's owner
+     * deletes with it.
+     */
+    public static Path directoryOf(String aeronDirectory) {
+        return Path.of(aeronDirectory, "exchange");
+    }
+
     /** Values per slot: pieces longer than this run in several rounds. 64 MB per slot, paged in only as used. */
     public static final int DEFAULT_SLOT_FLOATS = 16 << 20;
 
@@ -132,7 +139,7 @@ public final class SharedMemoryAllReduce implements GradientExchange {
     private final Config config;
     private final FileChannel channel;
     private final MappedByteBuffer header;
-    private final List<MappedByteBuffer> slots = new ArrayList<>();
+    private final MappedByteBuffer[] slots;
     private final MappedByteBuffer result;
     private final long[] slotAddresses;
     private final long resultAddress;
@@ -158,11 +165,12 @@ public final class SharedMemoryAllReduce implements GradientExchange {
             header = channel.map(FileChannel.MapMode.READ_WRITE, 0, headerBytes);
             header.order(ByteOrder.nativeOrder());
             checkHeader(file);
+            slots = new MappedByteBuffer[config.worldSize()];
             slotAddresses = new long[config.worldSize()];
             for (int r = 0; r < config.worldSize(); r++) {
                 MappedByteBuffer slot = channel.map(FileChannel.MapMode.READ_WRITE, headerBytes + r * slotBytes, slotBytes);
                 slot.order(ByteOrder.nativeOrder());
-                slots.add(slot);
+                slots[r] = slot;
                 slotAddresses[r] = BufferUtil.address(slot);
             }
             result = channel.map(FileChannel.MapMode.READ_WRITE, headerBytes + config.worldSize() * slotBytes, slotBytes);
@@ -198,7 +206,8 @@ public final class SharedMemoryAllReduce implements GradientExchange {
     }
 
     private FileChannel awaitFile(Path file) throws IOException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(FILE_WAIT_TIMEOUT_MS, config.timeoutMs()));
+        long waitMs = Math.max(FILE_WAIT_TIMEOUT_MS, config.timeoutMs());
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
         while (true) {
             try {
                 return FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -206,7 +215,7 @@ public final class SharedMemoryAllReduce implements GradientExchange {
                 giveUpIfReplaced(-1);
                 if (System.nanoTime() - deadline > 0) {
                     throw new ExchangeTimeoutException(config.rank(), -1, "opening " + file,
-                            "rank 0 to create the generation's shared-memory file", FILE_WAIT_TIMEOUT_MS);
+                            "rank 0 to create the generation's shared-memory file", waitMs);
                 }
                 idle.idle(0);
             }
@@ -291,16 +300,16 @@ public final class SharedMemoryAllReduce implements GradientExchange {
         int i = from;
         for (; i + lanes <= to; i += lanes) {
             long at = (long) i * Float.BYTES;
-            FloatVector acc = FloatVector.fromByteBuffer(SPECIES, slots.get(0), (int) at, ByteOrder.nativeOrder());
+            FloatVector acc = FloatVector.fromByteBuffer(SPECIES, slots[0], (int) at, ByteOrder.nativeOrder());
             for (int r = 1; r < world; r++) {
-                acc = acc.add(FloatVector.fromByteBuffer(SPECIES, slots.get(r), (int) at, ByteOrder.nativeOrder()));
+                acc = acc.add(FloatVector.fromByteBuffer(SPECIES, slots[r], (int) at, ByteOrder.nativeOrder()));
             }
             acc.intoByteBuffer(result, (int) at, ByteOrder.nativeOrder());
         }
         for (; i < to; i++) {
-            float acc = slots.get(0).getFloat(i * Float.BYTES);
+            float acc = slots[0].getFloat(i * Float.BYTES);
             for (int r = 1; r < world; r++) {
-                acc += slots.get(r).getFloat(i * Float.BYTES);
+                acc += slots[r].getFloat(i * Float.BYTES);
             }
             result.putFloat(i * Float.BYTES, acc);
         }
@@ -336,7 +345,9 @@ public final class SharedMemoryAllReduce implements GradientExchange {
         }
         closed = true;
         IoUtil.unmap(header);
-        slots.forEach(IoUtil::unmap);
+        for (MappedByteBuffer slot : slots) {
+            IoUtil.unmap(slot);
+        }
         IoUtil.unmap(result);
         try {
             channel.close();
