@@ -79,7 +79,10 @@ class MetricsIT {
         }
     }
 
-    /** name → value of the first sample of each name, checking that every sample carries {@code worker}'s tag. */
+    /**
+     * name → the sum of its samples (one for most; every memory pool for jvm_memory_used_bytes, where one pool may
+     * hold 0 bytes; both reasons of the dropped frames), checking that every sample carries {@code worker}'s tag.
+     */
     private static Map<String, Double> parse(String text, String worker) {
         Map<String, Double> samples = new HashMap<>();
         for (String line : text.split("\n")) {
@@ -89,7 +92,7 @@ class MetricsIT {
             Matcher m = SAMPLE.matcher(line);
             assertTrue(m.matches(), "not a Prometheus sample line: " + line);
             assertTrue(m.group(2) != null && m.group(2).contains("worker=\"" + worker + "\""), line);
-            samples.putIfAbsent(m.group(1), Double.parseDouble(m.group(3)));
+            samples.merge(m.group(1), Double.parseDouble(m.group(3)), Double::sum);
         }
         return samples;
     }
