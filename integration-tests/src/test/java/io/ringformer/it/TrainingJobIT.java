@@ -3,6 +3,7 @@ package io.ringformer.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.ringformer.launch.PredictNextCommand;
 import io.ringformer.worker.checkpoint.CheckpointStore;
 import java.io.File;
 import java.nio.file.Path;
@@ -88,6 +89,20 @@ class TrainingJobIT {
         String text = Cli.run(dir.resolve("generate.log"), 0, 120, "generate", "--checkpoint", run.toString(),
                 "--prompt", "The whale", "--tokens", "50", "--seed", "5");
         assertTrue(text.contains("The whale") && text.strip().length() >= 50, text);
+        // predict-next's likeliest token is the one greedy decoding picks, and the probabilities fall.
+        String greedy = Cli.run(dir.resolve("greedy.log"), 0, 120, "generate", "--checkpoint", run.toString(),
+                "--prompt", "The whal", "--tokens", "1", "--temperature", "0");
+        String table = Cli.run(dir.resolve("predict.log"), 0, 120, "predict-next", "--checkpoint", run.toString(),
+                "--text", "The whal", "--top", "3");
+        List<String> rows = table.lines().filter(l -> l.startsWith("'")).collect(Collectors.toList());
+        assertEquals(3, rows.size(), table);
+        int after = greedy.indexOf("The whal") + "The whal".length();
+        String picked = PredictNextCommand.printable(greedy.substring(after, after + 1));
+        assertTrue(rows.get(0).startsWith(picked + " "), "greedy picked " + picked + ", predict-next says\n" + table);
+        double[] probabilities = rows.stream().mapToDouble(r -> Double.parseDouble(r.substring(r.lastIndexOf("'") + 1)
+                .strip().split("\\s+")[0])).toArray();
+        assertTrue(probabilities[0] >= probabilities[1] && probabilities[1] >= probabilities[2]
+                && probabilities[0] + probabilities[1] + probabilities[2] <= 1.0001 && probabilities[2] > 0, table);
 
         List<ProcessHandle> left = ProcessHandle.allProcesses()
                 .filter(p -> p.info().commandLine().map(c -> c.contains(run.toString())).orElse(false))

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code ringformer} command line. Every subcommand has {@code --help}. */
 @Command(name = "ringformer", mixinStandardHelpOptions = true, version = "ringformer 0.1.0",
         description = "Train transformer models on a cluster, from Java.",
-        subcommands = {TrainCommand.class, GenerateCommand.class, EvalCommand.class, CheckpointsCommand.class,
+        subcommands = {TrainCommand.class, GenerateCommand.class, PredictNextCommand.class, EvalCommand.class, CheckpointsCommand.class,
                 ClassifyCommand.class, FillMaskCommand.class, AttentionMapCommand.class, ExportCommand.class, MetricsCommand.class,
                 WorkerCommand.class,
                 CoordinatorCommand.class, StatusCommand.class, ZooKeeperCommand.class, BenchCommand.class, TokenizerCommand.class})

@@ -13,12 +13,16 @@ import io.ringformer.zoo.gpt.Sampler;
 import io.ringformer.zoo.text.CharTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 
 /**
  * A model loaded from a checkpoint, of any family: its config, its artifact, and its inference graph with the
- * trained parameters, for the commands that use it ({@code generate}, {@code fill-mask}, {@code classify},
+ * trained parameters, for the commands that use it ({@code generate}, {@code predict-next}, {@code fill-mask}, {@code classify},
  * {@code eval}).
  */
 public final class TrainedModel {
@@ -102,18 +106,42 @@ public final class TrainedModel {
 
     /** Continues {@code prompt} by {@code tokens} characters: for a GPT checkpoint. */
     public String generate(String prompt, int tokens, double temperature, int topK, long seed) {
-        if (!(model() instanceof Gpt gpt)) {
-            throw new ConfigException("generate continues text with a gpt model; checkpoint " + checkpoint.directory()
-                    + " holds a " + config.family().name() + " model (see the README's recipes for its command)");
-        }
+        Sampler sampler = new Sampler(gpt("generate"));
+        return ((CharTokenizer) artifact).decode(sampler.sample(encode(prompt), tokens, temperature, topK, seed));
+    }
+
+    /** One candidate for the next token: its text, probability and logit. */
+    public record Prediction(String token, double probability, double logit) {}
+
+    /** The {@code top} likeliest tokens after {@code prompt}, likeliest first: for a GPT checkpoint. */
+    public List<Prediction> predictNext(String prompt, int top) {
+        double[] logits = new Sampler(gpt("predict-next")).nextLogits(encode(prompt));           // [V]
+        double max = Arrays.stream(logits).max().orElseThrow();
+        double sum = Arrays.stream(logits).map(l -> Math.exp(l - max)).sum();
         CharTokenizer tokenizer = (CharTokenizer) artifact;
-        int[] prompted;
+        return IntStream.range(0, logits.length).boxed()
+                .sorted(Comparator.comparingDouble((Integer id) -> -logits[id]))
+                .limit(top)
+                .map(id -> new Prediction(tokenizer.decode(new int[] {id}), Math.exp(logits[id] - max) / sum,
+                        logits[id]))
+                .toList();
+    }
+
+    private Gpt gpt(String command) {
+        if (!(model() instanceof Gpt gpt)) {
+            throw new ConfigException(command + " continues text with a gpt model; checkpoint "
+                    + checkpoint.directory() + " holds a " + config.family().name()
+                    + " model (see the README's recipes for its command)");
+        }
+        return gpt;
+    }
+
+    private int[] encode(String prompt) {
         try {
-            prompted = tokenizer.encode(prompt);
+            return ((CharTokenizer) artifact).encode(prompt);
         } catch (IllegalArgumentException e) {
             throw new ConfigException("the prompt: " + e.getMessage());
         }
-        return tokenizer.decode(new Sampler(gpt).sample(prompted, tokens, temperature, topK, seed));
     }
 
     /**

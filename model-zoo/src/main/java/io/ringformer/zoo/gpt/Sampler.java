@@ -30,25 +30,34 @@ public final class Sampler {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
-        int block = gpt.config().blockSize();
-        int vocab = gpt.config().vocabSize();
         SplittableRandom random = new SplittableRandom(seed);
         int[] tokens = Arrays.copyOf(prompt, prompt.length + count);
-        int length = prompt.length;
-        int[][] window = new int[1][block];
-        Map<String, INDArray> feed = new HashMap<>();
-        for (int n = 0; n < count; n++) {
-            int start = Math.max(0, length - block);
-            int used = length - start;
-            Arrays.fill(window[0], 0);
-            System.arraycopy(tokens, start, window[0], 0, used);
-            feed.put(Gpt.TOKENS, Nd4j.createFromArray(window));
-            feed.put(Gpt.TARGETS, Nd4j.createFromArray(window));
-            INDArray logits = gpt.graph().output(feed, Gpt.LOGITS).get(Gpt.LOGITS);            // [T, V]
-            double[] row = logits.getRow(used - 1).toDoubleVector();                            // [V]
-            tokens[length++] = pick(row, vocab, temperature, topK, random);
+        for (int length = prompt.length; length < tokens.length; length++) {
+            tokens[length] = pick(nextLogits(Arrays.copyOf(tokens, length)), gpt.config().vocabSize(), temperature,
+                    topK, random);
         }
-        return Arrays.copyOfRange(tokens, prompt.length, length);
+        return Arrays.copyOfRange(tokens, prompt.length, tokens.length);
+    }
+
+    /**
+     * The logits of the token after {@code context}, seen through its last {@code blockSize} tokens.
+     *
+     * @return [V]
+     */
+    public double[] nextLogits(int[] context) {
+        if (context.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        int block = gpt.config().blockSize();
+        int start = Math.max(0, context.length - block);
+        int used = context.length - start;
+        int[][] window = new int[1][block];                                                     // right-padded
+        System.arraycopy(context, start, window[0], 0, used);
+        Map<String, INDArray> feed = new HashMap<>();
+        feed.put(Gpt.TOKENS, Nd4j.createFromArray(window));
+        feed.put(Gpt.TARGETS, Nd4j.createFromArray(window));
+        INDArray logits = gpt.graph().output(feed, Gpt.LOGITS).get(Gpt.LOGITS);                // [T, V]
+        return logits.getRow(used - 1).toDoubleVector();                                       // [V]
     }
 
     static int pick(double[] logits, int vocab, double temperature, int topK, SplittableRandom random) {
