@@ -436,6 +436,8 @@ public final class Coordinator implements Closeable {
                 joinDeadlineNs = NONE;
                 LOG.info("job {}: generation {} — members {}, start step {}, plan {}", layout.job(), number, ids,
                         next.startStep(), next.plan());
+                status.update(s -> s.withEvent("generation " + number + ": " + ids.size() + " worker(s)"
+                        + (paused ? ", paused until more join" : "") + ", from step " + next.startStep()));
             }
             case STALE -> {
                 LOG.info("job {}: the generation changed while coordinator {} decided; deciding again",

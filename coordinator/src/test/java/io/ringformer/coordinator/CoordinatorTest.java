@@ -104,7 +104,7 @@ class CoordinatorTest {
         for (TestWorker worker : List.of(w0, w1, w2)) {
             assertEquals(3, worker.await(1).worldSize());
         }
-        w0.session.status().update(status -> status.withStep(41, 2.5)); // rank 0 reports progress
+        w0.session.status().update(status -> status.withStep(41, 2.5, 100)); // rank 0 reports progress
 
         w1.crash();
 

@@ -27,6 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 class MetricsIT {
 
     private static final Pattern URL = Pattern.compile("worker (w0[01]): metrics at (http://127\\.0\\.0\\.1:\\d+/metrics)");
+    private static final Pattern WATCH = Pattern.compile("status --watch --zk (\\S+) --job (\\S+)");
+    private static final String CLEAR_SCREEN = Pattern.quote("\033[H\033[2J");
     private static final Pattern SAMPLE = Pattern.compile("^([a-z_]+)(\\{[^}]*\\})? (\\S+)$");
 
     @Test
@@ -71,12 +73,48 @@ class MetricsIT {
                 assertTrue(samples.get("jvm_memory_used_bytes") > 0, which);
                 if (worker.getKey().equals("w00")) {          // rank 0 writes the checkpoints
                     assertTrue(samples.get("ringformer_checkpoint_step") >= 20
-                            && samples.get("ringformer_checkpoint_bytes") > 4 * 29_152, which);
+                            && samples.get("ringformer_checkpoint_bytes") > 4 * 29_152
+                            && samples.get("ringformer_checkpoint_seconds") >= 0, which);
                 }
             }
+            watchTheJob(dir, Cli.read(log));
         } finally {
             ChildJvm.stopAll(List.of(job));
         }
+    }
+
+    /**
+     * {@code status --watch} on the running job, for a few screens: each names both workers with their host and
+     * state, the step, the throughput and the last event (here the checkpoint the test waited for, or later).
+     */
+    private static void watchTheJob(Path dir, String trainLog) throws Exception {
+        Matcher zk = WATCH.matcher(trainLog);
+        assertTrue(zk.find(), trainLog);
+        Path log = dir.resolve("status.log");
+        Process watch = ChildJvm.start(List.of("status", "--watch", "--interval-ms", "300", "--zk", zk.group(1),
+                "--job", zk.group(2)), "256m", log);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (Cli.read(log).split(CLEAR_SCREEN, -1).length < 4) {           // three whole screens at least
+                assertTrue(watch.isAlive() && System.nanoTime() < deadline, Cli.read(log));
+                Thread.sleep(200);
+            }
+        } finally {
+            ChildJvm.stopAll(List.of(watch));
+        }
+        String[] screens = Cli.read(log).split(CLEAR_SCREEN);
+        String screen = screens[screens.length - 2];
+        System.out.println("status --watch, one screen:\n" + screen);
+        assertTrue(screen.contains("job " + zk.group(2) + ": config") && screen.contains("state running, step "),
+                screen);
+        assertTrue(Pattern.compile("(?m)^state running, step \\d+, loss \\d+\\.\\d+, [\\d,]+ items/s$")
+                .matcher(screen).find(), screen);
+        for (String rank : new String[] {"0  w00", "1  w01"}) {
+            assertTrue(Pattern.compile("(?m)^ +" + rank + " +\\S+ +training +cpu +\\d+\\+\\d+$").matcher(screen)
+                    .find(), screen);
+        }
+        assertTrue(Pattern.compile("(?m)^last event: 20\\d\\d-\\S+Z (checkpoint |generation )").matcher(screen)
+                .find(), screen);
     }
 
     /**

@@ -119,6 +119,8 @@ final class LocalCluster {
             coordinators.add(coordinator);
             coordinator.start();
         }
+        say("ringformer: job " + job + ", ZooKeeper at " + zooKeeper.connectString() + "; watch it with: ringformer "
+                + "status --watch --zk " + zooKeeper.connectString() + " --job " + job);
         Runtime.getRuntime().addShutdownHook(stopper);
         StopSignals.install(this::stopGracefully, () -> ChildJvm.killAll(all));
         for (int i = 0; i < plan.workers(); i++) {

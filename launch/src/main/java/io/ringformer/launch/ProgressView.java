@@ -83,8 +83,8 @@ final class ProgressView implements TrainingRun.Listener, AutoCloseable {
     }
 
     @Override
-    public void checkpointed(Path checkpoint) {
-        line("checkpoint " + checkpoint);
+    public void checkpointed(Path checkpoint, long writeMs) {
+        line("checkpoint " + checkpoint + " (written in " + writeMs + " ms)");
     }
 
     /** Lets the last loss.png be written (at most 30 s). */

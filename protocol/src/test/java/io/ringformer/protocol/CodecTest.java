@@ -76,12 +76,14 @@ class CodecTest {
         assertEquals(JobStatus.State.RUNNING, back.state());
         assertEquals(-1, back.lastStep());
         assertTrue(Double.isNaN(back.lastLoss()));
-        JobStatus later = started.withStep(41, 2.31).withCheckpoint("runs/x/checkpoints/step-00000040")
+        JobStatus later = started.withStep(41, 2.31, 31200).withCheckpoint("runs/x/checkpoints/step-00000040")
                 .withState(JobStatus.State.FINISHED, "done");
         assertEquals(later, JobStatus.decode(later.encode()));
-        assertEquals("{\"state\":\"finished\",\"last_step\":41,\"last_loss\":2.31,"
-                + "\"last_checkpoint\":\"runs/x/checkpoints/step-00000040\",\"detail\":\"done\"}",
-                new String(later.encode(), StandardCharsets.UTF_8));
+        String json = new String(later.encode(), StandardCharsets.UTF_8);
+        assertTrue(json.matches("\\{\"state\":\"finished\",\"last_step\":41,\"last_loss\":2.31,"
+                + "\"items_per_second\":31200.0,\"last_checkpoint\":\"runs/x/checkpoints/step-00000040\","
+                + "\"detail\":\"done\",\"last_event\":\"20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ finished: done\"}"),
+                json);
         assertTrue(later.ended());
     }
 

@@ -51,7 +51,8 @@ class RecordFuzzTest {
                 List.of(new Shard(0, 7), new Shard(7, 6)), "tok", false);
         WorkerInfo worker = new WorkerInfo("node7", "aeron:udp?endpoint=10.0.0.7:40123", "cpu",
                 WorkerInfo.State.TRAINING, "tok");
-        JobStatus status = new JobStatus(JobStatus.State.RUNNING, 41, 2.31, "runs/gpt/checkpoints/step-00000040", "");
+        JobStatus status = new JobStatus(JobStatus.State.RUNNING, 41, 2.31, 31200, "runs/gpt/checkpoints/step-00000040",
+                "", "2026-12-03T12:41:03Z generation 2: 2 workers");
         JobSpec spec = JobSpec.of("tok", 12, 2, 4, 500, "train:\n  batch_size: 12\n");
         CheckpointManifest manifest = new CheckpointManifest(250, "runs/gpt/checkpoints/step-00000250", 4,
                 spec.configSha256(), Map.of("params.bin", "e3b0", "optimizer.bin", "9f86"));

@@ -26,7 +26,7 @@ final class StatusReporter implements AutoCloseable {
 
     private static final long TERMINAL_WRITE_TIMEOUT_MS = 10_000;
 
-    private record Progress(long step, double loss) {}
+    private record Progress(long step, double loss, double itemsPerSecond) {}
 
     private final JobStatusNode status;
     private final Consumer<String> log;
@@ -42,13 +42,13 @@ final class StatusReporter implements AutoCloseable {
         this.log = log;
     }
 
-    /** Steps done and the last loss; written soon, never waited for. */
-    void progress(long steps, double loss) {
-        if (pending.getAndSet(new Progress(steps, loss)) == null) {
+    /** Steps done, the last loss and the throughput; written soon, never waited for. */
+    void progress(long steps, double loss, double itemsPerSecond) {
+        if (pending.getAndSet(new Progress(steps, loss, itemsPerSecond)) == null) {
             submit(() -> {
                 Progress p = pending.getAndSet(null);
                 if (p != null) {
-                    status.update(s -> s.withStep(p.step(), p.loss()));
+                    status.update(s -> s.withStep(p.step(), p.loss(), p.itemsPerSecond()));
                 }
             });
         }
@@ -64,7 +64,7 @@ final class StatusReporter implements AutoCloseable {
 
     /** The job is trained: finished, unless it already ended. Waits for the write. */
     void finish(long steps, double loss) {
-        await(submit(() -> status.update(s -> s.withStep(steps, loss)
+        await(submit(() -> status.update(s -> s.withStep(steps, loss, s.itemsPerSecond())
                 .withState(JobStatus.State.FINISHED, "trained to step " + steps))));
     }
 

@@ -37,7 +37,8 @@ public final class TrainingRun {
         /** @param metrics the model's other metrics on the held-out split ({@code accuracy}, …) */
         default void evaluated(long step, double trainLoss, double valLoss, Map<String, Double> metrics) {}
 
-        default void checkpointed(Path checkpoint) {}
+        /** @param writeMs the time it took to write the checkpoint to disk */
+        default void checkpointed(Path checkpoint, long writeMs) {}
     }
 
     /** How a run ended. */
@@ -348,8 +349,9 @@ public final class TrainingRun {
         info.put("loss", loss);
         info.put("val_loss", valLoss);
         info.put("time", java.time.Instant.now().toString());
+        long startNs = System.nanoTime();
         Path written = store.write(trainer.state(), config.toYaml(), artifactFile, info);
-        listener.checkpointed(written);
+        listener.checkpointed(written, (System.nanoTime() - startNs) / 1_000_000);
         return written;
     }
 
@@ -411,9 +413,9 @@ public final class TrainingRun {
             }
 
             @Override
-            public void checkpointed(Path checkpoint) {
-                a.checkpointed(checkpoint);
-                b.checkpointed(checkpoint);
+            public void checkpointed(Path checkpoint, long writeMs) {
+                a.checkpointed(checkpoint, writeMs);
+                b.checkpointed(checkpoint, writeMs);
             }
         };
     }

@@ -170,7 +170,7 @@ public final class Worker {
             @Override
             public void stepped(Trainer.StepResult result, double tokensPerSecond) {
                 inner.stepped(result, tokensPerSecond);
-                reporter.progress(result.step() + 1, result.loss());
+                reporter.progress(result.step() + 1, result.loss(), tokensPerSecond);
             }
 
             @Override
@@ -179,8 +179,8 @@ public final class Worker {
             }
 
             @Override
-            public void checkpointed(Path checkpoint) {
-                inner.checkpointed(checkpoint);
+            public void checkpointed(Path checkpoint, long writeMs) {
+                inner.checkpointed(checkpoint, writeMs);
                 try {
                     Map<?, ?> manifest = new ObjectMapper().readValue(
                             checkpoint.resolve(CheckpointStore.MANIFEST).toFile(), Map.class);

@@ -25,7 +25,7 @@ import java.util.stream.Stream;
  * ringformer_loss_scale, ringformer_step_seconds, ringformer_allreduce_seconds (of the last logged step),
  * ringformer_allreduce_bytes (one all-reduce's buffer), ringformer_exchange_dropped_frames{reason},
  * ringformer_generation, ringformer_members, ringformer_recoveries (generations this worker re-formed in),
- * ringformer_checkpoint_step, ringformer_checkpoint_bytes, and Micrometer's jvm_memory_* gauges.
+ * ringformer_checkpoint_step, ringformer_checkpoint_bytes, ringformer_checkpoint_seconds, and Micrometer's jvm_memory_* gauges.
  * </pre>
  */
 public final class WorkerMetrics implements AutoCloseable {
@@ -37,6 +37,7 @@ public final class WorkerMetrics implements AutoCloseable {
     private volatile int parameters;
     private volatile long checkpointStep = -1;
     private volatile long checkpointBytes;
+    private volatile double checkpointSeconds = Double.NaN;
 
     /** A logged step and its throughput. */
     private record Logged(Trainer.StepResult result, double itemsPerSecond) {}
@@ -68,6 +69,7 @@ public final class WorkerMetrics implements AutoCloseable {
                 exchange::recoveries);
         gauge("ringformer.checkpoint.step", "step of the last checkpoint written (rank 0)", () -> checkpointStep);
         gauge("ringformer.checkpoint.bytes", "size of the last checkpoint written (rank 0)", () -> checkpointBytes);
+        gauge("ringformer.checkpoint.seconds", "time to write the last checkpoint (rank 0)", () -> checkpointSeconds);
         new JvmMemoryMetrics().bindTo(registry);
     }
 
@@ -132,7 +134,8 @@ public final class WorkerMetrics implements AutoCloseable {
             }
 
             @Override
-            public void checkpointed(Path checkpoint) {
+            public void checkpointed(Path checkpoint, long writeMs) {
+                checkpointSeconds = writeMs / 1000.0;
                 checkpointStep = io.ringformer.worker.checkpoint.CheckpointStore.stepOf(checkpoint);
                 try (Stream<Path> files = Files.walk(checkpoint)) {
                     checkpointBytes = files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
