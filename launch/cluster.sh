@@ -10,8 +10,11 @@
 # repository (built, or buildable) and the data at the same path as here. Without --zk, a development ZooKeeper is
 # started on this machine, listening on every interface. The coordinator runs here; it exits when the job finishes,
 # fails or is stopped, and the script with it, with the job's outcome (0, 1, 130).
-# Remote workers stop with the job: each one prints its PID first, and when this script ends (the job's end, Ctrl-C,
-# an error) every remote worker still running is killed by PID over ssh. --resume continues from the run
+# Each host (a line's HOST and SSH_PORT) runs one media driver (`ringformer media-driver`) shared by all its workers:
+# when the job lives on one host its workers talk IPC and sum in shared memory; across hosts every worker receives
+# UDP on its host's address through that driver.
+# Remote processes stop with the job: each one prints its PID first, and when this script ends (the job's end,
+# Ctrl-C, an error) every remote worker and media driver still running is killed by PID over ssh. --resume continues from the run
 # directory's newest checkpoint. --dry-run prints the commands instead of running them.
 # Across hosts, ZooKeeper credentials are required: export RINGFORMER_ZK_AUTH=user:password first (the job's
 # znodes get digest ACLs; remote workers receive the credentials on ssh's stdin, never on a command line).
@@ -41,11 +44,13 @@ OUT="${OUT:-$ROOT/runs/$JOB}"
 CONFIG="$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")"
 read -r -a SSH_OPTS <<< "${RINGFORMER_SSH_OPTS:-}"
 
-# One worker slot per line and count; the coordinator waits for all of them.
-SLOTS=(); PORTS=()
+# One worker slot per line and count; the coordinator waits for all of them. A host is a (HOST, SSH_PORT) pair.
+SLOTS=(); PORTS=(); HOSTS=()
+host_index() { local h; for ((h = 0; h < ${#HOSTS[@]}; h++)); do [[ "${HOSTS[$h]}" == "$1" ]] && { echo $h; return 0; }; done; return 1; }
 while read -r host count port _; do
   [[ -z "$host" || "$host" == \#* ]] && continue
   for ((i = 0; i < ${count:-1}; i++)); do SLOTS+=("$host"); PORTS+=("${port:-}"); done
+  host_index "$host:${port:-}" >/dev/null || HOSTS+=("$host:${port:-}")
 done < "$HOSTFILE"
 [[ ${#SLOTS[@]} -gt 0 ]] || { echo "cluster.sh: no hosts in $HOSTFILE" >&2; exit 2; }
 LOCAL_ONLY=1
@@ -55,15 +60,27 @@ if [[ $LOCAL_ONLY == 0 && -z "${RINGFORMER_ZK_AUTH:-}" ]]; then
   exit 2
 fi
 
-PIDS=(); REMOTE=()         # local processes; remote workers as "port host pidfile"
-cleanup() {
-  for remote in "${REMOTE[@]}"; do
-    read -r port host pidfile <<< "$remote"
-    pid="$(head -n 1 "$pidfile" 2>/dev/null | sed -n 's/^ringformer-worker-pid \([0-9]*\)$/\1/p')"
-    [[ -n "$pid" ]] && ssh -o BatchMode=yes -p "${port:-22}" ${SSH_OPTS[@]+"${SSH_OPTS[@]}"} "$host" \
-        "kill $pid 2>/dev/null || true" < /dev/null || true
+PIDS=(); WORKERS=(); DRIVERS=()   # local processes (ssh sessions included); of them, workers and media drivers
+REMOTE=()                          # remote processes as "port host pidfile"
+stop_remote() {                    # stop_remote NAME...: kills those remote processes by PID over ssh
+  for entry in "${REMOTE[@]}"; do
+    read -r port host pidfile <<< "$entry"
+    for name; do
+      [[ "$(basename "$pidfile" .pid)" == "$name"* ]] || continue
+      pid="$(head -n 1 "$pidfile" 2>/dev/null | sed -n 's/^ringformer-pid \([0-9]*\)$/\1/p')"
+      [[ -n "$pid" ]] && ssh -o BatchMode=yes -p "${port:-22}" ${SSH_OPTS[@]+"${SSH_OPTS[@]}"} "$host" \
+          "kill $pid 2>/dev/null || true" < /dev/null || true
+    done
   done
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+cleanup() {
+  # The workers first: a stopped worker finishes its step and checkpoint through its host's media driver, so the
+  # drivers stop after every worker has gone.
+  stop_remote worker
+  for pid in "${PIDS[@]}"; do [[ " ${DRIVERS[*]} " == *" $pid "* ]] || kill "$pid" 2>/dev/null || true; done
+  for pid in "${WORKERS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_remote driver
+  for pid in "${DRIVERS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "${PIDDIR:-}"
 }
@@ -71,6 +88,22 @@ trap cleanup EXIT INT TERM
 PIDDIR="$(mktemp -d)"
 background() {                     # runs "$@" in the background (or prints it)
   if [[ $DRY_RUN == 1 ]]; then printf '%q ' "$@"; echo; else "$@" & PIDS+=($!); fi
+}
+is_local() { [[ ( "$1" == localhost || "$1" == 127.0.0.1 ) && -z "$2" ]]; }   # HOST SSH_PORT: no ssh needed
+# remote HOST SSH_PORT NAME ringformer-arguments...: runs `ringformer ARGS` on HOST over ssh in the background.
+# The credentials go through stdin: read into the remote environment, never onto a command line. The process
+# prints its PID first (exec keeps it), which the cleanup above uses to stop it.
+remote() {
+  local host="$1" port="$2" name="$3"; shift 3
+  local command="cd $(printf %q "$ROOT") && IFS= read -r RINGFORMER_ZK_AUTH; export RINGFORMER_ZK_AUTH; \
+echo ringformer-pid \$\$ && exec launch/bin/ringformer $(printf '%q ' "$@")"
+  local ssh_command=(ssh -o BatchMode=yes -p "${port:-22}" ${SSH_OPTS[@]+"${SSH_OPTS[@]}"} "$host" "$command")
+  if [[ $DRY_RUN == 1 ]]; then printf '%q ' "${ssh_command[@]}"; echo; return; fi
+  local pidfile="$PIDDIR/$name.pid"
+  # the first line (the PID) goes to the pid file, the rest to this terminal
+  "${ssh_command[@]}" <<< "${RINGFORMER_ZK_AUTH:-}" | { IFS= read -r first && echo "$first" > "$pidfile"; cat; } &
+  PIDS+=($!)
+  REMOTE+=("${port:-22} $host $pidfile")
 }
 
 if [[ -z "$ZK" ]]; then
@@ -96,33 +129,33 @@ background "$RF" "${coordinator[@]}"
 [[ $DRY_RUN == 1 ]] || { COORDINATOR=${PIDS[-1]}; sleep 1; }
 background "$RF" "${coordinator[@]}"
 [[ $DRY_RUN == 1 ]] || STANDBY=${PIDS[-1]}
-WORKERS=()
+
+# One media driver per host, in /dev/shm under the job's name and the host's index (hosts may share a file system).
+# Workers wait for their driver (Aeron's 10 s driver timeout covers its start).
+INBOX=ipc; [[ ${#HOSTS[@]} -gt 1 ]] && INBOX=udp
+driver_dir() { echo "/dev/shm/ringformer-$JOB-host$1"; }
+for ((h = 0; h < ${#HOSTS[@]}; h++)); do
+  host="${HOSTS[$h]%:*}"; port="${HOSTS[$h]##*:}"
+  if is_local "$host" "$port"; then
+    background "$RF" media-driver --dir "$(driver_dir $h)"
+  else
+    remote "$host" "$port" "driver-$h" media-driver --dir "$(driver_dir $h)"
+  fi
+  [[ $DRY_RUN == 1 ]] || DRIVERS+=(${PIDS[-1]})
+done
 
 n=0
 for host in "${SLOTS[@]}"; do
   port="${PORTS[$n]}"
+  h="$(host_index "$host:$port")"
   worker=(worker --zk "$ZK" --job "$JOB" --id "$(echo "$host" | tr '.' '-')-$n" --bind "$host" --out "$OUT"
-          ${RESUME[@]+"${RESUME[@]}"})
-  if [[ ( "$host" == localhost || "$host" == 127.0.0.1 ) && -z "$port" ]]; then
+          --aeron-dir "$(driver_dir $h)" --inbox "$INBOX" ${RESUME[@]+"${RESUME[@]}"})
+  if is_local "$host" "$port"; then
     background "$RF" "${worker[@]}"
-    [[ $DRY_RUN == 1 ]] || WORKERS+=(${PIDS[-1]})
   else
-    # The credentials go through stdin: read into the remote environment, never onto a command line. The worker
-    # prints its PID first (exec keeps it), which the cleanup above uses to stop it.
-    remote="cd $(printf %q "$ROOT") && IFS= read -r RINGFORMER_ZK_AUTH; export RINGFORMER_ZK_AUTH; \
-echo ringformer-worker-pid \$\$ && exec launch/bin/ringformer $(printf '%q ' "${worker[@]}")"
-    ssh_command=(ssh -o BatchMode=yes -p "${port:-22}" ${SSH_OPTS[@]+"${SSH_OPTS[@]}"} "$host" "$remote")
-    if [[ $DRY_RUN == 1 ]]; then
-      printf '%q ' "${ssh_command[@]}"; echo
-    else
-      pidfile="$PIDDIR/worker-$n.pid"
-      # the first line (the PID) goes to the pid file, the rest to this terminal
-      "${ssh_command[@]}" <<< "${RINGFORMER_ZK_AUTH:-}" \
-        | { IFS= read -r first && echo "$first" > "$pidfile"; cat; } &
-      PIDS+=($!); WORKERS+=($!)
-      REMOTE+=("${port:-22} $host $pidfile")
-    fi
+    remote "$host" "$port" "worker-$n" "${worker[@]}"
   fi
+  [[ $DRY_RUN == 1 ]] || WORKERS+=(${PIDS[-1]})
   n=$((n + 1))
 done
 [[ $DRY_RUN == 0 ]] || exit 0

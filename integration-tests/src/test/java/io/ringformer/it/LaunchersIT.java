@@ -54,10 +54,15 @@ class LaunchersIT {
         assertTrue(out.contains("ringformer zookeeper --port 0 --bind 0.0.0.0"), out);
         assertTrue(out.contains("coordinator --zk 10.9.0.1:\\<port\\> --job j --config "), out);
         assertTrue(out.contains("--min-workers 1 --max-workers 3 --settle-ms 60000"), out);
+        // One media driver per host; across hosts every worker receives UDP through its host's driver.
+        assertTrue(out.contains("ringformer media-driver --dir /dev/shm/ringformer-j-host0"), out);
         assertTrue(out.contains("worker --zk 10.9.0.1:\\<port\\> --job j --id 127-0-0-1-1 --bind 127.0.0.1 --out /runs/j"
-                + " --resume"), out);
+                + " --aeron-dir /dev/shm/ringformer-j-host0 --inbox udp --resume"), out);
         assertTrue(out.contains("ssh -o BatchMode=yes -p 2222 -i /keys/id 10.9.0.2 ") && out.contains("--id\\ 10-9-0-2-2"),
                 out);
+        assertTrue(out.contains("media-driver\\ --dir\\ /dev/shm/ringformer-j-host1") && out.contains(
+                "--aeron-dir\\ /dev/shm/ringformer-j-host1\\ --inbox\\ udp"), out);
+        assertEquals(2, out.split("media-driver").length - 1, "one driver per host: " + out);
         assertTrue(!out.contains("secret"), "credentials never on a command line: " + out);
         String refused = script(Map.of(), 2, "launch/cluster.sh", hosts.toString(), "configs/gpt-char-tiny.yaml",
                 "--dry-run");

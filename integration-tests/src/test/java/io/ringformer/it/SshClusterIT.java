@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code launch/cluster.sh} against a real sshd (Debian openssh-server, which .ci/run installs) on 127.0.0.1 and a
  * port of its own, with a key pair the test makes: the host file names 127.0.0.1 with that port, so both workers
  * start over ssh. One job trains to its end; another is stopped by signalling the script, and its remote workers,
- * which ssh alone would leave running, must be gone (the script kills them by PID over ssh).
+ * which ssh alone would leave running, must be gone (the script kills them by PID over ssh), and so must the host's
+ * media driver. A third job runs on two network-namespace hosts, each with an sshd of its own.
  */
 class SshClusterIT {
 
@@ -86,8 +87,10 @@ class SshClusterIT {
         assertTrue(script.waitFor(300, TimeUnit.SECONDS), Cli.read(dir.resolve("cluster.log")));
         String out = Cli.read(dir.resolve("cluster.log"));
         assertEquals(0, script.exitValue(), out);
-        assertTrue(out.contains("rank 0 of 2") && out.contains("rank 1 of 2") && out.contains("finished: trained to "
-                + "step 30"), out);
+        assertTrue(out.contains("rank 0 of 2 in generation 1, shared memory") && out.contains("rank 1 of 2")
+                && out.contains("finished: trained to step 30"), out);
+        assertEquals(1, out.split("media driver ready at").length - 1, "one media driver for the host: " + out);
+        assertEquals(List.of(), leftInSharedMemory("ssh-30"), out);
         assertTrue(Files.isDirectory(run.resolve("checkpoints").resolve("step-00000030")), out);
         assertTrue(Cli.read(dir.resolve("sshd.log")).contains("Accepted publickey"), "the workers came over ssh");
     }
@@ -112,6 +115,70 @@ class SshClusterIT {
         List<ProcessHandle> left = workersOf(run);
         left.forEach(ProcessHandle::destroyForcibly);            // not to leak them into the next test
         assertEquals(List.of(), left, "remote workers left running: " + Cli.read(dir.resolve("long.log")));
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!leftInSharedMemory("ssh-100000").isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        assertEquals(List.of(), leftInSharedMemory("ssh-100000"), "the remote media driver must stop and clean up");
+    }
+
+    /**
+     * Two hosts made of network namespaces ({@link Hosts}), each with its own sshd on its own address and two
+     * workers: cluster.sh reaches each host over ssh, starts one media driver per host, and the four workers train
+     * the job over UDP between the hosts' addresses.
+     */
+    @Test
+    @Timeout(600)
+    void twoNamespaceHostsOfTwoWorkersEachTrainOverUdp() throws Exception {
+        try (Hosts hosts = new Hosts(2)) {
+            List<Process> daemons = new ArrayList<>();
+            try {
+                for (int host = 1; host <= 2; host++) {
+                    List<String> command = new ArrayList<>(hosts.on(host));
+                    command.addAll(List.of("/usr/sbin/sshd", "-D", "-e", "-p", "22", "-h",
+                            dir.resolve("host_key").toString(), "-o", "ListenAddress=" + hosts.address(host),
+                            "-o", "PidFile=" + dir.resolve("sshd-" + host + ".pid"),
+                            "-o", "AuthorizedKeysFile=" + dir.resolve("authorized_keys"), "-o", "StrictModes=no",
+                            "-o", "PermitRootLogin=prohibit-password", "-o", "PasswordAuthentication=no"));
+                    daemons.add(new ProcessBuilder(command).redirectErrorStream(true)
+                            .redirectOutput(dir.resolve("sshd-" + host + ".log").toFile()).start());
+                }
+                Path hostFile = dir.resolve("namespaces");
+                Files.writeString(hostFile, hosts.address(1) + " 2\n" + hosts.address(2) + " 2\n");
+                Path run = dir.resolve("udp");
+                ProcessBuilder builder = inRoot(List.of("launch/cluster.sh", hostFile.toString(),
+                        "configs/gpt-char-tiny.yaml", "--job", "netns", "--out", run.toString(), "--set",
+                        "train.max_iters=20", "--set", "data.path=" + Cli.mobyDick()), dir.resolve("netns.log"));
+                builder.environment().put("RINGFORMER_ZK_AUTH", "cluster:s3cret");
+                builder.environment().put("RINGFORMER_ZK_HOST", hosts.bridgeAddress());
+                Process script = builder.start();
+                assertTrue(script.waitFor(480, TimeUnit.SECONDS), Cli.read(dir.resolve("netns.log")));
+                String out = Cli.read(dir.resolve("netns.log"));
+                assertEquals(0, script.exitValue(), out);
+                assertTrue(out.contains("finished: trained to step 20"), out);
+                for (int rank = 0; rank < 4; rank++) {
+                    assertTrue(out.contains("rank " + rank + " of 4 in generation 1, Aeron ring"), out);
+                }
+                for (int host = 1; host <= 2; host++) {
+                    assertEquals(2, out.split("inbox aeron:udp\\?endpoint=" + hosts.address(host).replace(".", "\\.")
+                            + ":").length - 1, "two workers receive on host " + host + "'s address: " + out);
+                    assertTrue(out.contains("media driver ready at /dev/shm/ringformer-netns-host" + (host - 1)), out);
+                    assertTrue(Cli.read(dir.resolve("sshd-" + host + ".log")).contains("Accepted publickey"),
+                            "host " + host + " was reached over ssh");
+                }
+                assertEquals(2, out.split("media driver ready at").length - 1, "one media driver per host: " + out);
+                assertTrue(Files.isDirectory(run.resolve("checkpoints").resolve("step-00000020")), out);
+                assertEquals(List.of(), leftInSharedMemory("netns"), out);
+            } finally {
+                daemons.forEach(Process::destroy);
+            }
+        }
+    }
+
+    /** The media-driver directories cluster.sh made for {@code job} that are still there. */
+    private static List<String> leftInSharedMemory(String job) {
+        String[] names = new java.io.File("/dev/shm").list((d, name) -> name.startsWith("ringformer-" + job + "-host"));
+        return names == null ? List.of() : List.of(names);
     }
 
     private static List<ProcessHandle> workersOf(Path run) {

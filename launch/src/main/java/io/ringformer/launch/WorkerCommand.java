@@ -41,9 +41,17 @@ public final class WorkerCommand implements Callable<Integer> {
     boolean force;
 
     @Option(names = "--aeron-dir", paramLabel = "DIR",
-            description = "Use the media driver this host already runs (workers of one host then talk over IPC) "
-                    + "instead of starting one and talking UDP.")
+            description = "Use the media driver this host already runs (ringformer media-driver, or train --workers "
+                    + "N's) instead of starting one of its own.")
     String aeronDirectory;
+
+    /** How peers reach this worker's inbox. */
+    enum Inbox { ipc, udp }
+
+    @Option(names = "--inbox", paramLabel = "ipc|udp",
+            description = "With --aeron-dir: ipc (the default) when every worker of the job shares this host's driver, "
+                    + "udp on --bind when workers on other hosts must reach this one. Without it, always udp.")
+    Inbox inbox;
 
     @Option(names = "--rendezvous-timeout-ms", defaultValue = "120000",
             description = "Longest wait for the job spec and admission (default ${DEFAULT-VALUE}).")
@@ -70,6 +78,11 @@ public final class WorkerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         zkAuth.apply();
+        if (inbox == Inbox.ipc && aeronDirectory == null) {
+            throw new UsageException("--inbox ipc needs the host's shared media driver: add --aeron-dir DIR (see "
+                    + "ringformer media-driver)");
+        }
+        boolean ipcInbox = aeronDirectory != null && inbox != Inbox.udp;
         ListenAddress.of(bind, "--bind").requireCredentialsBeyondLoopback("this worker's Aeron inbox", "--bind");
         String workerId = id != null ? id
                 : InetAddress.getLocalHost().getHostName().replace('.', '-') + "-" + ProcessHandle.current().pid();
@@ -77,7 +90,7 @@ public final class WorkerCommand implements Callable<Integer> {
         try (ProgressView view = new ProgressView(System.out, System.console() != null, directory)) {
             Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, sessionTimeoutMs), job,
                     workerId, bind, device, directory, resume, force,
-                    rendezvousTimeoutMs, aeronDirectory, metricsBind, metricsPort);
+                    rendezvousTimeoutMs, aeronDirectory, ipcInbox, metricsBind, metricsPort);
             Worker worker = new Worker(options, view, view::line);
             StopSignals.install(worker::requestStop, () -> { });
             return worker.run();

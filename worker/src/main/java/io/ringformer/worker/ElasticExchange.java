@@ -197,7 +197,8 @@ public final class ElasticExchange implements GradientExchange {
         }
         generation = next;
         log.accept("worker " + workerId + ": rank " + rank + " of " + next.worldSize() + " in generation "
-                + next.number() + (next.worldSize() > 1 ? shared ? ", shared memory" : ", Aeron ring" : ""));
+                + next.number() + (next.worldSize() > 1 ? shared ? ", shared memory" : ", Aeron ring" : "")
+                + ", inbox " + next.endpoint(rank));
         return next;
     }
 

@@ -49,14 +49,22 @@ public final class Worker {
     /**
      * How to reach the job and where to train.
      *
-     * @param aeronDirectory a media driver this host already runs (then the inbox is IPC, as for workers sharing
-     *                       one machine), or null to start one of its own and receive over UDP on {@code bindAddress}
+     * @param aeronDirectory a media driver this host already runs, or null to start one of its own
+     * @param ipcInbox       receive over IPC (only with {@code aeronDirectory}: every worker of the job on this host,
+     *                       sharing that driver), or over UDP on {@code bindAddress} (workers on several hosts)
      * @param metricsBind    the address {@link WorkerMetrics} are served on
      * @param metricsPort    their port: −1 none, 0 any free one (logged)
      */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
                           Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
-                          String aeronDirectory, String metricsBind, int metricsPort) {}
+                          String aeronDirectory, boolean ipcInbox, String metricsBind, int metricsPort) {
+
+        public Options {
+            if (ipcInbox && aeronDirectory == null) {
+                throw new IllegalArgumentException("an IPC inbox needs a shared media driver (an aeron directory)");
+            }
+        }
+    }
 
     private final Options options;
     private final TrainingRun.Listener listener;
@@ -90,7 +98,7 @@ public final class Worker {
              Aeron aeron = sharedDriver
                      ? Aeron.connect(new Aeron.Context().aeronDirectoryName(options.aeronDirectory()))
                      : driver.connect();
-             RingAllReduce.Inbox inbox = RingAllReduce.Inbox.open(aeron, sharedDriver ? "aeron:ipc"
+             RingAllReduce.Inbox inbox = RingAllReduce.Inbox.open(aeron, options.ipcInbox() ? "aeron:ipc"
                      : "aeron:udp?endpoint=" + options.bindAddress() + ":0");
              CuratorFramework client = options.zooKeeper().newClient()) {
             client.start();
