@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Prometheus metrics of a running 2-worker job: each worker serves them on a port of its own (--metrics-port 0), the
- * test scrapes both over HTTP while the job trains and parses the text format.
+ * test scrapes both over HTTP while the job trains and parses the text format; so does a standalone coordinator.
  */
 class MetricsIT {
 
@@ -84,6 +84,47 @@ class MetricsIT {
     }
 
     /**
+     * A standalone coordinator with {@code --metrics-port 0} and two workers (own media drivers, UDP on 127.0.0.1):
+     * the coordinator's endpoint follows the whole job — leadership, generation, members, step, loss, throughput.
+     */
+    @Test
+    @Timeout(300)
+    void theCoordinatorServesTheJobsMetrics(@TempDir Path dir) throws Exception {
+        List<Job> jobs = new java.util.ArrayList<>();
+        try {
+            String zk = ClusterIT.zooKeeper(jobs, dir);
+            Job coordinator = ClusterIT.coordinator(jobs, dir.resolve("coordinator.log"), zk, "scraped",
+                    ClusterIT.config(100_000, Cli.mobyDick().toString()), 2, 2, "--metrics-port", "0");
+            String url = coordinator.await("coordinator \\S+: metrics at (http://127\\.0\\.0\\.1:\\d+/metrics)", 60)
+                    .group(1);
+            for (String id : new String[] {"a", "b"}) {
+                ClusterIT.worker(jobs, dir.resolve(id + ".log"), dir, zk, "scraped", id, dir.resolve("run"), false);
+            }
+            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(200);
+            Map<String, Double> samples;
+            do {
+                assertTrue(System.nanoTime() < deadline, "the job did not reach step 5: " + Cli.read(dir.resolve("a.log")));
+                Thread.sleep(500);
+                HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url))
+                        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, response.statusCode());
+                samples = parse(response.body(), "coordinator", null);
+            } while (samples.get("ringformer_job_step") < 5);
+            System.out.println("coordinator metrics: " + samples);
+            assertEquals(1.0, samples.get("ringformer_coordinator_leader"), samples.toString());
+            assertEquals(1.0, samples.get("ringformer_generation"), samples.toString());
+            assertEquals(2.0, samples.get("ringformer_members"), samples.toString());
+            assertEquals(1.0, samples.get("ringformer_job_running"), samples.toString());
+            assertTrue(samples.get("ringformer_job_loss") > 0 && samples.get("ringformer_job_loss") < 10
+                    && samples.get("ringformer_job_items_per_second") > 0, samples.toString());
+            assertTrue(samples.get("jvm_memory_used_bytes") > 0, samples.toString());
+        } finally {
+            ClusterIT.closeAll(jobs);
+        }
+    }
+
+    /**
      * {@code status --watch} on the running job, for a few screens: each names both workers with their host and
      * state, the step, the throughput and the last event (here the checkpoint the test waited for, or later).
      */
@@ -122,6 +163,11 @@ class MetricsIT {
      * hold 0 bytes; both reasons of the dropped frames), checking that every sample carries {@code worker}'s tag.
      */
     private static Map<String, Double> parse(String text, String worker) {
+        return parse(text, "worker", worker);
+    }
+
+    /** The same, for any role's tag; a null {@code id} accepts any value of it. */
+    private static Map<String, Double> parse(String text, String role, String id) {
         Map<String, Double> samples = new HashMap<>();
         for (String line : text.split("\n")) {
             if (line.isBlank() || line.startsWith("#")) {
@@ -129,7 +175,7 @@ class MetricsIT {
             }
             Matcher m = SAMPLE.matcher(line);
             assertTrue(m.matches(), "not a Prometheus sample line: " + line);
-            assertTrue(m.group(2) != null && m.group(2).contains("worker=\"" + worker + "\""), line);
+            assertTrue(m.group(2) != null && m.group(2).contains(role + "=\"" + (id == null ? "" : id + "\"")), line);
             samples.merge(m.group(1), Double.parseDouble(m.group(3)), Double::sum);
         }
         return samples;

@@ -1,6 +1,7 @@
 package io.ringformer.launch;
 
 import io.ringformer.coordinator.Coordinator;
+import io.ringformer.protocol.Generation;
 import io.ringformer.protocol.JobSpec;
 import io.ringformer.protocol.JobStatus;
 import io.ringformer.protocol.JobStatusNode;
@@ -62,6 +63,15 @@ public final class CoordinatorCommand implements Callable<Integer> {
                     + "only in ZooKeeper.")
     Path tokenFile;
 
+    @Option(names = "--metrics-port", defaultValue = "-1", paramLabel = "PORT",
+            description = "Serve the job's metrics in the Prometheus text format on this port (0: any free one; "
+                    + "default off).")
+    int metricsPort;
+
+    @Option(names = "--metrics-bind", defaultValue = "127.0.0.1", paramLabel = "ADDRESS",
+            description = "Address the metrics are served on (default ${DEFAULT-VALUE}).")
+    String metricsBind;
+
     @Override
     public Integer call() throws Exception {
         zkAuth.apply();
@@ -79,12 +89,17 @@ public final class CoordinatorCommand implements Callable<Integer> {
                 Coordinator.submit(client, layout, spec);
             }
             try (Coordinator coordinator = new Coordinator(client, layout, "coordinator-" + ProcessHandle.current().pid(),
-                    pauseTimeoutMs)) {
+                    pauseTimeoutMs);
+                 CoordinatorMetrics metrics = metricsPort < 0 ? null
+                         : new CoordinatorMetrics(metricsBind, metricsPort, coordinator, System.out::println)) {
                 coordinator.start();
                 System.out.println("coordinator of job '" + job + "' at " + zooKeeper + " (leader when elected)");
                 JobStatusNode status = new JobStatusNode(client, layout);
                 while (true) {
                     Optional<JobStatus> now = status.read();
+                    if (metrics != null) {
+                        metrics.saw(generation(client, layout), now.orElse(null));
+                    }
                     if (now.isPresent() && now.get().ended()) {
                         System.out.println("job " + job + " " + now.get().state().json() + ": " + now.get().detail());
                         return switch (now.get().state()) {
@@ -96,6 +111,14 @@ public final class CoordinatorCommand implements Callable<Integer> {
                     Thread.sleep(500);
                 }
             }
+        }
+    }
+
+    private static Generation generation(CuratorFramework client, ZkLayout layout) throws Exception {
+        try {
+            return Generation.decode(client.getData().forPath(layout.generation()));
+        } catch (KeeperException.NoNodeException e) {
+            return null;
         }
     }
 

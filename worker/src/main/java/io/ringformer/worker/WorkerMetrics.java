@@ -1,37 +1,27 @@
 package io.ringformer.worker;
 
-import com.sun.net.httpserver.HttpServer;
-import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
- * A worker's metrics in the Prometheus text format (Micrometer), served on {@code http://BIND:PORT/metrics} when
- * the worker is given {@code --metrics-port} (off by default; bound to 127.0.0.1 unless {@code --metrics-bind}
- * says otherwise). The training gauges follow the steps the run logs (every {@code log.interval}):
+ * A worker's metrics in the Prometheus text format ({@link PrometheusEndpoint}), served on
+ * {@code http://BIND:PORT/metrics} when the worker is given {@code --metrics-port} (off by default; bound to
+ * 127.0.0.1 unless {@code --metrics-bind} says otherwise). The training gauges follow the steps the run logs (every {@code log.interval}):
  * <pre>
  * ringformer_step, ringformer_loss, ringformer_tokens_per_second, ringformer_grad_norm, ringformer_learning_rate,
  * ringformer_loss_scale, ringformer_step_seconds, ringformer_allreduce_seconds (of the last logged step),
  * ringformer_allreduce_bytes (one all-reduce's buffer), ringformer_exchange_dropped_frames{reason},
  * ringformer_generation, ringformer_members, ringformer_recoveries (generations this worker re-formed in),
- * ringformer_checkpoint_step, ringformer_checkpoint_bytes, ringformer_checkpoint_seconds, and Micrometer's jvm_memory_* gauges.
+ * ringformer_checkpoint_step, ringformer_checkpoint_bytes, ringformer_checkpoint_seconds, and Micrometer's
+ * jvm_memory_* gauges.
  * </pre>
  */
 public final class WorkerMetrics implements AutoCloseable {
 
-    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final HttpServer server;
+    private final PrometheusEndpoint endpoint;
     private volatile Logged last;                    // the last logged step, null before the first
     private volatile long firstStep;
     private volatile int parameters;
@@ -42,9 +32,8 @@ public final class WorkerMetrics implements AutoCloseable {
     /** A logged step and its throughput. */
     private record Logged(Trainer.StepResult result, double itemsPerSecond) {}
 
-    private WorkerMetrics(HttpServer server, String workerId, ElasticExchange exchange) {
-        this.server = server;
-        registry.config().commonTags("worker", workerId);
+    private WorkerMetrics(PrometheusEndpoint endpoint, ElasticExchange exchange) {
+        this.endpoint = endpoint;
         gauge("ringformer.step", "the steps trained", () -> last == null ? firstStep : last.result().step() + 1);
         logged("ringformer.loss", "training loss of the last logged step", l -> l.result().loss());
         logged("ringformer.tokens.per.second", "throughput of the last logged step (tokens or images)",
@@ -58,9 +47,8 @@ public final class WorkerMetrics implements AutoCloseable {
                 l -> l.result().exchangeMillis() / 1000);
         gauge("ringformer.allreduce.bytes", "bytes in one all-reduce (the flat gradient)", () -> 4.0 * (parameters + 2));
         for (String reason : new String[] {"bad_mac", "other"}) {
-            Gauge.builder("ringformer.exchange.dropped.frames", () -> exchange.droppedFramesByReason().getOrDefault(reason, 0L))
-                    .description("frames dropped, not summed, in this generation's exchange").tag("reason", reason)
-                    .register(registry);
+            endpoint.gauge("ringformer.exchange.dropped.frames", "frames dropped, not summed, in this generation's "
+                    + "exchange", "reason", reason, () -> exchange.droppedFramesByReason().getOrDefault(reason, 0L));
         }
         gauge("ringformer.generation", "the membership generation", () -> exchange.generation() == null ? 0
                 : exchange.generation().number());
@@ -70,11 +58,10 @@ public final class WorkerMetrics implements AutoCloseable {
         gauge("ringformer.checkpoint.step", "step of the last checkpoint written (rank 0)", () -> checkpointStep);
         gauge("ringformer.checkpoint.bytes", "size of the last checkpoint written (rank 0)", () -> checkpointBytes);
         gauge("ringformer.checkpoint.seconds", "time to write the last checkpoint (rank 0)", () -> checkpointSeconds);
-        new JvmMemoryMetrics().bindTo(registry);
     }
 
     private void gauge(String name, String description, java.util.function.Supplier<Number> value) {
-        Gauge.builder(name, value).description(description).register(registry);
+        endpoint.gauge(name, description, value);
     }
 
     /** A gauge of the last logged step; NaN before the first. */
@@ -88,35 +75,11 @@ public final class WorkerMetrics implements AutoCloseable {
     /**
      * Starts serving; {@code port} 0 picks a free one (logged).
      *
-     * @throws UncheckedIOException when the address cannot be bound, naming it
+     * @throws java.io.UncheckedIOException when the address cannot be bound, naming it
      */
     public static WorkerMetrics serve(String bind, int port, String workerId, ElasticExchange exchange,
                                       Consumer<String> log) {
-        HttpServer server;
-        try {
-            server = HttpServer.create(new InetSocketAddress(bind, port), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot serve metrics on " + bind + ":" + port + ": " + e.getMessage()
-                    + " (choose another --metrics-port, or 0 for any free one)", e);
-        }
-        WorkerMetrics metrics = new WorkerMetrics(server, workerId, exchange);
-        server.createContext("/metrics", http -> {
-            byte[] body = metrics.registry.scrape().getBytes(StandardCharsets.UTF_8);
-            http.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            http.sendResponseHeaders(200, body.length);
-            try (OutputStream out = http.getResponseBody()) {
-                out.write(body);
-            }
-        });
-        server.setExecutor(Executors.newSingleThreadExecutor(r -> {
-            Thread thread = new Thread(r, "metrics-http");
-            thread.setDaemon(true);
-            return thread;
-        }));
-        server.start();
-        log.accept("worker " + workerId + ": metrics at http://" + bind + ":" + server.getAddress().getPort()
-                + "/metrics");
-        return metrics;
+        return new WorkerMetrics(PrometheusEndpoint.serve(bind, port, "worker", workerId, log), exchange);
     }
 
     /** Every rank's own logged steps ({@link TrainingRun#alsoTell}), and rank 0's checkpoints. */
@@ -148,7 +111,6 @@ public final class WorkerMetrics implements AutoCloseable {
 
     @Override
     public void close() {
-        server.stop(0);
-        registry.close();
+        endpoint.close();
     }
 }
