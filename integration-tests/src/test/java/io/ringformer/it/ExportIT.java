@@ -200,7 +200,11 @@ class ExportIT {
                 count, logits[0].length, assertClose(logits, theirs));
     }
 
-    /** Trains configs/{@code config}.yaml (text: Moby Dick) for {@code steps} with {@code settings}; returns the run. */
+    /**
+     * Trains configs/{@code config}.yaml for {@code steps}, checkpointing and evaluating (one batch) at the last, with
+     * {@code settings} (key=value, applied after {@code data.path} = Moby Dick, so a setting of it wins); returns the
+     * run directory.
+     */
     private static Path trainTiny(Path dir, String config, int steps, String... settings) throws Exception {
         Path run = dir.resolve("run");
         List<String> arguments = new ArrayList<>(List.of("train", "--config", "../configs/" + config + ".yaml",
