@@ -9,12 +9,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code ringformer export}: a checkpoint's weights for another framework. A gpt model becomes a Hugging Face
- * GPT-2 (safetensors with GPT2LMHeadModel's names, its config.json, and the character tokenizer);
- * {@code launch/export/torch_gpt2.py} loads it into PyTorch in a few lines.
+ * {@code ringformer export}: a checkpoint's weights for another framework, as its family's export says
+ * ({@code ModelFamily.export}): safetensors under Hugging Face names, a config.json and the preprocessing file. A gpt
+ * model becomes GPT2LMHeadModel, a vit ViTForImageClassification, a bert BERT's names for a pre-LayerNorm model that
+ * no transformers class computes (README, "Leaving ringformer"); {@code launch/export/torch_gpt2.py},
+ * {@code torch_vit.py} and {@code torch_bert.py} load them into PyTorch in a few lines.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = "Write a checkpoint's weights in another framework's format (safetensors, Hugging Face GPT-2 names).")
+        description = "Write a checkpoint's weights in another framework's format (safetensors under Hugging Face "
+                + "names: GPT-2, BERT (pre-LN), ViT).")
 public final class ExportCommand implements Callable<Integer> {
 
     @Option(names = "--checkpoint", required = true, paramLabel = "DIR",
@@ -25,7 +28,7 @@ public final class ExportCommand implements Callable<Integer> {
     String format;
 
     @Option(names = "--out", required = true, paramLabel = "FILE",
-            description = "The weights file; config.json and the tokenizer go beside it.")
+            description = "The weights file; config.json and the tokenizer or image statistics go beside it.")
     Path out;
 
     @Override

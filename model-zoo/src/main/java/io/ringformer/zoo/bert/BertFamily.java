@@ -7,6 +7,7 @@ import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.ConfigKey;
 import io.ringformer.zoo.family.ConfigKey.Type;
 import io.ringformer.zoo.family.DataSource;
+import io.ringformer.zoo.family.Export;
 import io.ringformer.zoo.family.Model;
 import io.ringformer.zoo.family.ModelFamily;
 import io.ringformer.zoo.family.Settings;
@@ -19,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import org.nd4j.linalg.api.buffer.DataType;
 
@@ -76,6 +78,103 @@ public final class BertFamily implements ModelFamily {
         return new Bert.Config(vocabSize, config.getInt("model.seq_len"), config.getInt("model.n_layer"),
                 config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getDouble("model.dropout"),
                 AttentionTypes.configured(config));
+    }
+
+    /**
+     * Hugging Face names for every tensor, in the layout PyTorch's modules hold them — but no {@code transformers}
+     * class computes this model, and the config.json says so ({@code model_type} is not one it knows, so
+     * {@code from_pretrained} refuses it rather than run something else).
+     *
+     * <p>Why: ringformer's BERT is pre-LayerNorm ({@link Bert}: x + attn(LN(x)), x + mlp(LN(x)), a final LayerNorm),
+     * and Hugging Face's BertModel is post-LayerNorm (LN(x + attn(x))): the same weights in BertForPreTraining give
+     * another function. Megatron-BERT (MegatronBertForPreTraining) is pre-LN with these LayerNorms in these places,
+     * but has no LayerNorm after the embeddings, which this model has. So the names are BERT's
+     * ({@code bert.embeddings.*}, {@code attention.self.query}, {@code intermediate.dense}, {@code cls.predictions.*},
+     * {@code bert.pooler.dense}, {@code cls.seq_relationship}) wherever a tensor does what BERT's does, and
+     * Megatron-BERT's for the three pre-LN LayerNorms ({@code attention.ln} before attention, {@code ln} before the
+     * MLP, {@code bert.encoder.ln} at the end). {@code launch/export/torch_bert.py} is the model, in PyTorch.
+     *
+     * <p>Layout: nn.Linear weights [out, in], so ours [in, out] are transposed; our fused {@code w_qkv} [d, 3d]
+     * (q | k | v, heads contiguous in each) becomes query, key and value [d, d]. The MLM decoder is tied to the word
+     * embeddings (not written again, as Hugging Face saves a tied weight) with its bias {@code cls.predictions.bias}.
+     * GELU is the exact one; LayerNorm's ε as for GPT ({@link io.ringformer.zoo.gpt.GptFamily#export}). Attention
+     * must be full: the other types compute something else.
+     */
+    @Override
+    public Export export(Settings config, Artifact artifact) {
+        if (!config.getString("attention.type").equals("full")) {
+            throw new IllegalArgumentException("BERT's layout has full attention only; this model uses "
+                    + "attention.type " + config.getString("attention.type"));
+        }
+        Bert.Config shape = modelConfig(config, artifact.outputSize());
+        int d = shape.width();
+        List<Export.Tensor> tensors = new ArrayList<>();
+        tensors.add(Export.Tensor.same("bert.embeddings.word_embeddings.weight", "wte"));        // [V, d]
+        tensors.add(Export.Tensor.same("bert.embeddings.position_embeddings.weight", "wpe"));    // [T, d]
+        tensors.add(Export.Tensor.same("bert.embeddings.token_type_embeddings.weight", "wse"));  // [2, d]
+        layerNorm(tensors, "bert.embeddings.LayerNorm", "ln_emb");
+        for (int layer = 0; layer < shape.layers(); layer++) {
+            String ours = "h" + layer + "/";
+            String theirs = "bert.encoder.layer." + layer + ".";
+            layerNorm(tensors, theirs + "attention.ln", ours + "ln_1");
+            String[] projections = {"query", "key", "value"};
+            for (int i = 0; i < projections.length; i++) {                                     // [d, 3d] → 3 × [d, d]
+                String name = theirs + "attention.self." + projections[i];
+                tensors.add(Export.Tensor.transposedColumns(name + ".weight", ours + "attn/w_qkv", i * d, (i + 1) * d));
+                tensors.add(Export.Tensor.elements(name + ".bias", ours + "attn/b_qkv", i * d, (i + 1) * d));
+            }
+            linear(tensors, theirs + "attention.output.dense", ours + "attn/w_out", ours + "attn/b_out");  // [d, d]
+            layerNorm(tensors, theirs + "ln", ours + "ln_2");
+            linear(tensors, theirs + "intermediate.dense", ours + "mlp/w_fc", ours + "mlp/b_fc");   // [4d, d]
+            linear(tensors, theirs + "output.dense", ours + "mlp/w_proj", ours + "mlp/b_proj");     // [d, 4d]
+        }
+        layerNorm(tensors, "bert.encoder.ln", "ln_f");
+        linear(tensors, "bert.pooler.dense", "pooler/w", "pooler/b");                             // [d, d]
+        linear(tensors, "cls.predictions.transform.dense", "mlm/w_dense", "mlm/b_dense");         // [d, d]
+        layerNorm(tensors, "cls.predictions.transform.LayerNorm", "mlm/ln");
+        tensors.add(Export.Tensor.same("cls.predictions.bias", "mlm/bias"));                     // [V]
+        linear(tensors, "cls.seq_relationship", "nsp/w", "nsp/b");                                // [2, d]
+        String json = String.format(Locale.ROOT, """
+                {
+                  "model_type": "ringformer-prenorm-bert",
+                  "ringformer": {
+                    "layer_norm": "pre: x + attn(attention.ln(x)), x + mlp(ln(x)), then bert.encoder.ln",
+                    "embedding_layer_norm": true,
+                    "mlm_decoder": "tied to bert.embeddings.word_embeddings.weight, bias cls.predictions.bias",
+                    "transformers": "no class computes this model: BertForPreTraining is post-LayerNorm, and MegatronBertForPreTraining has no bert.embeddings.LayerNorm",
+                    "reference": "launch/export/torch_bert.py"
+                  },
+                  "vocab_size": %d,
+                  "hidden_size": %d,
+                  "num_hidden_layers": %d,
+                  "num_attention_heads": %d,
+                  "intermediate_size": %d,
+                  "hidden_act": "gelu",
+                  "max_position_embeddings": %d,
+                  "type_vocab_size": 2,
+                  "layer_norm_eps": 1e-12,
+                  "pad_token_id": %d,
+                  "tie_word_embeddings": true,
+                  "hidden_dropout_prob": 0.0,
+                  "attention_probs_dropout_prob": 0.0,
+                  "torch_dtype": "float32"
+                }
+                """, shape.vocabSize(), d, shape.layers(), shape.heads(), 4 * d, shape.seqLen(),
+                WordPieceTokenizer.PAD_ID);
+        return new Export("BERT pre-LayerNorm (Hugging Face BertForPreTraining names, Megatron-BERT's LayerNorms)",
+                tensors, json);
+    }
+
+    /** A LayerNorm's gain and bias under PyTorch's names, weight and bias. */
+    private static void layerNorm(List<Export.Tensor> tensors, String theirs, String ours) {
+        tensors.add(Export.Tensor.same(theirs + ".weight", ours + "/gain"));
+        tensors.add(Export.Tensor.same(theirs + ".bias", ours + "/bias"));
+    }
+
+    /** A projection as nn.Linear: weight [out, in] (ours is [in, out]) and bias. */
+    private static void linear(List<Export.Tensor> tensors, String theirs, String weight, String bias) {
+        tensors.add(Export.Tensor.transposed(theirs + ".weight", weight));
+        tensors.add(Export.Tensor.same(theirs + ".bias", bias));
     }
 
     /** The tokenizer of {@code data.tokenizer}, or one trained on the train split's sentences. */

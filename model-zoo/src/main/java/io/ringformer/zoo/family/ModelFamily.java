@@ -81,7 +81,7 @@ public interface ModelFamily {
      *                                  the key that prevents it
      */
     default Export export(Settings config, Artifact artifact) {
-        throw new IllegalArgumentException("a " + name() + " model cannot be exported yet: only gpt models are "
-                + "(to the Hugging Face GPT-2 layout)");
+        throw new IllegalArgumentException("a " + name() + " model cannot be exported yet: its family defines no "
+                + "export (ModelFamily.export)");
     }
 }

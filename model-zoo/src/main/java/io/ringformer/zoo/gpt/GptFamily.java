@@ -21,9 +21,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Locale;
 import java.util.Optional;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -95,29 +93,29 @@ public final class GptFamily implements ModelFamily {
                     + "attention.type " + config.getString("attention.type"));
         }
         Gpt.Config shape = modelConfig(config, artifact.outputSize());
-        Map<String, String> names = new LinkedHashMap<>();
-        names.put("wte", "transformer.wte.weight");                                          // [V, d]
-        names.put("wpe", "transformer.wpe.weight");                                          // [T, d]
+        List<Export.Tensor> tensors = new ArrayList<>();
+        tensors.add(Export.Tensor.same("transformer.wte.weight", "wte"));                     // [V, d]
+        tensors.add(Export.Tensor.same("transformer.wpe.weight", "wpe"));                     // [T, d]
         for (int layer = 0; layer < shape.layers(); layer++) {
             String ours = "h" + layer + "/";
             String theirs = "transformer.h." + layer + ".";
-            names.put(ours + "ln_1/gain", theirs + "ln_1.weight");
-            names.put(ours + "ln_1/bias", theirs + "ln_1.bias");
-            names.put(ours + "attn/w_qkv", theirs + "attn.c_attn.weight");                  // [d, 3d]
-            names.put(ours + "attn/b_qkv", theirs + "attn.c_attn.bias");
-            names.put(ours + "attn/w_out", theirs + "attn.c_proj.weight");                  // [d, d]
-            names.put(ours + "attn/b_out", theirs + "attn.c_proj.bias");
-            names.put(ours + "ln_2/gain", theirs + "ln_2.weight");
-            names.put(ours + "ln_2/bias", theirs + "ln_2.bias");
-            names.put(ours + "mlp/w_fc", theirs + "mlp.c_fc.weight");                        // [d, 4d]
-            names.put(ours + "mlp/b_fc", theirs + "mlp.c_fc.bias");
-            names.put(ours + "mlp/w_proj", theirs + "mlp.c_proj.weight");                    // [4d, d]
-            names.put(ours + "mlp/b_proj", theirs + "mlp.c_proj.bias");
+            tensors.add(Export.Tensor.same(theirs + "ln_1.weight", ours + "ln_1/gain"));
+            tensors.add(Export.Tensor.same(theirs + "ln_1.bias", ours + "ln_1/bias"));
+            tensors.add(Export.Tensor.same(theirs + "attn.c_attn.weight", ours + "attn/w_qkv")); // [d, 3d]
+            tensors.add(Export.Tensor.same(theirs + "attn.c_attn.bias", ours + "attn/b_qkv"));
+            tensors.add(Export.Tensor.same(theirs + "attn.c_proj.weight", ours + "attn/w_out")); // [d, d]
+            tensors.add(Export.Tensor.same(theirs + "attn.c_proj.bias", ours + "attn/b_out"));
+            tensors.add(Export.Tensor.same(theirs + "ln_2.weight", ours + "ln_2/gain"));
+            tensors.add(Export.Tensor.same(theirs + "ln_2.bias", ours + "ln_2/bias"));
+            tensors.add(Export.Tensor.same(theirs + "mlp.c_fc.weight", ours + "mlp/w_fc"));   // [d, 4d]
+            tensors.add(Export.Tensor.same(theirs + "mlp.c_fc.bias", ours + "mlp/b_fc"));
+            tensors.add(Export.Tensor.same(theirs + "mlp.c_proj.weight", ours + "mlp/w_proj")); // [4d, d]
+            tensors.add(Export.Tensor.same(theirs + "mlp.c_proj.bias", ours + "mlp/b_proj"));
         }
-        names.put("ln_f/gain", "transformer.ln_f.weight");
-        names.put("ln_f/bias", "transformer.ln_f.bias");
+        tensors.add(Export.Tensor.same("transformer.ln_f.weight", "ln_f/gain"));
+        tensors.add(Export.Tensor.same("transformer.ln_f.bias", "ln_f/bias"));
         if (!shape.tiedHead()) {
-            names.put("lm_head", "lm_head.weight");                                          // [V, d]
+            tensors.add(Export.Tensor.same("lm_head.weight", "lm_head"));                     // [V, d]
         }
         String json = String.format(Locale.ROOT, """
                 {
@@ -140,7 +138,7 @@ public final class GptFamily implements ModelFamily {
                 }
                 """, shape.vocabSize(), shape.blockSize(), shape.blockSize(), shape.width(), shape.layers(),
                 shape.heads(), 4 * shape.width(), shape.tiedHead());
-        return new Export("Hugging Face GPT2LMHeadModel", names, json);
+        return new Export("Hugging Face GPT2LMHeadModel", tensors, json);
     }
 
     @Override

@@ -1,5 +1,8 @@
 package io.ringformer.zoo.vit;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.attention.AttentionTypes;
 import io.ringformer.zoo.data.TextDataset.Rows;
@@ -8,6 +11,7 @@ import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.ConfigKey;
 import io.ringformer.zoo.family.ConfigKey.Type;
 import io.ringformer.zoo.family.DataSource;
+import io.ringformer.zoo.family.Export;
 import io.ringformer.zoo.family.Model;
 import io.ringformer.zoo.family.ModelFamily;
 import io.ringformer.zoo.family.Settings;
@@ -34,6 +38,8 @@ public final class VitFamily implements ModelFamily {
 
     /** Datasets read once per process: every trainer and evaluation of a run shares them. */
     private static final Map<String, ImageDataset> LOADED = new ConcurrentHashMap<>();
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
     public String name() {
@@ -127,6 +133,98 @@ public final class VitFamily implements ModelFamily {
     @Override
     public Model build(Settings config, Artifact artifact, long seed, boolean training, MixedPrecision precision) {
         return Vit.build(modelConfig(config, artifact.outputSize()), seed, training, precision);
+    }
+
+    /**
+     * Hugging Face's ViTForImageClassification, exactly: its ViT is pre-LayerNorm like ours ({@code layernorm_before}
+     * and {@code layernorm_after} in each layer, {@code vit.layernorm} at the end), with a learned [CLS] token and
+     * learned positions added after it is put in front, and a linear classifier on the [CLS] row; GELU is the exact
+     * one, LayerNorm's ε as for GPT ({@link io.ringformer.zoo.gpt.GptFamily#export}).
+     *
+     * <p>Layout: nn.Linear weights [out, in], so ours [in, out] are transposed; our fused {@code w_qkv} [d, 3d]
+     * (q | k | v, heads contiguous in each) becomes query, key and value [d, d]. The patch embedding is a
+     * convolution there, kernel [d, channels, P, P] with stride P; ours is a GEMM on each patch's P² pixels in row-major
+     * order ({@link Vit#patchOrder}), [P², d], so its transpose [d, P²] reshaped to [d, 1, P, P] is the same kernel,
+     * and both number the patches row by row. [CLS] [1, d] and the positions [T, d] gain Hugging Face's leading batch
+     * axis. What it does not carry: our inputs are normalised by the training split's mean and std
+     * ({@code image_stats.json}, written beside), which a ViTImageProcessor must be given ({@code do_resize} off,
+     * {@code rescale_factor} 1/255, {@code image_mean} and {@code image_std} from that file).
+     */
+    @Override
+    public Export export(Settings config, Artifact artifact) {
+        if (!config.getString("attention.type").equals("full")) {
+            throw new IllegalArgumentException("ViT's layout has full attention only; this model uses "
+                    + "attention.type " + config.getString("attention.type"));
+        }
+        ImageStatistics statistics = (ImageStatistics) artifact;
+        Vit.Config shape = modelConfig(config, artifact.outputSize());
+        int d = shape.embedding();
+        int p = shape.patch();
+        List<Export.Tensor> tensors = new ArrayList<>();
+        tensors.add(Export.Tensor.same("vit.embeddings.cls_token", "cls").reshaped(1, 1, d));                // [1, 1, d]
+        tensors.add(Export.Tensor.same("vit.embeddings.position_embeddings", "wpe")
+                .reshaped(1, shape.sequence(), d));                                                         // [1, T, d]
+        tensors.add(Export.Tensor.transposed("vit.embeddings.patch_embeddings.projection.weight", "patch/w_embed")
+                .reshaped(d, statistics.channels(), p, p));                                                 // [d, 1, P, P]
+        tensors.add(Export.Tensor.same("vit.embeddings.patch_embeddings.projection.bias", "patch/b_embed"));  // [d]
+        for (int layer = 0; layer < shape.layers(); layer++) {
+            String ours = "h" + layer + "/";
+            String theirs = "vit.encoder.layer." + layer + ".";
+            layerNorm(tensors, theirs + "layernorm_before", ours + "ln_1");
+            String[] projections = {"query", "key", "value"};
+            for (int i = 0; i < projections.length; i++) {                                     // [d, 3d] → 3 × [d, d]
+                String name = theirs + "attention.attention." + projections[i];
+                tensors.add(Export.Tensor.transposedColumns(name + ".weight", ours + "attn/w_qkv", i * d, (i + 1) * d));
+                tensors.add(Export.Tensor.elements(name + ".bias", ours + "attn/b_qkv", i * d, (i + 1) * d));
+            }
+            linear(tensors, theirs + "attention.output.dense", ours + "attn/w_out", ours + "attn/b_out");  // [d, d]
+            layerNorm(tensors, theirs + "layernorm_after", ours + "ln_2");
+            linear(tensors, theirs + "intermediate.dense", ours + "mlp/w_fc", ours + "mlp/b_fc");   // [4d, d]
+            linear(tensors, theirs + "output.dense", ours + "mlp/w_proj", ours + "mlp/b_proj");     // [d, 4d]
+        }
+        layerNorm(tensors, "vit.layernorm", "ln_f");
+        linear(tensors, "classifier", "head/w_cls", "head/b_cls");                                 // [C, d]
+
+        ObjectNode json = JSON.createObjectNode();
+        json.putArray("architectures").add("ViTForImageClassification");
+        json.put("model_type", "vit");
+        json.put("image_size", shape.height());
+        json.put("patch_size", p);
+        json.put("num_channels", statistics.channels());
+        json.put("hidden_size", d);
+        json.put("num_hidden_layers", shape.layers());
+        json.put("num_attention_heads", shape.heads());
+        json.put("intermediate_size", 4 * d);
+        json.put("hidden_act", "gelu");
+        json.put("layer_norm_eps", 1e-12);
+        json.put("qkv_bias", true);
+        json.put("hidden_dropout_prob", 0.0);
+        json.put("attention_probs_dropout_prob", 0.0);
+        ObjectNode id2label = json.putObject("id2label");
+        ObjectNode label2id = json.putObject("label2id");
+        for (int c = 0; c < statistics.classNames().size(); c++) {
+            id2label.put(Integer.toString(c), statistics.classNames().get(c));
+            label2id.put(statistics.classNames().get(c), c);
+        }
+        json.put("torch_dtype", "float32");
+        try {
+            return new Export("Hugging Face ViTForImageClassification", tensors,
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);       // a tree of strings and numbers always serialises
+        }
+    }
+
+    /** A LayerNorm's gain and bias under PyTorch's names, weight and bias. */
+    private static void layerNorm(List<Export.Tensor> tensors, String theirs, String ours) {
+        tensors.add(Export.Tensor.same(theirs + ".weight", ours + "/gain"));
+        tensors.add(Export.Tensor.same(theirs + ".bias", ours + "/bias"));
+    }
+
+    /** A projection as nn.Linear: weight [out, in] (ours is [in, out]) and bias. */
+    private static void linear(List<Export.Tensor> tensors, String theirs, String weight, String bias) {
+        tensors.add(Export.Tensor.transposed(theirs + ".weight", weight));
+        tensors.add(Export.Tensor.same(theirs + ".bias", bias));
     }
 
     /** Per block and patch the GPT block's 22·d values and H·T attention probabilities, and the patch rows. */

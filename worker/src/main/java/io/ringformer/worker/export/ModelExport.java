@@ -10,19 +10,22 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A trained model written for another framework: its weights as safetensors under the names its family's
- * {@link Export} gives, with that framework's {@code config.json} and the model's tokenizer file beside them.
+ * {@link Export} gives, each cut, transposed or reshaped as the export says ({@link Export.Tensor}), with that
+ * framework's {@code config.json} and the model's preprocessing file (tokenizer, image statistics) beside them.
  */
 public final class ModelExport {
 
     private ModelExport() {}
 
     /**
-     * Writes {@code file} and, in its directory, {@code config.json} and the tokenizer; returns the paths written.
+     * Writes {@code file} and, in its directory, {@code config.json} and the artifact (tokenizer or image statistics); returns the paths written.
      *
      * @throws ConfigException when the model's family or config has no exported form
      */
@@ -38,15 +41,19 @@ public final class ModelExport {
         for (FlatParameters.Segment segment : model.layout().segments()) {
             segments.put(segment.name(), segment);
         }
-        if (!segments.keySet().equals(export.names().keySet())) {
-            throw new IllegalStateException("the export names " + export.names().keySet() + " but the model has "
-                    + segments.keySet());
+        Set<String> sources = new LinkedHashSet<>();
+        export.tensors().forEach(tensor -> sources.add(tensor.source()));
+        if (!segments.keySet().equals(sources)) {
+            throw new IllegalStateException("the export reads " + sources + " but the model has " + segments.keySet());
         }
         Map<String, Safetensors.Tensor> tensors = new LinkedHashMap<>();
-        for (Map.Entry<String, String> name : export.names().entrySet()) {
-            FlatParameters.Segment segment = segments.get(name.getKey());
+        for (Export.Tensor tensor : export.tensors()) {
+            FlatParameters.Segment segment = segments.get(tensor.source());
             float[] values = Arrays.copyOfRange(flat, segment.offset(), segment.offset() + segment.length());
-            tensors.put(name.getValue(), new Safetensors.Tensor(segment.shape(), values));
+            if (tensors.put(tensor.name(), new Safetensors.Tensor(tensor.shape(segment.shape()),
+                    tensor.values(segment.shape(), values))) != null) {
+                throw new IllegalStateException("the export names " + tensor.name() + " twice");
+            }
         }
         Path directory = file.toAbsolutePath().getParent();
         Files.createDirectories(directory);
@@ -54,8 +61,8 @@ public final class ModelExport {
                 "checkpoint", model.checkpoint().directory().getFileName().toString()));
         Path config = directory.resolve("config.json");
         Files.writeString(config, export.configJson());
-        Path tokenizer = directory.resolve(model.checkpoint().artifactFile().getFileName());
-        Files.copy(model.checkpoint().artifactFile(), tokenizer, StandardCopyOption.REPLACE_EXISTING);
-        return List.of(file, config, tokenizer);
+        Path artifact = directory.resolve(model.checkpoint().artifactFile().getFileName());
+        Files.copy(model.checkpoint().artifactFile(), artifact, StandardCopyOption.REPLACE_EXISTING);
+        return List.of(file, config, artifact);
     }
 }
