@@ -7,9 +7,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import io.ringformer.launch.Ringformer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * The launch scripts' dry runs (what each would run, so that a change in the command line cannot silently break a
@@ -29,10 +31,47 @@ class LaunchersIT {
         return out;
     }
 
+    /**
+     * Every {@code ringformer …} command a dry run prints — directly, inside {@code bash -c "…"} or inside ssh's
+     * remote command — parsed by the real command line: a renamed option or command breaks this test, not a job.
+     *
+     * @return how many commands were parsed
+     */
+    static int parseEveryRingformerCommand(String out) {
+        int parsed = 0;
+        for (String line : out.split("\n")) {
+            parsed += parseRingformerCommands(ShellWords.split(line), line);
+        }
+        return parsed;
+    }
+
+    private static int parseRingformerCommands(List<String> words, String line) {
+        for (int i = 0; i < words.size(); i++) {
+            if (words.get(i).endsWith("bin/ringformer")) {
+                List<String> arguments = words.subList(i + 1, words.size());
+                try {
+                    Ringformer.commandLine().parseArgs(arguments.toArray(String[]::new));
+                } catch (CommandLine.ParameterException e) {
+                    throw new AssertionError("the launcher runs a command the CLI refuses (" + e.getMessage() + "): "
+                            + line, e);
+                }
+                return 1;
+            }
+        }
+        int nested = 0;
+        for (String word : words) {
+            if (word.contains("bin/ringformer")) {                   // bash -c "…", ssh HOST "…"
+                nested += parseRingformerCommands(ShellWords.split(word), line);
+            }
+        }
+        return nested;
+    }
+
     @Test
     void slurmsDryRunPrintsZooKeeperTheCoordinatorAndOneWorkerPerTask() throws Exception {
         String out = script(Map.of(), 0, "launch/slurm.sbatch", "--dry-run", "configs/gpt-char-tiny.yaml", "--set",
                 "train.max_iters=5");
+        assertEquals(3, parseEveryRingformerCommand(out), out);
         assertTrue(out.contains("ringformer zookeeper --port 0 --bind 127.0.0.1"), out);
         assertTrue(out.contains("ringformer coordinator --job slurm-dry-run --config "
                 + ROOT.resolve("configs/gpt-char-tiny.yaml") + " --set train.max_iters=5 --min-workers 1 --max-workers 2"), out);
@@ -64,6 +103,7 @@ class LaunchersIT {
                 "--aeron-dir\\ /dev/shm/ringformer-j-host1\\ --inbox\\ udp"), out);
         assertEquals(2, out.split("media-driver").length - 1, "one driver per host: " + out);
         assertTrue(!out.contains("secret"), "credentials never on a command line: " + out);
+        assertEquals(8, parseEveryRingformerCommand(out), out);  // ZooKeeper, 2 coordinators, 2 drivers, 3 workers
         String refused = script(Map.of(), 2, "launch/cluster.sh", hosts.toString(), "configs/gpt-char-tiny.yaml",
                 "--dry-run");
         assertTrue(refused.contains("need ZooKeeper credentials"), refused);
@@ -76,6 +116,7 @@ class LaunchersIT {
         assertTrue(cpu.contains("no GPU on this machine") && cpu.contains("running 2 CPU workers instead"), cpu);
         assertTrue(cpu.contains("ringformer train --config configs/gpt-char-tiny.yaml --workers 2 --set "
                 + "train.max_iters=5") && !cpu.contains("--devices"), cpu);
+        assertEquals(1, parseEveryRingformerCommand(cpu), cpu);
 
         Path bin = Files.createDirectories(dir.resolve("bin"));
         Path smi = bin.resolve("nvidia-smi");
@@ -87,6 +128,7 @@ class LaunchersIT {
                 "--dry-run");
         assertTrue(gpu.contains("mvn\\ -B\\ -q\\ -Pcuda") && gpu.contains("2 workers on GPUs 0,1"), gpu);
         assertTrue(gpu.contains("--workers 2 --devices 0\\,1"), gpu);
+        assertEquals(1, parseEveryRingformerCommand(gpu), gpu);
         String tooMany = script(twoGpus, 2, "launch/multi-gpu.sh", "--gpus", "3", "--config",
                 "configs/gpt-char-tiny.yaml", "--dry-run");
         assertTrue(tooMany.contains("--gpus 3 but nvidia-smi lists 2 GPU(s)"), tooMany);
