@@ -103,6 +103,24 @@ public final class MultiHeadAttention {
     /** Projections of a cross-attention layer: q [d, d], kv [dₘ, 2d], out [d, d], each with a bias. */
     public record CrossWeights(SDVariable q, SDVariable qBias, SDVariable kv, SDVariable kvBias,
                                SDVariable out, SDVariable outBias) {
+        /** Declares the projections {@link #create} makes, in the same order with the same initialisation. */
+        public static void declare(io.ringformer.zoo.ParameterTable table, String name, int width, int memoryWidth,
+                                   double outStd) {
+            table.normal(name + "/w_q", 0.02, width, width);
+            table.zeros(name + "/b_q", width);
+            table.normal(name + "/w_kv", 0.02, memoryWidth, 2L * width);
+            table.zeros(name + "/b_kv", 2L * width);
+            table.normal(name + "/w_out", outStd, width, width);
+            table.zeros(name + "/b_out", width);
+        }
+
+        /** The declared projections of layer {@code name} as graph variables. */
+        public static CrossWeights of(SameDiff sd, io.ringformer.zoo.ParameterTable table, String name) {
+            return new CrossWeights(table.var(sd, name + "/w_q"), table.var(sd, name + "/b_q"),
+                    table.var(sd, name + "/w_kv"), table.var(sd, name + "/b_kv"), table.var(sd, name + "/w_out"),
+                    table.var(sd, name + "/b_out"));
+        }
+
         public static CrossWeights create(SameDiff sd, String name, int width, int memoryWidth, Initializer init,
                                           double outStd) {
             return new CrossWeights(
@@ -143,6 +161,16 @@ public final class MultiHeadAttention {
      */
     public Output selfAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable keep,
                                 SelfWeights w, Dropout dropout) {
+        return selfAttention(sd, name, x, length, keep, w, dropout, null);
+    }
+
+    /**
+     * As above, with a bias the model adds to every score (T5's learned relative positions, one table per stack).
+     *
+     * @param scoreBias [1, H, T, T] or null
+     */
+    public Output selfAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable keep,
+                                SelfWeights w, Dropout dropout, SDVariable scoreBias) {
         int h = spec.heads();
         int dh = spec.headDim();
         SDVariable qkv = precision.linear(sd, null, x, w.qkv(), w.qkvBias());                             // [B·T, 3d]
@@ -156,6 +184,9 @@ public final class MultiHeadAttention {
             k = RotaryPositions.apply(sd, name + "/rope_k", k, h, length, dh);
         }
         SDVariable bias = selfBias(sd, name, length, x.dataType());                           // [1|T.., T, T] or null
+        if (scoreBias != null) {
+            bias = bias == null ? scoreBias : bias.add(scoreBias);                           // [1, H, T, T]
+        }
         if (keep != null) {
             SDVariable pad = AttentionMasks.padding(sd, keep, length);                       // [B, 1, 1, T]
             bias = bias == null ? pad : bias.add(pad);

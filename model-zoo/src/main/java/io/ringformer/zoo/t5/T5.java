@@ -1,0 +1,317 @@
+package io.ringformer.zoo.t5;
+
+import static io.ringformer.zoo.family.TransformerBlock.logSoftmax;
+
+import io.ringformer.zoo.Dropout;
+import io.ringformer.zoo.Initializer;
+import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.ParameterTable;
+import io.ringformer.zoo.attention.MultiHeadAttention;
+import io.ringformer.zoo.attention.PositionType;
+import io.ringformer.zoo.family.Batch;
+import io.ringformer.zoo.family.FusedModel;
+import io.ringformer.zoo.family.GraphModel;
+import io.ringformer.zoo.fused.Kernels;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * T5 (Raffel et al. 2020): an encoder–decoder transformer. The encoder reads the source with bidirectional
+ * self-attention under its padding mask; the decoder reads the target shifted right (starting with the pad id, T5's
+ * decoder start) with causal self-attention, then attends to the encoder's output under the source's padding mask.
+ *
+ * <p>As T5 does: positions are not embedded but enter every self-attention as a learned bias on the scores, looked
+ * up by a bucket of the query–key distance ({@link RelativePositions}: 32 buckets, exact up to 8 or 16, logarithmic
+ * up to 128), one [buckets, H] table per stack shared by its layers; the norm is RMSNorm (a gain, no centring, no
+ * bias) before each sub-layer and after each stack; one embedding table is shared by the encoder's input, the
+ * decoder's input and the output head, whose logits are (h · d^-½) · Eᵀ; the feed-forward is ReLU without biases.
+ * Unlike T5, the attention projections keep their biases and scores are scaled by 1/√dₕ (the shared
+ * {@link MultiHeadAttention}); T5 folds that scale into its initialisation instead.
+ *
+ * <p>The loss, per row b: Σₜ w[b, t] · CE[b, t], with w = B / N at the N real target tokens of the global batch of
+ * B rows (0 at padding); {@value #LOSS} is its mean over the rows fed, so over a whole batch it is the mean
+ * cross-entropy per target token, and rows split among ranks add up to it exactly ({@link #feed} computes w).
+ *
+ * <p>A batch ({@link #layout}): {@value #ENCODER_TOKENS} [B, S] and {@value #DECODER_TOKENS}, {@value #TARGETS}
+ * [B, T] int32 (pad 0); {@value #ENCODER_MASK} [B, S] and {@value #TARGET_MASK} [B, T] float (1 real, 0 pad).
+ * Outputs: {@value #ENCODED} [B·S, d], {@value #LOGITS} [B·T, V], {@value #LOSS} and the metrics' sums and counts.
+ */
+public final class T5 extends GraphModel {
+
+    /**
+     * @param vocabSize     V, the shared vocabulary (sentinels included)
+     * @param sourceLength  S, encoder tokens per row (EOS included)
+     * @param targetLength  T, decoder tokens per row
+     * @param layers        blocks in each stack
+     * @param heads         attention heads H
+     * @param width         model width d
+     * @param ffWidth       the feed-forward's inner width
+     * @param dropout       drop probability on embeddings, attention weights and residual branches while training
+     * @param buckets       relative-position buckets (T5: 32)
+     * @param maxDistance   the distance from which all positions share the last bucket (T5: 128)
+     */
+    public record Config(int vocabSize, int sourceLength, int targetLength, int layers, int heads, int width,
+                         int ffWidth, double dropout, int buckets, int maxDistance) {
+        public Config {
+            if (vocabSize < 4 || sourceLength < 2 || targetLength < 2 || layers < 1 || ffWidth < 1) {
+                throw new IllegalArgumentException("vocab_size ≥ 4, source and target lengths ≥ 2, n_layer ≥ 1 and "
+                        + "ff_width ≥ 1 are required");
+            }
+            if (buckets < 4 || buckets % 2 != 0 || maxDistance <= buckets / 2) {
+                throw new IllegalArgumentException("relative_buckets must be even and ≥ 4, and relative_max_distance "
+                        + "above half of it: got " + buckets + " and " + maxDistance);
+            }
+            new MultiHeadAttention.Spec(width, heads, false, PositionType.LEARNED, dropout); // validates them
+        }
+
+        /** The stacks' attention: causal in the decoder's self-attention, positions as a bias on the scores. */
+        MultiHeadAttention.Spec attention(boolean causal) {
+            return new MultiHeadAttention.Spec(width, heads, causal, PositionType.LEARNED, dropout);
+        }
+    }
+
+    public static final String ENCODER_TOKENS = "encoder_tokens";
+    public static final String ENCODER_MASK = "encoder_mask";
+    public static final String DECODER_TOKENS = "decoder_tokens";
+    public static final String TARGETS = "targets";
+    public static final String TARGET_MASK = "target_mask";
+    /** The placeholder {@link #feed} derives from {@value #TARGET_MASK}: B / N at real targets, [B, T]. */
+    public static final String TARGET_WEIGHTS = "target_weights";
+    /** The encoder's output after its final norm, [B·S, d]. */
+    public static final String ENCODED = "encoded";
+    public static final String LOGITS = "logits";
+    public static final String LOSS = "loss";
+    public static final String LOSS_SUM = "loss_sum";
+    public static final String ROWS = "rows";
+    /** Σ cross-entropy over real target tokens, and their count: {@code token_loss}. */
+    public static final String TOKEN_LOSS_SUM = "token_loss_sum";
+    public static final String TOKENS = "target_tokens";
+    /** Real target tokens whose argmax is right: {@code token_accuracy}. */
+    public static final String CORRECT = "correct";
+    /** The padding id, which also starts every decoder input. */
+    public static final int PAD = 0;
+
+    private static final double EPSILON = 1e-6;
+
+    private final Config config;
+    private final MixedPrecision precision;
+
+    private T5(Config config, ParameterTable parameters, boolean training, MixedPrecision precision) {
+        super(parameters, training ? config.dropout() : 0);
+        this.config = config;
+        this.precision = precision;
+    }
+
+    /** Builds the model with parameters initialised from {@code seed}; dropout only when {@code training}. */
+    public static T5 build(Config config, DataType dataType, long seed, boolean training, MixedPrecision precision) {
+        return new T5(config, parameters(config, new Initializer(seed, dataType)), training, precision);
+    }
+
+    /** T5's parameters: the shared embedding, then each stack's relative bias, blocks and final norm. */
+    static ParameterTable parameters(Config config, Initializer init) {
+        ParameterTable table = new ParameterTable(init);
+        int d = config.width();
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers());
+        table.normal("shared", 1.0, config.vocabSize(), d);          // [V, d]; N(0, 1) as T5, the head rescales
+        for (String stack : new String[] {"encoder", "decoder"}) {
+            boolean decoder = stack.equals("decoder");
+            table.normal(stack + "/relative_bias", 0.02, config.buckets(), config.heads());       // [NB, H]
+            for (int layer = 0; layer < config.layers(); layer++) {
+                String name = stack + "/" + layer;
+                table.ones(name + "/norm_1/gain", d);
+                MultiHeadAttention.SelfWeights.declare(table, name + "/self", config.attention(decoder),
+                        residualStd);
+                if (decoder) {
+                    table.ones(name + "/norm_cross/gain", d);
+                    MultiHeadAttention.CrossWeights.declare(table, name + "/cross", d, d, residualStd);
+                }
+                table.ones(name + "/norm_2/gain", d);
+                table.normal(name + "/mlp/w_in", 0.02, d, config.ffWidth());                    // [d, F]
+                table.normal(name + "/mlp/w_out", residualStd, config.ffWidth(), d);            // [F, d]
+            }
+            table.ones(stack + "/norm_f/gain", d);
+        }
+        return table;
+    }
+
+    @Override
+    protected void define(SameDiff sd, ParameterTable table, Dropout dropout) {
+        int v = config.vocabSize();
+        int s = config.sourceLength();
+        int t = config.targetLength();
+        int d = config.width();
+        DataType type = table.dataType();
+
+        SDVariable sourceTokens = sd.placeHolder(ENCODER_TOKENS, DataType.INT32, -1, s);              // [B, S]
+        SDVariable sourceKeep = sd.placeHolder(ENCODER_MASK, type, -1, s);                            // [B, S]
+        SDVariable decoderTokens = sd.placeHolder(DECODER_TOKENS, DataType.INT32, -1, t);             // [B, T]
+        SDVariable targets = sd.placeHolder(TARGETS, DataType.INT32, -1, t);                          // [B, T]
+        SDVariable weights = sd.placeHolder(TARGET_WEIGHTS, type, -1, t);                             // [B, T]
+        SDVariable targetKeep = sd.placeHolder(TARGET_MASK, type, -1, t);                             // [B, T]
+        SDVariable shared = table.var(sd, "shared");                                                  // [V, d]
+
+        // Encoder: embeddings (one-hot × table: M2.1's gather has broken backprop), then the blocks.
+        SDVariable x = dropout.apply(embed(sd, sourceTokens, shared, v), s, d);                       // [B·S, d]
+        SDVariable encoderBias = RelativePositions.bias(sd, "encoder", table.var(sd, "encoder/relative_bias"),
+                s, s, true, config.maxDistance());                                                    // [1, H, S, S]
+        MultiHeadAttention bidirectional = new MultiHeadAttention(config.attention(false), precision);
+        for (int layer = 0; layer < config.layers(); layer++) {
+            String name = "encoder/" + layer;
+            SDVariable h = rmsNorm(sd, x, table.var(sd, name + "/norm_1/gain"));                       // [B·S, d]
+            x = x.add(dropout.apply(bidirectional.selfAttention(sd, name + "/self", h, s, sourceKeep,
+                    MultiHeadAttention.SelfWeights.of(sd, table, name + "/self"), attentionDropout(dropout),
+                    encoderBias).rows(), s, d));                                                       // [B·S, d]
+            x = x.add(dropout.apply(feedForward(sd, name, x, table), s, d));                          // [B·S, d]
+        }
+        SDVariable encoded = dropout.apply(rmsNorm(sd, x, table.var(sd, "encoder/norm_f/gain")), s, d)
+                .rename(ENCODED);                                                                     // [B·S, d]
+
+        // Decoder: causal self-attention with its own relative bias, then cross-attention into the encoder.
+        SDVariable y = dropout.apply(embed(sd, decoderTokens, shared, v), t, d);                      // [B·T, d]
+        SDVariable decoderBias = RelativePositions.bias(sd, "decoder", table.var(sd, "decoder/relative_bias"),
+                t, t, false, config.maxDistance());                                                   // [1, H, T, T]
+        MultiHeadAttention causal = new MultiHeadAttention(config.attention(true), precision);
+        for (int layer = 0; layer < config.layers(); layer++) {
+            String name = "decoder/" + layer;
+            SDVariable h = rmsNorm(sd, y, table.var(sd, name + "/norm_1/gain"));                       // [B·T, d]
+            y = y.add(dropout.apply(causal.selfAttention(sd, name + "/self", h, t, null,
+                    MultiHeadAttention.SelfWeights.of(sd, table, name + "/self"), attentionDropout(dropout),
+                    decoderBias).rows(), t, d));                                                       // [B·T, d]
+            h = rmsNorm(sd, y, table.var(sd, name + "/norm_cross/gain"));                              // [B·T, d]
+            y = y.add(dropout.apply(bidirectional.crossAttention(sd, name + "/cross", h, t, encoded, s,
+                    sourceKeep, MultiHeadAttention.CrossWeights.of(sd, table, name + "/cross"),
+                    attentionDropout(dropout)).rows(), t, d));                                         // [B·T, d]
+            y = y.add(dropout.apply(feedForward(sd, name, y, table), t, d));                          // [B·T, d]
+        }
+        SDVariable decoded = dropout.apply(rmsNorm(sd, y, table.var(sd, "decoder/norm_f/gain")), t, d)
+                .mul(1.0 / Math.sqrt(d));                                                             // [B·T, d]
+        SDVariable logits = (precision.isFullPrecision() ? sd.mmul(decoded, shared, false, true, false)
+                : precision.mmul(sd, decoded, shared, false, true)).rename(LOGITS);                    // [B·T, V]
+
+        // Cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
+        SDVariable picked = sd.oneHot(sd.reshape(targets, -1), v, -1, 1.0, 0.0, type);               // [B·T, V]
+        SDVariable crossEntropy = logSoftmax(sd, logits).mul(picked).sum(1).neg();                    // [B·T]
+        SDVariable realTargets = sd.reshape(targetKeep, -1);                                         // [B·T]
+        SDVariable lossSum = crossEntropy.mul(sd.reshape(weights, -1)).sum(LOSS_SUM);                 // []
+        SDVariable rows = sd.sizeAt(sourceTokens, 0).castTo(ROWS, type);                              // []: B
+        lossSum.div(LOSS, rows);                                                                      // []
+        sd.setLossVariables(LOSS);
+
+        // Evaluation sums (off the loss's path). A guess is right when the target's logit is the row's largest.
+        crossEntropy.mul(realTargets).sum(TOKEN_LOSS_SUM);                                            // []
+        realTargets.sum(TOKENS);                                                                      // []: N
+        SDVariable targetLogit = logits.mul(picked).sum(1);                                           // [B·T]
+        sd.eq(targetLogit, sd.max(logits, 1)).castTo(type).mul(realTargets).sum(CORRECT);             // []
+    }
+
+    /** [B, L] ids → [B·L, d] rows of the table. */
+    private static SDVariable embed(SameDiff sd, SDVariable tokens, SDVariable table, int vocab) {
+        return sd.mmul(sd.reshape(sd.oneHot(tokens, vocab, -1, 1.0, 0.0, table.dataType()), -1, vocab), table);
+    }
+
+    private static Dropout attentionDropout(Dropout dropout) {
+        return dropout.isActive() ? dropout : null;
+    }
+
+    /** RMSNorm (Zhang & Sennrich 2019), T5's LayerNorm: x / √(mean(x²) + ε) · gain, no centring, no bias. */
+    static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable gain) {
+        SDVariable meanSquare = x.mul(x).mean(true, 1);                                               // [N, 1]
+        return x.mul(sd.math.pow(meanSquare.add(EPSILON), -0.5)).mul(gain);                           // [N, d]
+    }
+
+    /** The normed feed-forward branch: ReLU(RMSNorm(x) · W_in) · W_out, no biases. */
+    private SDVariable feedForward(SameDiff sd, String name, SDVariable x, ParameterTable table) {
+        SDVariable h = rmsNorm(sd, x, table.var(sd, name + "/norm_2/gain"));                           // [N, d]
+        SDVariable inner = sd.nn.relu(precision.mmul(sd, h, table.var(sd, name + "/mlp/w_in"), false, false),
+                0);                                                                                   // [N, F]
+        return precision.mmul(sd, inner, table.var(sd, name + "/mlp/w_out"), false, false);           // [N, d]
+    }
+
+    /**
+     * Weight decay on matrices: the shared embedding and every projection. Not on the norms' gains, the attention
+     * biases, nor the relative-position tables (biases on the scores in all but name).
+     */
+    @Override
+    public boolean decays(String name) {
+        return name.equals("shared") || name.contains("/w_");
+    }
+
+    @Override
+    public String loss() {
+        return LOSS;
+    }
+
+    /** loss (per row, the objective), token_loss (per real target token), token_accuracy. */
+    @Override
+    public List<Metric> metrics() {
+        return List.of(new Metric("loss", LOSS_SUM, ROWS), new Metric("token_loss", TOKEN_LOSS_SUM, TOKENS),
+                new Metric("token_accuracy", CORRECT, TOKENS));
+    }
+
+    /** The arrays of a batch this model reads (the family's data sources fill them). */
+    public static List<Batch.Field> layout(int sourceLength, int targetLength) {
+        return List.of(Batch.Field.ints(ENCODER_TOKENS, sourceLength), Batch.Field.floats(ENCODER_MASK, sourceLength),
+                Batch.Field.ints(DECODER_TOKENS, targetLength), Batch.Field.ints(TARGETS, targetLength),
+                Batch.Field.floats(TARGET_MASK, targetLength));
+    }
+
+    /**
+     * The placeholders for rows [first, first + count): the batch's arrays as they are, and the target weights
+     * B / N at real targets, N counted over the whole global batch so that ranks' losses add up to the objective.
+     */
+    @Override
+    public Map<String, INDArray> feed(Batch batch, int first, int count) {
+        int s = config.sourceLength();
+        int t = config.targetLength();
+        float[] keep = batch.floats(TARGET_MASK);
+        double real = 0;
+        for (float k : keep) {
+            real += k;
+        }
+        float weight = real == 0 ? 0f : (float) (batch.rows() / real);
+        float[] weights = new float[count * t];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = keep[first * t + i] * weight;
+        }
+        DataType type = parameters().dataType();
+        return Map.of(ENCODER_TOKENS, ints(batch.ints(ENCODER_TOKENS), first, count, s),
+                ENCODER_MASK, floats(batch.floats(ENCODER_MASK), first, count, s, type),
+                DECODER_TOKENS, ints(batch.ints(DECODER_TOKENS), first, count, t),
+                TARGETS, ints(batch.ints(TARGETS), first, count, t),
+                TARGET_MASK, floats(keep, first, count, t, type),
+                TARGET_WEIGHTS, Nd4j.createFromArray(weights).reshape(count, t).castTo(type));
+    }
+
+    private static INDArray ints(int[] values, int first, int count, int width) {
+        return Nd4j.createFromArray(Arrays.copyOfRange(values, first * width, (first + count) * width))
+                .reshape(count, width);
+    }
+
+    private static INDArray floats(float[] values, int first, int count, int width, DataType type) {
+        return Nd4j.createFromArray(Arrays.copyOfRange(values, first * width, (first + count) * width))
+                .reshape(count, width).castTo(type);
+    }
+
+    /** The fused step has no cross-attention, no relative bias on the scores and no RMSNorm yet. */
+    @Override
+    public String fusedGap(MixedPrecision precision) {
+        return "an encoder–decoder (cross-attention, T5's relative position bias and RMSNorm are not in the fused "
+                + "block yet)";
+    }
+
+    @Override
+    public FusedModel fused(Map<String, Integer> offsets, int parameterCount, int maxRows, boolean bf16,
+                            Kernels kernels) {
+        throw new UnsupportedOperationException("t5 has no fused step: " + fusedGap(MixedPrecision.FP32));
+    }
+
+    public Config config() {
+        return config;
+    }
+}
