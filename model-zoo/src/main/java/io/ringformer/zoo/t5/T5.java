@@ -96,6 +96,8 @@ public final class T5 extends GraphModel {
     public static final String CORRECT = "correct";
     /** The padding id, which also starts every decoder input. */
     public static final int PAD = 0;
+    /** The end of a sequence, {@code </s>}: it closes every source and every target. */
+    public static final int EOS = 1;
 
     private static final double EPSILON = 1e-6;
 

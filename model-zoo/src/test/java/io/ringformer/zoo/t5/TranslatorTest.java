@@ -1,0 +1,88 @@
+package io.ringformer.zoo.t5;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.ringformer.zoo.MixedPrecision;
+import io.ringformer.zoo.family.Batch;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** The translator against the model's own graph, and its cached decoding against the uncached one. */
+class TranslatorTest {
+
+    static final T5.Config CONFIG = new T5.Config(23, 8, 7, 2, 2, 16, 24, 0, 8, 6);
+
+    private static Translator translator(T5 t5) {
+        return new Translator(t5.config(), name -> t5.graph().getVariable(name).getArr());
+    }
+
+    /** One sentence through the graph (padded source, whole decoder input) and through the translator. */
+    @Test
+    void thePrefixDecoderGivesTheGraphsLogits() {
+        T5 t5 = T5.build(CONFIG, DataType.FLOAT, 11, false, MixedPrecision.FP32);
+        int[] source = {5, 9, 14, 3, T5.EOS};                                   // 5 real of S = 8
+        int[] decoder = {T5.PAD, 7, 12, 4, 19, 2, 8};                           // T = 7
+        Batch batch = new Batch(T5.layout(8, 7), 1);
+        System.arraycopy(source, 0, batch.ints(T5.ENCODER_TOKENS), 0, source.length);
+        Arrays.fill(batch.floats(T5.ENCODER_MASK), 0, source.length, 1f);
+        System.arraycopy(decoder, 0, batch.ints(T5.DECODER_TOKENS), 0, decoder.length);
+        Arrays.fill(batch.floats(T5.TARGET_MASK), 1f);
+        INDArray graph = t5.graph().output(t5.feed(batch, 0, 1), T5.LOGITS).get(T5.LOGITS);   // [T, V]
+        Translator translator = translator(t5);
+        INDArray ours = translator.prefixLogits(translator.encode(source), decoder);          // [T, V]
+        assertEquals(0, graph.sub(ours).amaxNumber().doubleValue(), 1e-4);
+    }
+
+    /** The cache changes the work, not the result: the same tokens, the same log-probability. */
+    @Test
+    void cachedAndUncachedGreedyDecodingGiveTheSameTokens() {
+        for (long seed = 1; seed <= 3; seed++) {
+            T5 t5 = T5.build(CONFIG, DataType.FLOAT, seed, false, MixedPrecision.FP32);
+            Translator translator = translator(t5);
+            Translator.Source source = translator.encode(new int[] {4, 8, 15, 16, 23 % 23, T5.EOS});
+            Translator.Hypothesis cached = translator.greedy(source, 7);
+            Translator.Hypothesis uncached = translator.greedyUncached(source, 7);
+            assertArrayEquals(uncached.tokens(), cached.tokens(), "seed " + seed);
+            assertEquals(uncached.logProbability(), cached.logProbability(), 1e-4);
+        }
+    }
+
+    /**
+     * Beam search returns distinct hypotheses whose scores are the sums of their tokens' log-probabilities, as the
+     * uncached decoder computes them; width 1 is greedy decoding.
+     */
+    @Test
+    void beamHypothesesAreScoredByTheirTokensLogProbabilities() {
+        T5 t5 = T5.build(CONFIG, DataType.FLOAT, 5, false, MixedPrecision.FP32);
+        Translator translator = translator(t5);
+        Translator.Source source = translator.encode(new int[] {6, 2, 11, T5.EOS});
+        assertArrayEquals(translator.greedy(source, 6).tokens(), translator.beam(source, 1, 6).get(0).tokens());
+        List<Translator.Hypothesis> beams = translator.beam(source, 4, 6);
+        assertEquals(4, beams.size());
+        assertEquals(4, beams.stream().map(h -> Arrays.toString(h.tokens())).distinct().count());
+        for (Translator.Hypothesis hypothesis : beams) {
+            int[] prefix = new int[hypothesis.tokens().length + 1];
+            System.arraycopy(hypothesis.tokens(), 0, prefix, 1, hypothesis.tokens().length);
+            INDArray logits = translator.prefixLogits(source, prefix);                        // [t + 1, V]
+            double sum = 0;
+            for (int i = 0; i < prefix.length; i++) {
+                boolean last = i == prefix.length - 1;
+                if (last && hypothesis.tokens().length == 6) {
+                    break;                                                   // ran out of tokens: no EOS scored
+                }
+                int next = last ? T5.EOS : prefix[i + 1];
+                double[] row = logits.getRow(i).toDoubleVector();
+                double max = Arrays.stream(row).max().orElseThrow();
+                double log = max + Math.log(Arrays.stream(row).map(l -> Math.exp(l - max)).sum());
+                sum += row[next] - log;
+            }
+            assertEquals(sum, hypothesis.logProbability(), 1e-4, Arrays.toString(hypothesis.tokens()));
+            assertTrue(hypothesis.logProbability() < 0);
+        }
+    }
+}
