@@ -44,6 +44,9 @@ public final class TrainConfig implements Settings {
                     1, 1_000_000_000),
             new ConfigKey("train.seed", Type.INT, 1337, "seed of the initial parameters and of the batch sequence",
                     0, Integer.MAX_VALUE),
+            new ConfigKey("train.init_from", Type.STRING, "",
+                    "a checkpoint or run directory whose parameters and artifact (tokenizer) start this run: "
+                    + "fine-tuning; the optimizer and the step start afresh; empty: parameters from train.seed"),
             new ConfigKey("train.precision", Type.STRING, "fp32", "fp32 | bf16 | fp16 (matmul compute type)",
                     List.of("fp32", "bf16", "fp16")),
             new ConfigKey("optim.lr", Type.DOUBLE, 1e-3, "peak learning rate",

@@ -44,12 +44,7 @@ public final class TrainedModel {
      *             (then the newest valid checkpoint)
      */
     public static TrainedModel load(Path path, Consumer<String> warnings) {
-        if (!Files.isDirectory(path)) {
-            throw new CheckpointException("checkpoint not found: " + path);
-        }
-        Checkpoint checkpoint = Files.exists(path.resolve(CheckpointStore.MANIFEST))
-                || CheckpointStore.stepOf(path) >= 0
-                ? CheckpointStore.load(path) : CheckpointStore.at(path).latestValid(warnings);
+        Checkpoint checkpoint = CheckpointStore.open(path, warnings);
         TrainConfig config = TrainConfig.parse(checkpoint.configYaml(), checkpoint.directory() + "/config.yaml");
         return new TrainedModel(checkpoint, config,
                 TrainingRun.loadArtifact(config.family(), checkpoint.artifactFile()));

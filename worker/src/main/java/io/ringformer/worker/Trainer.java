@@ -324,6 +324,16 @@ public final class Trainer {
                 optimizer.steps(), scaler.scale(), scaler.cleanSteps());
     }
 
+    /** Starts from {@code parameters} (another run's, to fine-tune) with a fresh optimizer at step 0. */
+    public void initialise(float[] parameters) {
+        if (parameters.length != params.length) {
+            throw new ConfigException("train.init_from holds " + parameters.length + " parameters but this model has "
+                    + params.length + ": its model.* keys must be the checkpoint's");
+        }
+        System.arraycopy(parameters, 0, params, 0, params.length);
+        backend.setParameters(params);
+    }
+
     public void restore(State state) {
         if (state.params().length != params.length) {
             throw new ConfigException("the checkpoint holds " + state.params().length

@@ -132,7 +132,9 @@ public final class TrainingRun {
                         + "another member");
             }
         }
-        Artifact artifact = checkpoint != null ? loadArtifact(family, checkpoint.artifactFile()) : fitArtifact(config);
+        Checkpoint start = checkpoint == null ? initialParameters() : null;   // train.init_from
+        Artifact artifact = checkpoint != null ? loadArtifact(family, checkpoint.artifactFile())
+                : start != null ? loadArtifact(family, start.artifactFile()) : fitArtifact(config);
         DataSource data = openData(config, artifact);
         DataFingerprint dataFingerprint = fingerprint(data);
         if (checkpoint != null) {
@@ -148,8 +150,27 @@ public final class TrainingRun {
         if (checkpoint != null) {
             trainer.restore(checkpoint.state());
             log.accept("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());
+        } else if (start != null) {
+            trainer.initialise(start.state().params());
+            log.accept("parameters and " + artifact.fileName() + " from " + start.directory() + " (step "
+                    + start.step() + "); the optimizer starts afresh");
         }
         return new Prepared(exchange, store, artifact, trainer, checkpoint, resume);
+    }
+
+    /** The checkpoint {@code train.init_from} names, of this run's family; null when it names none. */
+    private Checkpoint initialParameters() {
+        String from = config.getString("train.init_from");
+        if (from.isEmpty()) {
+            return null;
+        }
+        Checkpoint start = CheckpointStore.open(Path.of(from), log);
+        String family = TrainConfig.parse(start.configYaml(), start.directory() + "/config.yaml").family().name();
+        if (!family.equals(config.family().name())) {
+            throw new ConfigException("train.init_from " + from + " holds a " + family + " model; this run trains a "
+                    + config.family().name() + " model");
+        }
+        return start;
     }
 
     /**

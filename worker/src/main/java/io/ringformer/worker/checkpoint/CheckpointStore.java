@@ -330,6 +330,17 @@ public final class CheckpointStore {
     }
 
     /**
+     * A checkpoint named by what a user types: a checkpoint directory ({@code step-…}), or a run directory or its
+     * {@code checkpoints/} folder (then the newest valid checkpoint).
+     */
+    public static Checkpoint open(Path path, Consumer<String> warnings) {
+        if (!Files.isDirectory(path)) {
+            throw new CheckpointException("checkpoint not found: " + path);
+        }
+        return Files.exists(path.resolve(MANIFEST)) || stepOf(path) >= 0 ? load(path) : at(path).latestValid(warnings);
+    }
+
+    /**
      * Loads a checkpoint after verifying it. Beyond the checksums, the contents must agree: the array files'
      * headers and lengths, parameters and both moments of one size, and {@code state.json}'s step, optimizer steps,
      * loss scale and clean-step count in range and consistent with the manifest and {@code optimizer.bin} (a
