@@ -91,6 +91,11 @@ public final class SpanCorruption {
         return new SpanCorruption(NOISE_DENSITY, MEAN_NOISE_SPAN_LENGTH, vocabSize - 1, SENTINELS, eos);
     }
 
+    /** {@link #lengthsFor(int, double, double)} at this corruption's density and mean span length. */
+    public Lengths lengthsFor(int inputsLength) {
+        return lengthsFor(inputsLength, noiseDensity, meanNoiseSpanLength);
+    }
+
     /** The id of sentinel {@code k} ({@code <extra_id_k>}). */
     public int sentinel(int k) {
         if (k < 0 || k >= sentinels) {
