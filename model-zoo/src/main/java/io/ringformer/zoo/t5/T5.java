@@ -34,12 +34,13 @@ import org.nd4j.linalg.factory.Nd4j;
  * Unlike T5, the attention projections keep their biases and scores are scaled by 1/√dₕ (the shared
  * {@link MultiHeadAttention}); T5 folds that scale into its initialisation instead.
  *
- * <p>The loss, per row b: Σₜ w[b, t] · CE[b, t], with w = B / N at the N real target tokens of the global batch of
- * B rows (0 at padding); {@value #LOSS} is its mean over the rows fed, so over a whole batch it is the mean
- * cross-entropy per target token, and rows split among ranks add up to it exactly ({@link #feed} computes w).
+ * <p>The loss, per row b: Σₜ w[b, t] · CE[b, t], with the data's weights w = B / N at the N real target tokens of
+ * the global batch of B rows (0 at padding); {@value #LOSS} is its mean over the rows fed, so over a whole batch it
+ * is the mean cross-entropy per target token, and rows split among ranks add up to it exactly.
  *
- * <p>A batch ({@link #layout}): {@value #ENCODER_TOKENS} [B, S] and {@value #DECODER_TOKENS}, {@value #TARGETS}
- * [B, T] int32 (pad 0); {@value #ENCODER_MASK} [B, S] and {@value #TARGET_MASK} [B, T] float (1 real, 0 pad).
+ * <p>A batch is a {@link Seq2SeqBatch}: {@value #ENCODER_TOKENS} [B, S] and {@value #DECODER_TOKENS} [B, T] int32
+ * (pad 0, which also starts the decoder), {@value #TARGETS} [B, T] int32 (−1 at padding; {@link #feed} feeds 0
+ * there, weighted 0), {@value #ENCODER_MASK} and {@value #TARGET_MASK} (1 real, 0 pad), {@value #TARGET_WEIGHTS}.
  * Outputs: {@value #ENCODED} [B·S, d], {@value #LOGITS} [B·T, V], {@value #LOSS} and the metrics' sums and counts.
  */
 public final class T5 extends GraphModel {
@@ -76,13 +77,12 @@ public final class T5 extends GraphModel {
         }
     }
 
-    public static final String ENCODER_TOKENS = "encoder_tokens";
-    public static final String ENCODER_MASK = "encoder_mask";
-    public static final String DECODER_TOKENS = "decoder_tokens";
-    public static final String TARGETS = "targets";
-    public static final String TARGET_MASK = "target_mask";
-    /** The placeholder {@link #feed} derives from {@value #TARGET_MASK}: B / N at real targets, [B, T]. */
-    public static final String TARGET_WEIGHTS = "target_weights";
+    public static final String ENCODER_TOKENS = Seq2SeqBatch.ENCODER_TOKENS;
+    public static final String ENCODER_MASK = Seq2SeqBatch.ENCODER_MASK;
+    public static final String DECODER_TOKENS = Seq2SeqBatch.DECODER_TOKENS;
+    public static final String TARGETS = Seq2SeqBatch.DECODER_TARGETS;
+    public static final String TARGET_MASK = Seq2SeqBatch.DECODER_MASK;
+    public static final String TARGET_WEIGHTS = Seq2SeqBatch.DECODER_WEIGHTS;
     /** The encoder's output after its final norm, [B·S, d]. */
     public static final String ENCODED = "encoded";
     public static final String LOGITS = "logits";
@@ -95,9 +95,9 @@ public final class T5 extends GraphModel {
     /** Real target tokens whose argmax is right: {@code token_accuracy}. */
     public static final String CORRECT = "correct";
     /** The padding id, which also starts every decoder input. */
-    public static final int PAD = 0;
+    public static final int PAD = Seq2SeqBatch.PAD_ID;
     /** The end of a sequence, {@code </s>}: it closes every source and every target. */
-    public static final int EOS = 1;
+    public static final int EOS = Seq2SeqBatch.EOS_ID;
 
     private static final double EPSILON = 1e-6;
 
@@ -258,36 +258,25 @@ public final class T5 extends GraphModel {
 
     /** The arrays of a batch this model reads (the family's data sources fill them). */
     public static List<Batch.Field> layout(int sourceLength, int targetLength) {
-        return List.of(Batch.Field.ints(ENCODER_TOKENS, sourceLength), Batch.Field.floats(ENCODER_MASK, sourceLength),
-                Batch.Field.ints(DECODER_TOKENS, targetLength), Batch.Field.ints(TARGETS, targetLength),
-                Batch.Field.floats(TARGET_MASK, targetLength));
+        return Seq2SeqBatch.layout(sourceLength, targetLength);
     }
 
-    /**
-     * The placeholders for rows [first, first + count): the batch's arrays as they are, and the target weights
-     * B / N at real targets, N counted over the whole global batch so that ranks' losses add up to the objective.
-     */
+    /** The placeholders for rows [first, first + count): the batch's arrays, padded targets as 0 (weight 0). */
     @Override
     public Map<String, INDArray> feed(Batch batch, int first, int count) {
         int s = config.sourceLength();
         int t = config.targetLength();
-        float[] keep = batch.floats(TARGET_MASK);
-        double real = 0;
-        for (float k : keep) {
-            real += k;
-        }
-        float weight = real == 0 ? 0f : (float) (batch.rows() / real);
-        float[] weights = new float[count * t];
-        for (int i = 0; i < weights.length; i++) {
-            weights[i] = keep[first * t + i] * weight;
+        int[] targets = Arrays.copyOfRange(batch.ints(TARGETS), first * t, (first + count) * t);
+        for (int i = 0; i < targets.length; i++) {
+            targets[i] = Math.max(targets[i], PAD);                  // NO_TARGET: any id, its weight is 0
         }
         DataType type = parameters().dataType();
         return Map.of(ENCODER_TOKENS, ints(batch.ints(ENCODER_TOKENS), first, count, s),
                 ENCODER_MASK, floats(batch.floats(ENCODER_MASK), first, count, s, type),
                 DECODER_TOKENS, ints(batch.ints(DECODER_TOKENS), first, count, t),
-                TARGETS, ints(batch.ints(TARGETS), first, count, t),
-                TARGET_MASK, floats(keep, first, count, t, type),
-                TARGET_WEIGHTS, Nd4j.createFromArray(weights).reshape(count, t).castTo(type));
+                TARGETS, Nd4j.createFromArray(targets).reshape(count, t),
+                TARGET_MASK, floats(batch.floats(TARGET_MASK), first, count, t, type),
+                TARGET_WEIGHTS, floats(batch.floats(TARGET_WEIGHTS), first, count, t, type));
     }
 
     private static INDArray ints(int[] values, int first, int count, int width) {

@@ -30,13 +30,14 @@ class T5Test {
 
     /**
      * Three rows: sources of 6, 4 and 3 real tokens (EOS = 1 last), targets of 5, 3 and 4 real tokens; the decoder
-     * reads the targets shifted right behind the pad id 0.
+     * reads the targets shifted right behind the pad id 0; padded targets are −1, real ones weigh B / N = 3/12.
      */
     static Batch batch() {
         SplittableRandom random = new SplittableRandom(7);
         int[] sourceReal = {6, 4, 3};
         int[] targetReal = {5, 3, 4};
         Batch batch = new Batch(T5.layout(S, T), 3);
+        java.util.Arrays.fill(batch.ints(T5.TARGETS), Seq2SeqBatch.NO_TARGET);
         for (int b = 0; b < 3; b++) {
             for (int s = 0; s < sourceReal[b]; s++) {
                 batch.ints(T5.ENCODER_TOKENS)[b * S + s] = s == sourceReal[b] - 1 ? 1 : 2 + random.nextInt(V - 2);
@@ -46,6 +47,7 @@ class T5Test {
                 int target = t == targetReal[b] - 1 ? 1 : 2 + random.nextInt(V - 2);
                 batch.ints(T5.TARGETS)[b * T + t] = target;
                 batch.floats(T5.TARGET_MASK)[b * T + t] = 1;
+                batch.floats(T5.TARGET_WEIGHTS)[b * T + t] = 3f / 12;
                 if (t + 1 < T) {
                     batch.ints(T5.DECODER_TOKENS)[b * T + t + 1] = target;
                 }
@@ -150,7 +152,7 @@ class T5Test {
 
     /**
      * Rows split among ranks add up: the loss of rows [0, 1) times 1/3 plus that of [1, 3) times 2/3 is the whole
-     * batch's, and so is the gradient — the weights B / N count real targets over the global batch.
+     * batch's, and so is the gradient — the data's weights B / N count real targets over the global batch.
      */
     @Test
     void twoPartsOfABatchGiveTheWholeBatchsLossAndGradient() {

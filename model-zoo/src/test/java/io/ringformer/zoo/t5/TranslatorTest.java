@@ -32,6 +32,7 @@ class TranslatorTest {
         Arrays.fill(batch.floats(T5.ENCODER_MASK), 0, source.length, 1f);
         System.arraycopy(decoder, 0, batch.ints(T5.DECODER_TOKENS), 0, decoder.length);
         Arrays.fill(batch.floats(T5.TARGET_MASK), 1f);
+        Arrays.fill(batch.floats(T5.TARGET_WEIGHTS), 1f / 7);
         INDArray graph = t5.graph().output(t5.feed(batch, 0, 1), T5.LOGITS).get(T5.LOGITS);   // [T, V]
         Translator translator = translator(t5);
         INDArray ours = translator.prefixLogits(translator.encode(source), decoder);          // [T, V]
