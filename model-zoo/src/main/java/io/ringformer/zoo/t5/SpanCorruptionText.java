@@ -58,19 +58,11 @@ public final class SpanCorruptionText implements DataSource {
         if (!(trainFraction > 0 && trainFraction < 1)) {
             throw new IllegalArgumentException("train fraction must be strictly between 0 and 1, got " + trainFraction);
         }
-        int window = corruption.lengthsFor(encoderLength).tokens();
-        // The mask's own counts (float32 rounding, clamps) set the real lengths; the helper's are nearly always equal.
-        int noise = corruption.noiseTokens(window);
-        int spans = corruption.noiseSpans(window);
-        if (window - noise + spans + 1 > encoderLength) {
-            window--;
-            noise = corruption.noiseTokens(window);
-            spans = corruption.noiseSpans(window);
-        }
+        int window = window(encoderLength, corruption);
         int[] ids = tokenizer.encode(text);
         int train = (int) (ids.length * trainFraction);
-        SpanCorruptionText data = new SpanCorruptionText(ids, train, corruption, encoderLength, noise + spans + 1,
-                window, path);
+        SpanCorruptionText data = new SpanCorruptionText(ids, train, corruption, encoderLength,
+                decoderLength(encoderLength, corruption), window, path);
         for (Split split : Split.values()) {
             if (data.tokens(split) < window) {
                 throw new IllegalArgumentException("the " + split.name().toLowerCase() + " split of " + path + " has "
@@ -78,6 +70,22 @@ public final class SpanCorruptionText implements DataSource {
             }
         }
         return data;
+    }
+
+    /** The raw tokens of a row whose corrupted inputs fill {@code encoderLength} positions, EOS included. */
+    static int window(int encoderLength, SpanCorruption corruption) {
+        int window = corruption.lengthsFor(encoderLength).tokens();
+        // The mask's own counts (float32 rounding, clamps) set the real lengths; the helper's are nearly always equal.
+        if (window - corruption.noiseTokens(window) + corruption.noiseSpans(window) + 1 > encoderLength) {
+            window--;
+        }
+        return window;
+    }
+
+    /** T, the decoder positions of a row: the noise tokens, a sentinel before each span, and EOS. */
+    public static int decoderLength(int encoderLength, SpanCorruption corruption) {
+        int window = window(encoderLength, corruption);
+        return corruption.noiseTokens(window) + corruption.noiseSpans(window) + 1;
     }
 
     /** T5's noise (density 0.15, mean span 3) for a vocabulary of {@code vocabSize} ids, sentinels at its end. */
