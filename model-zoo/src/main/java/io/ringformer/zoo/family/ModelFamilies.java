@@ -2,6 +2,7 @@ package io.ringformer.zoo.family;
 
 import io.ringformer.zoo.bert.BertFamily;
 import io.ringformer.zoo.gpt.GptFamily;
+import io.ringformer.zoo.t5.T5Family;
 import io.ringformer.zoo.vit.VitFamily;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,7 +12,7 @@ public final class ModelFamilies {
 
     public static final String DEFAULT = "gpt";
 
-    private static final List<ModelFamily> ALL = List.of(new GptFamily(), new BertFamily(), new VitFamily());
+    private static final List<ModelFamily> ALL = List.of(new GptFamily(), new BertFamily(), new VitFamily(), new T5Family());
 
     private ModelFamilies() {}
 
