@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ringformer", mixinStandardHelpOptions = true, version = "ringformer 0.1.0",
         description = "Train transformer models on a cluster, from Java.",
         subcommands = {TrainCommand.class, GenerateCommand.class, PredictNextCommand.class, EvalCommand.class, CheckpointsCommand.class,
-                ClassifyCommand.class, FillMaskCommand.class, AttentionMapCommand.class, ExportCommand.class, MetricsCommand.class,
+                ClassifyCommand.class, FillMaskCommand.class, TranslateCommand.class, AttentionMapCommand.class, ExportCommand.class, MetricsCommand.class,
                 WorkerCommand.class, MediaDriverCommand.class,
                 CoordinatorCommand.class, StatusCommand.class, ZooKeeperCommand.class, BenchCommand.class, TokenizerCommand.class})
 public final class Ringformer implements Runnable {
