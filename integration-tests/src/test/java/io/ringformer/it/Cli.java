@@ -16,6 +16,15 @@ final class Cli {
     private Cli() {}
 
     /** The data every test trains on (launch/fetch-data.sh brings it; the README's test command runs that). */
+    /** The SWORD exports (launch/fetch-data.sh): data/bible with kjv.imp and sparv.imp. */
+    static Path bible() {
+        Path bible = Path.of("../data/bible").toAbsolutePath().normalize();
+        if (!Files.isRegularFile(bible.resolve("kjv.imp")) || !Files.isRegularFile(bible.resolve("sparv.imp"))) {
+            throw new AssertionError(bible + " lacks kjv.imp and sparv.imp: run launch/fetch-data.sh first");
+        }
+        return bible;
+    }
+
     static Path mobyDick() {
         Path data = Path.of("../data/moby-dick.txt").toAbsolutePath().normalize();
         if (!Files.isRegularFile(data)) {

@@ -1,8 +1,13 @@
 package io.ringformer.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -14,6 +19,11 @@ import org.junit.jupiter.api.io.TempDir;
 class FamiliesIT {
 
     static final int STEPS = 8;
+
+    /** Something done with a run directory. */
+    private interface RunStep {
+        void accept(Path run) throws Exception;
+    }
 
     static String[] vit(Path out, int workers) {
         return new String[] {"train", "--config", "../configs/vit-fashion-tiny.yaml", "--workers", "" + workers,
@@ -41,10 +51,84 @@ class FamiliesIT {
         checkTwoWorkersEqualOne("bert", dir, FamiliesIT::bert);
     }
 
+    /** T5's weights B / N count target tokens over the whole batch: two workers must still train as one. */
+    @Test
+    @Timeout(900)
+    void twoT5WorkersEndWithTheParametersOfOneProcess(@TempDir Path dir) throws Exception {
+        Path tokenizer = dir.resolve("tokenizer.json");
+        checkTwoWorkersEqualOne("t5", dir, (out, workers) -> {
+            List<String> arguments = new ArrayList<>(List.of("train", "--config", "../configs/t5-span-tiny.yaml",
+                    "--workers", "" + workers, "--out", out.toString(), "--sample", "0", "--set",
+                    "data.path=" + Cli.mobyDick(), "--set", "data.bible=" + Cli.bible(), "--set",
+                    "train.max_iters=" + STEPS, "--set", "checkpoint.interval=" + STEPS, "--set",
+                    "eval.interval=" + STEPS, "--set", "eval.iters=1"));
+            if (Files.exists(tokenizer)) {
+                arguments.addAll(List.of("--set", "data.tokenizer=" + tokenizer));   // the first run's, not again
+            }
+            return arguments.toArray(String[]::new);
+        }, one -> Files.copy(one.resolve("tokenizer.json"), tokenizer));
+    }
+
+    /**
+     * The T5 recipe in small, on the real data with two workers each: span corruption on Moby Dick, then
+     * English→Spanish from its parameters and tokenizer ({@code train.init_from}); both losses fall clearly, and the
+     * translator translates a text (the same with and without its cache) and scores test verses with BLEU and chrF.
+     */
+    @Test
+    @Timeout(900)
+    void theTinyT5RecipePretrainsThenTranslates(@TempDir Path dir) throws Exception {
+        Path span = dir.resolve("span");
+        String pretraining = Cli.run(dir.resolve("span.log"), 0, 300, "train", "--config",
+                "../configs/t5-span-tiny.yaml", "--workers", "2", "--out", span.toString(), "--sample", "0",
+                "--set", "data.path=" + Cli.mobyDick(), "--set", "data.bible=" + Cli.bible());
+        assertFalls(span, pretraining, 0.6);
+        Path translate = dir.resolve("translate");
+        String fineTuning = Cli.run(dir.resolve("translate.log"), 0, 300, "train", "--config",
+                "../configs/t5-translate-tiny.yaml", "--workers", "2", "--out", translate.toString(), "--sample", "0",
+                "--set", "data.bible=" + Cli.bible(), "--set", "train.init_from=" + span);
+        assertTrue(fineTuning.contains("parameters and tokenizer.json from " + span.resolve("checkpoints")),
+                fineTuning);
+        assertFalls(translate, fineTuning, 0.8);
+        String text = "In the beginning God created the heaven and the earth.";
+        String cached = Cli.run(dir.resolve("cached.log"), 0, 120, "translate", "--checkpoint", translate.toString(),
+                "--text", text);
+        String uncached = Cli.run(dir.resolve("uncached.log"), 0, 120, "translate", "--checkpoint",
+                translate.toString(), "--text", text, "--no-cache");
+        assertEquals(lastLine(uncached), lastLine(cached));
+        assertFalse(lastLine(cached).isBlank(), cached);
+        String scored = Cli.run(dir.resolve("test-books.log"), 0, 300, "translate", "--checkpoint",
+                translate.toString(), "--test-books", "--limit", "12", "--bible", Cli.bible().toString());
+        assertTrue(scored.contains("test books: 12 verses") && scored.matches("(?s).*\nBLEU \\d+\\.\\d\\d .*")
+                && scored.matches("(?s).*\nchrF \\d+\\.\\d\\d\n.*") && scored.contains("Ruth 1:1"), scored);
+    }
+
+    /** The last evaluation's val loss is below {@code ratio} times the first's (step 0). */
+    private static void assertFalls(Path run, String log, double ratio) throws Exception {
+        List<Double> val = Files.readAllLines(run.resolve("metrics.jsonl")).stream()
+                .filter(line -> line.contains("\"val_loss\""))
+                .map(line -> Double.parseDouble(line.replaceAll(".*\"val_loss\":([-0-9.eE]+).*", "$1")))
+                .toList();
+        System.out.printf("%s: val loss %s%n", run.getFileName(), val);
+        assertTrue(val.size() >= 2 && val.get(val.size() - 1) < ratio * val.get(0), val + "\n" + log);
+    }
+
+    private static String lastLine(String output) {
+        List<String> lines = output.lines().filter(l -> !l.startsWith("WARNING")).toList();
+        return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+    }
+
     private static void checkTwoWorkersEqualOne(String family, Path dir,
                                                 java.util.function.BiFunction<Path, Integer, String[]> train)
             throws Exception {
+        checkTwoWorkersEqualOne(family, dir, train, one -> { });
+    }
+
+    /** @param afterOne what to do with the one process's run directory before the two workers run */
+    private static void checkTwoWorkersEqualOne(String family, Path dir,
+                                                java.util.function.BiFunction<Path, Integer, String[]> train,
+                                                RunStep afterOne) throws Exception {
         Cli.run(dir.resolve("one.log"), 0, 300, train.apply(dir.resolve("one"), 1));
+        afterOne.accept(dir.resolve("one"));
         String log = Cli.run(dir.resolve("two.log"), 0, 300, train.apply(dir.resolve("two"), 2));
         double difference = TrainingJobIT.maxDifference(
                 TrainingJobIT.finalParameters(dir.resolve("one"), STEPS),

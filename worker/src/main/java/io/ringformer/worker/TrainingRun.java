@@ -87,7 +87,8 @@ public final class TrainingRun {
      * @throws ConfigException naming the key or file and what to change
      */
     public static void checkInputs(TrainConfig config, int replicas) {
-        Artifact artifact = fitArtifact(config);
+        Checkpoint start = initialParameters(config, message -> { });
+        Artifact artifact = start != null ? loadArtifact(config.family(), start.artifactFile()) : fitArtifact(config);
         openData(config, artifact);
         MemoryEstimate.of(config, artifact, 1).check(Runtime.getRuntime().maxMemory(),
                 MemoryEstimate.machineMemoryBytes().orElse(Long.MAX_VALUE), replicas);
@@ -132,7 +133,7 @@ public final class TrainingRun {
                         + "another member");
             }
         }
-        Checkpoint start = checkpoint == null ? initialParameters() : null;   // train.init_from
+        Checkpoint start = checkpoint == null ? initialParameters(config, log) : null;   // train.init_from
         Artifact artifact = checkpoint != null ? loadArtifact(family, checkpoint.artifactFile())
                 : start != null ? loadArtifact(family, start.artifactFile()) : fitArtifact(config);
         DataSource data = openData(config, artifact);
@@ -159,7 +160,7 @@ public final class TrainingRun {
     }
 
     /** The checkpoint {@code train.init_from} names, of this run's family; null when it names none. */
-    private Checkpoint initialParameters() {
+    private static Checkpoint initialParameters(TrainConfig config, Consumer<String> log) {
         String from = config.getString("train.init_from");
         if (from.isEmpty()) {
             return null;
