@@ -112,28 +112,23 @@ public final class BertFamily implements ModelFamily {
         tensors.add(Export.Tensor.same("bert.embeddings.word_embeddings.weight", "wte"));        // [V, d]
         tensors.add(Export.Tensor.same("bert.embeddings.position_embeddings.weight", "wpe"));    // [T, d]
         tensors.add(Export.Tensor.same("bert.embeddings.token_type_embeddings.weight", "wse"));  // [2, d]
-        layerNorm(tensors, "bert.embeddings.LayerNorm", "ln_emb");
+        Export.layerNorm(tensors, "bert.embeddings.LayerNorm", "ln_emb");
         for (int layer = 0; layer < shape.layers(); layer++) {
             String ours = "h" + layer + "/";
             String theirs = "bert.encoder.layer." + layer + ".";
-            layerNorm(tensors, theirs + "attention.ln", ours + "ln_1");
-            String[] projections = {"query", "key", "value"};
-            for (int i = 0; i < projections.length; i++) {                                     // [d, 3d] → 3 × [d, d]
-                String name = theirs + "attention.self." + projections[i];
-                tensors.add(Export.Tensor.transposedColumns(name + ".weight", ours + "attn/w_qkv", i * d, (i + 1) * d));
-                tensors.add(Export.Tensor.elements(name + ".bias", ours + "attn/b_qkv", i * d, (i + 1) * d));
-            }
-            linear(tensors, theirs + "attention.output.dense", ours + "attn/w_out", ours + "attn/b_out");  // [d, d]
-            layerNorm(tensors, theirs + "ln", ours + "ln_2");
-            linear(tensors, theirs + "intermediate.dense", ours + "mlp/w_fc", ours + "mlp/b_fc");   // [4d, d]
-            linear(tensors, theirs + "output.dense", ours + "mlp/w_proj", ours + "mlp/b_proj");     // [d, 4d]
+            Export.layerNorm(tensors, theirs + "attention.ln", ours + "ln_1");
+            Export.queryKeyValue(tensors, theirs + "attention.self.", ours + "attn", d);
+            Export.linear(tensors, theirs + "attention.output.dense", ours + "attn/w_out", ours + "attn/b_out");
+            Export.layerNorm(tensors, theirs + "ln", ours + "ln_2");
+            Export.linear(tensors, theirs + "intermediate.dense", ours + "mlp/w_fc", ours + "mlp/b_fc");   // [4d, d]
+            Export.linear(tensors, theirs + "output.dense", ours + "mlp/w_proj", ours + "mlp/b_proj");     // [d, 4d]
         }
-        layerNorm(tensors, "bert.encoder.ln", "ln_f");
-        linear(tensors, "bert.pooler.dense", "pooler/w", "pooler/b");                             // [d, d]
-        linear(tensors, "cls.predictions.transform.dense", "mlm/w_dense", "mlm/b_dense");         // [d, d]
-        layerNorm(tensors, "cls.predictions.transform.LayerNorm", "mlm/ln");
+        Export.layerNorm(tensors, "bert.encoder.ln", "ln_f");
+        Export.linear(tensors, "bert.pooler.dense", "pooler/w", "pooler/b");                             // [d, d]
+        Export.linear(tensors, "cls.predictions.transform.dense", "mlm/w_dense", "mlm/b_dense");         // [d, d]
+        Export.layerNorm(tensors, "cls.predictions.transform.LayerNorm", "mlm/ln");
         tensors.add(Export.Tensor.same("cls.predictions.bias", "mlm/bias"));                     // [V]
-        linear(tensors, "cls.seq_relationship", "nsp/w", "nsp/b");                                // [2, d]
+        Export.linear(tensors, "cls.seq_relationship", "nsp/w", "nsp/b");                                // [2, d]
         String json = String.format(Locale.ROOT, """
                 {
                   "model_type": "ringformer-prenorm-bert",
@@ -165,17 +160,7 @@ public final class BertFamily implements ModelFamily {
                 tensors, json);
     }
 
-    /** A LayerNorm's gain and bias under PyTorch's names, weight and bias. */
-    private static void layerNorm(List<Export.Tensor> tensors, String theirs, String ours) {
-        tensors.add(Export.Tensor.same(theirs + ".weight", ours + "/gain"));
-        tensors.add(Export.Tensor.same(theirs + ".bias", ours + "/bias"));
-    }
 
-    /** A projection as nn.Linear: weight [out, in] (ours is [in, out]) and bias. */
-    private static void linear(List<Export.Tensor> tensors, String theirs, String weight, String bias) {
-        tensors.add(Export.Tensor.transposed(theirs + ".weight", weight));
-        tensors.add(Export.Tensor.same(theirs + ".bias", bias));
-    }
 
     /** The tokenizer of {@code data.tokenizer}, or one trained on the train split's sentences. */
     @Override

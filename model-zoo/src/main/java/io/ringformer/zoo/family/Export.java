@@ -124,4 +124,30 @@ public record Export(String format, List<Tensor> tensors, String configJson) {
             return taken;
         }
     }
+
+    /** A LayerNorm's gain and bias under PyTorch's names, {@code theirs.weight} and {@code theirs.bias}. */
+    public static void layerNorm(List<Tensor> tensors, String theirs, String ours) {
+        tensors.add(Tensor.same(theirs + ".weight", ours + "/gain"));
+        tensors.add(Tensor.same(theirs + ".bias", ours + "/bias"));
+    }
+
+    /** A projection as nn.Linear: weight [out, in] (ours is [in, out]) and bias. */
+    public static void linear(List<Tensor> tensors, String theirs, String weight, String bias) {
+        tensors.add(Tensor.transposed(theirs + ".weight", weight));
+        tensors.add(Tensor.same(theirs + ".bias", bias));
+    }
+
+    /**
+     * The standard block's fused self-attention input projection {@code ours/w_qkv} [d, 3d] (q | k | v, heads
+     * contiguous in each) and {@code ours/b_qkv}, as three nn.Linear layers {@code theirs + "query"|"key"|"value"}.
+     */
+    public static void queryKeyValue(List<Tensor> tensors, String theirs, String ours, int width) {
+        String[] projections = {"query", "key", "value"};
+        for (int i = 0; i < projections.length; i++) {                     // [d, 3d] → 3 × [d, d]
+            String name = theirs + projections[i];
+            tensors.add(Tensor.transposedColumns(name + ".weight", ours + "/w_qkv", (long) i * width,
+                    (long) (i + 1) * width));
+            tensors.add(Tensor.elements(name + ".bias", ours + "/b_qkv", (long) i * width, (long) (i + 1) * width));
+        }
+    }
 }

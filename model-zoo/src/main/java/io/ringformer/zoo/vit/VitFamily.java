@@ -170,20 +170,15 @@ public final class VitFamily implements ModelFamily {
         for (int layer = 0; layer < shape.layers(); layer++) {
             String ours = "h" + layer + "/";
             String theirs = "vit.encoder.layer." + layer + ".";
-            layerNorm(tensors, theirs + "layernorm_before", ours + "ln_1");
-            String[] projections = {"query", "key", "value"};
-            for (int i = 0; i < projections.length; i++) {                                     // [d, 3d] → 3 × [d, d]
-                String name = theirs + "attention.attention." + projections[i];
-                tensors.add(Export.Tensor.transposedColumns(name + ".weight", ours + "attn/w_qkv", i * d, (i + 1) * d));
-                tensors.add(Export.Tensor.elements(name + ".bias", ours + "attn/b_qkv", i * d, (i + 1) * d));
-            }
-            linear(tensors, theirs + "attention.output.dense", ours + "attn/w_out", ours + "attn/b_out");  // [d, d]
-            layerNorm(tensors, theirs + "layernorm_after", ours + "ln_2");
-            linear(tensors, theirs + "intermediate.dense", ours + "mlp/w_fc", ours + "mlp/b_fc");   // [4d, d]
-            linear(tensors, theirs + "output.dense", ours + "mlp/w_proj", ours + "mlp/b_proj");     // [d, 4d]
+            Export.layerNorm(tensors, theirs + "layernorm_before", ours + "ln_1");
+            Export.queryKeyValue(tensors, theirs + "attention.attention.", ours + "attn", d);
+            Export.linear(tensors, theirs + "attention.output.dense", ours + "attn/w_out", ours + "attn/b_out");
+            Export.layerNorm(tensors, theirs + "layernorm_after", ours + "ln_2");
+            Export.linear(tensors, theirs + "intermediate.dense", ours + "mlp/w_fc", ours + "mlp/b_fc");   // [4d, d]
+            Export.linear(tensors, theirs + "output.dense", ours + "mlp/w_proj", ours + "mlp/b_proj");     // [d, 4d]
         }
-        layerNorm(tensors, "vit.layernorm", "ln_f");
-        linear(tensors, "classifier", "head/w_cls", "head/b_cls");                                 // [C, d]
+        Export.layerNorm(tensors, "vit.layernorm", "ln_f");
+        Export.linear(tensors, "classifier", "head/w_cls", "head/b_cls");                                 // [C, d]
 
         ObjectNode json = JSON.createObjectNode();
         json.putArray("architectures").add("ViTForImageClassification");
@@ -215,17 +210,7 @@ public final class VitFamily implements ModelFamily {
         }
     }
 
-    /** A LayerNorm's gain and bias under PyTorch's names, weight and bias. */
-    private static void layerNorm(List<Export.Tensor> tensors, String theirs, String ours) {
-        tensors.add(Export.Tensor.same(theirs + ".weight", ours + "/gain"));
-        tensors.add(Export.Tensor.same(theirs + ".bias", ours + "/bias"));
-    }
 
-    /** A projection as nn.Linear: weight [out, in] (ours is [in, out]) and bias. */
-    private static void linear(List<Export.Tensor> tensors, String theirs, String weight, String bias) {
-        tensors.add(Export.Tensor.transposed(theirs + ".weight", weight));
-        tensors.add(Export.Tensor.same(theirs + ".bias", bias));
-    }
 
     /** Per block and patch the GPT block's 22·d values and H·T attention probabilities, and the patch rows. */
     @Override
