@@ -210,12 +210,6 @@ public final class BertFamily implements ModelFamily {
     }
 
     /**
-     * Parameters: embeddings (V + T + 2)·d, the blocks as GPT's, three LayerNorms outside them (embeddings, final,
-     * MLM transform), the MLM transform's dense layer and output bias, the pooler and the NSP classifier. Per row, as
-     * GPT's blocks, plus per token the one-hot input and its gradient (2·V), and per masked token (a share
-     * {@code data.mask_prob} of them) the MLM head's logits, log-softmax terms, one-hot target and gradients (5·V).
-     */
-    /**
      * {@code [CLS]} text {@code [SEP]} as segment A, padded to {@code model.seq_len} and masked; a text longer than
      * the model reads is refused. One MLM target (at the first token) keeps the head's selection non-empty.
      */
@@ -237,6 +231,12 @@ public final class BertFamily implements ModelFamily {
         return Optional.of(new TextRow(batch, labels));
     }
 
+    /**
+     * Parameters: embeddings (V + T + 2)·d, the blocks as GPT's, three LayerNorms outside them (embeddings, final,
+     * MLM transform), the MLM transform's dense layer and output bias, the pooler and the NSP classifier. Per row, as
+     * GPT's blocks, plus per token the one-hot input and its gradient (2·V), and per masked token (a share
+     * {@code data.mask_prob} of them) the MLM head's logits, log-softmax terms, one-hot target and gradients (5·V).
+     */
     @Override
     public Footprint footprint(Settings config, Artifact artifact) {
         double d = config.getInt("model.n_embd");
