@@ -58,6 +58,7 @@ class MetricsIT {
                 assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
                 Map<String, Double> samples = parse(response.body(), worker.getKey());
                 String which = worker.getKey() + ": " + samples;
+                System.out.println("worker metrics, " + which);
                 assertTrue(samples.get("ringformer_step") >= 5, which);
                 assertTrue(samples.get("ringformer_loss") > 0 && samples.get("ringformer_loss") < 10, which);
                 assertTrue(samples.get("ringformer_tokens_per_second") > 0, which);
