@@ -5,6 +5,7 @@ import io.ringformer.zoo.metrics.Bleu;
 import io.ringformer.zoo.metrics.ChrF;
 import io.ringformer.zoo.t5.BibleSplit;
 import io.ringformer.zoo.t5.BibleVerses;
+import io.ringformer.zoo.t5.Seq2SeqBatch;
 import io.ringformer.zoo.t5.T5;
 import io.ringformer.zoo.t5.Translator;
 import io.ringformer.zoo.text.SentencePieceTokenizer;
@@ -135,13 +136,9 @@ public final class TranslateCommand implements Callable<Integer> {
                            boolean noCache) {
 
         List<Translator.Hypothesis> translate(String english) {
-            int[] ids = tokenizer.encode(english, true);
-            if (ids.length > shape.sourceLength()) {                     // as the training data: cut, keep EOS
-                int[] cut = java.util.Arrays.copyOf(ids, shape.sourceLength());
-                cut[cut.length - 1] = T5.EOS;
-                ids = cut;
-            }
-            Translator.Source source = translator.encode(ids);
+            // as the training data: the first S − 1 ids, then EOS
+            Translator.Source source = translator.encode(Seq2SeqBatch.withEos(tokenizer.encode(english),
+                    shape.sourceLength()));
             if (noCache) {
                 return List.of(translator.greedyUncached(source, shape.targetLength()));
             }

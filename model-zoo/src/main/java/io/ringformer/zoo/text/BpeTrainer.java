@@ -84,32 +84,13 @@ final class BpeTrainer {
         merges.add(new String[] {pieces.get(left), pieces.get(right)});
         long key = BpeModel.key(left, right);
         for (int w : pairWords.get(key).toArray(Integer[]::new)) {
-            if (!holds(w, left, right)) {
+            if (!PairMerge.holds(words[w], wordLength[w], left, right)) {
                 continue;                        // the pair left this word in an earlier merge
             }
             countPairs(w, -1);
-            int[] symbols = words[w];
-            int length = 0;
-            for (int i = 0; i < wordLength[w]; i++) {
-                if (i + 1 < wordLength[w] && symbols[i] == left && symbols[i + 1] == right) {
-                    symbols[length++] = id;
-                    i++;
-                } else {
-                    symbols[length++] = symbols[i];
-                }
-            }
-            wordLength[w] = length;
+            wordLength[w] = PairMerge.merge(words[w], wordLength[w], left, right, id);
             countPairs(w, +1);
         }
-    }
-
-    private boolean holds(int w, int left, int right) {
-        for (int i = 0; i + 1 < wordLength[w]; i++) {
-            if (words[w][i] == left && words[w][i + 1] == right) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Adds (sign +1) or removes (−1) the pairs of word {@code w}, queueing each changed count. */

@@ -229,32 +229,13 @@ public final class WordPieceTokenizer implements Artifact {
             Integer existing = ids.get(merged);
             int id = existing != null ? existing : addToken(merged);
             for (int w : pair.words.toArray(Integer[]::new)) {
-                if (!holds(w, pair.left, pair.right)) {
+                if (!PairMerge.holds(words[w], wordLength[w], pair.left, pair.right)) {
                     continue;                    // the pair left this word in an earlier merge
                 }
                 countPairs(w, -1);
-                int[] symbols = words[w];
-                int length = 0;
-                for (int i = 0; i < wordLength[w]; i++) {
-                    if (i + 1 < wordLength[w] && symbols[i] == pair.left && symbols[i + 1] == pair.right) {
-                        symbols[length++] = id;
-                        i++;
-                    } else {
-                        symbols[length++] = symbols[i];
-                    }
-                }
-                wordLength[w] = length;
+                wordLength[w] = PairMerge.merge(words[w], wordLength[w], pair.left, pair.right, id);
                 countPairs(w, +1);
             }
-        }
-
-        private boolean holds(int w, int left, int right) {
-            for (int i = 0; i + 1 < wordLength[w]; i++) {
-                if (words[w][i] == left && words[w][i + 1] == right) {
-                    return true;
-                }
-            }
-            return false;
         }
 
         /** Adds (sign +1) or removes (−1) the pairs of word {@code w} to or from the pair counts. */
