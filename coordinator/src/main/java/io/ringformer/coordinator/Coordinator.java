@@ -425,8 +425,8 @@ public final class Coordinator implements Closeable {
         long number = current.map(c -> c.generation().number() + 1).orElse(1L);
         List<String> ids = members.stream().map(Candidate::id).toList();
         Generation next = new Generation(number, ids, members.stream().map(c -> c.info().endpoint()).toList(),
-                ids.size(), startStep(current, jobStatus), ShardPlanner.plan(spec.globalBatch(), ids.size()),
-                spec.jobToken(), paused);
+                members.stream().map(c -> c.info().sharedMemory()).toList(), ids.size(), startStep(current, jobStatus),
+                ShardPlanner.plan(spec.globalBatch(), ids.size()), spec.jobToken(), paused);
         GenerationNode.Outcome outcome = current.isEmpty()
                 ? generations.create(next, fence)
                 : generations.replace(current.get(), next, fence);

@@ -40,7 +40,8 @@ class GenerationNodeTest {
 
     private static Generation generation(long number, String... members) {
         List<String> ids = List.of(members);
-        return new Generation(number, ids, ids.stream().map(TestWorker::endpointOf).toList(), ids.size(), 0,
+        return new Generation(number, ids, ids.stream().map(TestWorker::endpointOf).toList(),
+                ids.stream().map(id -> "").toList(), ids.size(), 0,
                 ShardPlanner.plan(12, ids.size()), "tok", false);
     }
 

@@ -27,7 +27,7 @@ final class TestWorker implements AutoCloseable {
     private TestWorker(String connectString, ZkLayout layout, String id, String token) {
         this.id = id;
         this.client = ZkConnection.of(connectString, SESSION_TIMEOUT_MS).newClient();
-        WorkerInfo info = new WorkerInfo("localhost", endpointOf(id), "cpu", WorkerInfo.State.JOINING, token);
+        WorkerInfo info = new WorkerInfo("localhost", endpointOf(id), "cpu", "", WorkerInfo.State.JOINING, token);
         this.session = new WorkerSession(client, layout, id, info, generation -> {
             received.add(generation);
             inbox.add(generation);

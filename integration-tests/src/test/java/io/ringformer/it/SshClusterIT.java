@@ -125,7 +125,8 @@ class SshClusterIT {
     /**
      * Two hosts made of network namespaces ({@link Hosts}), each with its own sshd on its own address and two
      * workers: cluster.sh reaches each host over ssh, starts one media driver per host, and the four workers train
-     * the job over UDP between the hosts' addresses.
+     * the job with the hierarchical all-reduce (shared memory within each host, the ring over UDP between the hosts'
+     * addresses), ending with the parameters of one process that trained the same global batches.
      */
     @Test
     @Timeout(600)
@@ -157,7 +158,7 @@ class SshClusterIT {
                 assertEquals(0, script.exitValue(), out);
                 assertTrue(out.contains("finished: trained to step 20"), out);
                 for (int rank = 0; rank < 4; rank++) {
-                    assertTrue(out.contains("rank " + rank + " of 4 in generation 1, Aeron ring"), out);
+                    assertTrue(out.contains("rank " + rank + " of 4 in generation 1, hierarchical over 2 hosts"), out);
                 }
                 for (int host = 1; host <= 2; host++) {
                     assertEquals(2, out.split("inbox aeron:udp\\?endpoint=" + hosts.address(host).replace(".", "\\.")
@@ -169,6 +170,16 @@ class SshClusterIT {
                 assertEquals(2, out.split("media driver ready at").length - 1, "one media driver per host: " + out);
                 assertTrue(Files.isDirectory(run.resolve("checkpoints").resolve("step-00000020")), out);
                 assertEquals(List.of(), leftInSharedMemory("netns"), out);
+
+                Path one = dir.resolve("one");
+                Cli.run(dir.resolve("one.log"), 0, 300, "train", "--config", "../configs/gpt-char-tiny.yaml",
+                        "--workers", "1", "--out", one.toString(), "--sample", "0", "--set", "train.max_iters=20",
+                        "--set", "data.path=" + Cli.mobyDick());
+                double difference = TrainingJobIT.maxDifference(TrainingJobIT.finalParameters(one, 20),
+                        TrainingJobIT.finalParameters(run, 20));
+                System.out.printf("hierarchical, 2 hosts × 2 workers vs one process after 20 steps: max |Δθ| = %.3g%n",
+                        difference);
+                assertTrue(difference < 1e-5, "parameters differ from one process's by " + difference);
             } finally {
                 daemons.forEach(Process::destroy);
             }

@@ -1,7 +1,10 @@
 package io.ringformer.protocol;
 
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -15,6 +18,7 @@ import java.util.Objects;
  * <pre>
  * {"number":2, "members":["w0","w2"],
  *  "endpoints":["aeron:udp?endpoint=10.0.0.1:40123","aeron:udp?endpoint=10.0.0.3:40777"],
+ *  "shared_memory":["5f0c…:/dev/shm/ringformer-j-host0/exchange",""],
  *  "world_size":2, "start_step":120, "plan":[{"first":0,"count":6},{"first":6,"count":6}],
  *  "job_token":"…", "paused":false}
  * </pre>
@@ -22,6 +26,8 @@ import java.util.Objects;
  * @param number    1, 2, … — strictly increasing
  * @param members   worker ids; the index is the rank
  * @param endpoints each member's Aeron channel, same order
+ * @param sharedMemory each member's {@link WorkerInfo#sharedMemory}, same order: members with the same non-empty
+ *                  value sum in shared memory ({@link #sharedMemoryGroups})
  * @param worldSize the number of members
  * @param startStep the step the generation starts at: the coordinator's best knowledge of the next step to train
  *                  (at least the previous generation's start, the last step reported in {@link JobStatus} plus one,
@@ -31,16 +37,18 @@ import java.util.Objects;
  * @param paused    fewer members than the job's minimum: they form their ring, make their states equal and
  *                  checkpoint, then wait for the next generation instead of training
  */
-public record Generation(long number, List<String> members, List<String> endpoints, int worldSize, long startStep,
-                         List<Shard> plan, String jobToken, boolean paused) {
+public record Generation(long number, List<String> members, List<String> endpoints, List<String> sharedMemory,
+                         int worldSize, long startStep, List<Shard> plan, String jobToken, boolean paused) {
 
     public Generation {
         Objects.requireNonNull(members, "members");
         Objects.requireNonNull(endpoints, "endpoints");
+        Objects.requireNonNull(sharedMemory, "shared_memory");
         Objects.requireNonNull(plan, "plan");
         Objects.requireNonNull(jobToken, "job_token");
         members = List.copyOf(members);
         endpoints = List.copyOf(endpoints);
+        sharedMemory = List.copyOf(sharedMemory);
         plan = List.copyOf(plan);
         if (number < 1) {
             throw new IllegalArgumentException("generation number must be ≥ 1, got " + number);
@@ -51,10 +59,11 @@ public record Generation(long number, List<String> members, List<String> endpoin
         if (new HashSet<>(members).size() != members.size()) {
             throw new IllegalArgumentException("generation " + number + " lists a member twice: " + members);
         }
-        if (worldSize != members.size() || endpoints.size() != worldSize || plan.size() != worldSize) {
+        if (worldSize != members.size() || endpoints.size() != worldSize || sharedMemory.size() != worldSize
+                || plan.size() != worldSize) {
             throw new IllegalArgumentException("generation " + number + ": world_size " + worldSize + " but "
-                    + members.size() + " members, " + endpoints.size() + " endpoints and " + plan.size()
-                    + " shards");
+                    + members.size() + " members, " + endpoints.size() + " endpoints, " + sharedMemory.size()
+                    + " shared_memory entries and " + plan.size() + " shards");
         }
         int next = 0;
         for (int rank = 0; rank < worldSize; rank++) {
@@ -81,6 +90,20 @@ public record Generation(long number, List<String> members, List<String> endpoin
         return endpoints.get(rank);
     }
 
+    /**
+     * The members grouped by the shared memory they can sum in, each group in rank order and the groups in the
+     * order of their lowest rank; a member without shared memory is a group of its own. One group per machine
+     * (per media driver) when every worker shares its host's driver.
+     */
+    public List<List<Integer>> sharedMemoryGroups() {
+        Map<String, List<Integer>> groups = new LinkedHashMap<>();
+        for (int rank = 0; rank < worldSize; rank++) {
+            String key = sharedMemory.get(rank).isEmpty() ? "\0rank " + rank : sharedMemory.get(rank);
+            groups.computeIfAbsent(key, k -> new ArrayList<>()).add(rank);
+        }
+        return groups.values().stream().map(List::copyOf).toList();
+    }
+
     /** The rows of the global batch that {@code rank} trains on. */
     public Shard shard(int rank) {
         return plan.get(rank);
@@ -102,8 +125,9 @@ public record Generation(long number, List<String> members, List<String> endpoin
     /** Everything but the token, which is never logged. */
     @Override
     public String toString() {
-        return "Generation[number=" + number + ", members=" + members + ", endpoints=" + endpoints + ", world_size="
-                + worldSize + ", start_step=" + startStep + ", plan=" + plan + ", paused=" + paused
+        return "Generation[number=" + number + ", members=" + members + ", endpoints=" + endpoints
+                + ", shared_memory=" + sharedMemory + ", world_size=" + worldSize + ", start_step=" + startStep
+                + ", plan=" + plan + ", paused=" + paused
                 + ", job_token=(hidden)]";
     }
 }

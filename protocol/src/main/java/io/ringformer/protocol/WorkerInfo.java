@@ -8,15 +8,19 @@ import java.util.Objects;
  * What a live worker publishes in its ephemeral node {@code workers/<id>}.
  *
  * <p>JSON: {@code {"host":"node7","endpoint":"aeron:udp?endpoint=10.0.0.7:40123","device":"cpu",
- * "state":"joining","job_token":"…"}}
+ * "shared_memory":"5f0c…:/dev/shm/ringformer-j-host0/exchange","state":"joining","job_token":"…"}}
  *
  * @param host     the worker's host name, for people reading the cluster's state
  * @param endpoint the Aeron channel the worker receives on (resolved after subscribing on port 0)
  * @param device   e.g. {@code cpu}, {@code cuda:0}
+ * @param sharedMemory where the worker's shared-memory all-reduce files live, as {@code <kernel boot id>:<directory>}:
+ *                 workers with the same value share one media driver's directory on one machine and can sum in
+ *                 memory; empty when the worker runs a media driver of its own
  * @param state    what the worker is doing
  * @param jobToken the token from the job's spec; the coordinator admits only workers that present it
  */
-public record WorkerInfo(String host, String endpoint, String device, State state, String jobToken) {
+public record WorkerInfo(String host, String endpoint, String device, String sharedMemory, State state,
+                         String jobToken) {
 
     /** A worker's life: joining (registered, no generation yet), syncing (receiving parameters), training, leaving. */
     public enum State {
@@ -37,12 +41,13 @@ public record WorkerInfo(String host, String endpoint, String device, State stat
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(endpoint, "endpoint");
         Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(sharedMemory, "shared_memory");
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(jobToken, "job_token");
     }
 
     public WorkerInfo withState(State next) {
-        return new WorkerInfo(host, endpoint, device, next, jobToken);
+        return new WorkerInfo(host, endpoint, device, sharedMemory, next, jobToken);
     }
 
     public byte[] encode() {
@@ -56,7 +61,8 @@ public record WorkerInfo(String host, String endpoint, String device, State stat
     /** Everything but the token, which is never logged. */
     @Override
     public String toString() {
-        return "WorkerInfo[host=" + host + ", endpoint=" + endpoint + ", device=" + device + ", state=" + state
+        return "WorkerInfo[host=" + host + ", endpoint=" + endpoint + ", device=" + device + ", shared_memory="
+                + sharedMemory + ", state=" + state
                 + ", job_token=(hidden)]";
     }
 }

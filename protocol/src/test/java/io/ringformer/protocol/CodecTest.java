@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Timeout;
 class CodecTest {
 
     private static final Generation GENERATION = new Generation(2, List.of("w0", "w2"),
-            List.of("aeron:udp?endpoint=10.0.0.1:40123", "aeron:udp?endpoint=10.0.0.3:40777"), 2, 120,
+            List.of("aeron:udp?endpoint=10.0.0.1:40123", "aeron:udp?endpoint=10.0.0.3:40777"),
+            List.of("b0:/dev/shm/r/exchange", ""), 2, 120,
             List.of(new Shard(0, 7), new Shard(7, 6)), "tok", false);
 
     private static byte[] utf8(String text) {
@@ -26,13 +27,24 @@ class CodecTest {
         byte[] bytes = GENERATION.encode();
         assertEquals(GENERATION, Generation.decode(bytes));
         assertEquals("{\"number\":2,\"members\":[\"w0\",\"w2\"],\"endpoints\":[\"aeron:udp?endpoint=10.0.0.1:40123\","
-                + "\"aeron:udp?endpoint=10.0.0.3:40777\"],\"world_size\":2,\"start_step\":120,\"plan\":[{\"first\":0,"
+                + "\"aeron:udp?endpoint=10.0.0.3:40777\"],\"shared_memory\":[\"b0:/dev/shm/r/exchange\",\"\"],"
+                + "\"world_size\":2,\"start_step\":120,\"plan\":[{\"first\":0,"
                 + "\"count\":7},{\"first\":7,\"count\":6}],\"job_token\":\"tok\",\"paused\":false}",
                 new String(bytes, StandardCharsets.UTF_8));
         assertEquals(1, GENERATION.rankOf("w2"));
         assertEquals(-1, GENERATION.rankOf("w1"));
         assertEquals(13, GENERATION.globalBatch());
         assertEquals(new Shard(7, 6), GENERATION.shard(1));
+        assertEquals(List.of(List.of(0), List.of(1)), GENERATION.sharedMemoryGroups());
+    }
+
+    @Test
+    @Timeout(10)
+    void membersSharingMemoryAreGroupedInRankOrderAndAMemberWithoutIsAloneInItsGroup() {
+        Generation generation = new Generation(1, List.of("a", "b", "c", "d", "e"), List.of("e0", "e1", "e2", "e3",
+                "e4"), List.of("h1", "h0", "h1", "", ""), 5, 0, List.of(new Shard(0, 1), new Shard(1, 1),
+                new Shard(2, 1), new Shard(3, 1), new Shard(4, 1)), "tok", false);
+        assertEquals(List.of(List.of(0, 2), List.of(1), List.of(3), List.of(4)), generation.sharedMemoryGroups());
     }
 
     @Test
@@ -55,11 +67,11 @@ class CodecTest {
     @Test
     @Timeout(10)
     void workerInfoRoundTripsWithALowerCaseState() {
-        WorkerInfo info = new WorkerInfo("node7", "aeron:udp?endpoint=10.0.0.7:40123", "cpu",
+        WorkerInfo info = new WorkerInfo("node7", "aeron:udp?endpoint=10.0.0.7:40123", "cpu", "",
                 WorkerInfo.State.JOINING, "tok");
         String json = new String(info.encode(), StandardCharsets.UTF_8);
         assertEquals("{\"host\":\"node7\",\"endpoint\":\"aeron:udp?endpoint=10.0.0.7:40123\",\"device\":\"cpu\","
-                + "\"state\":\"joining\",\"job_token\":\"tok\"}", json);
+                + "\"shared_memory\":\"\",\"state\":\"joining\",\"job_token\":\"tok\"}", json);
         assertEquals(info, WorkerInfo.decode(info.encode()));
         assertEquals(WorkerInfo.State.TRAINING, WorkerInfo.decode(info.withState(WorkerInfo.State.TRAINING).encode())
                 .state());

@@ -47,9 +47,10 @@ class RecordFuzzTest {
 
     static Stream<Arguments> codecs() {
         Generation generation = new Generation(2, List.of("w0", "w2"),
-                List.of("aeron:udp?endpoint=10.0.0.1:40123", "aeron:udp?endpoint=10.0.0.3:40777"), 2, 120,
+                List.of("aeron:udp?endpoint=10.0.0.1:40123", "aeron:udp?endpoint=10.0.0.3:40777"),
+                List.of("b0:/dev/shm/r/exchange", ""), 2, 120,
                 List.of(new Shard(0, 7), new Shard(7, 6)), "tok", false);
-        WorkerInfo worker = new WorkerInfo("node7", "aeron:udp?endpoint=10.0.0.7:40123", "cpu",
+        WorkerInfo worker = new WorkerInfo("node7", "aeron:udp?endpoint=10.0.0.7:40123", "cpu", "",
                 WorkerInfo.State.TRAINING, "tok");
         JobStatus status = new JobStatus(JobStatus.State.RUNNING, 41, 2.31, 31200, "runs/gpt/checkpoints/step-00000040",
                 "", "2026-12-03T12:41:03Z generation 2: 2 workers");

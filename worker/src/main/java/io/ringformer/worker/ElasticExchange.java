@@ -7,19 +7,22 @@ import io.ringformer.protocol.Generation;
 import io.ringformer.worker.exchange.FrameMac;
 import io.ringformer.worker.exchange.GenerationChangedException;
 import io.ringformer.worker.exchange.GradientExchange;
+import io.ringformer.worker.exchange.HierarchicalAllReduce;
 import io.ringformer.worker.exchange.RingAllReduce;
 import io.ringformer.worker.exchange.SharedMemoryAllReduce;
 import io.ringformer.worker.exchange.Wire;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
  * The gradient exchange of a worker whose job may gain and lose members: one all-reduce per generation, re-formed
- * whenever the coordinator writes a new one. It is a {@link SharedMemoryAllReduce} when every member uses this
- * host's shared media driver (their endpoints are all IPC) and {@code exchange.transport} allows it, else a
- * {@link RingAllReduce} over Aeron; both give up the same way when the generation changes ("the ring" below means
- * either). This is where ringformer's elastic protocol runs; here it is, once, step by step.
+ * whenever the coordinator writes a new one. Its form follows where the members are ({@link
+ * Generation#sharedMemoryGroups}, one group per shared media driver) and {@code exchange.transport}: a {@link
+ * SharedMemoryAllReduce} when all share one driver, a {@link HierarchicalAllReduce} when several hosts have several
+ * members each, else a {@link RingAllReduce} over Aeron. All give up the same way when the generation changes ("the
+ * ring" below means any of them). This is where ringformer's elastic protocol runs; here it is, once, step by step.
  *
  * <ol>
  *   <li><b>Detection.</b> A worker that dies loses its ephemeral znode: at once when its launcher sees the
@@ -90,7 +93,7 @@ public final class ElasticExchange implements GradientExchange {
      * @param admissionTimeoutMs the longest wait for a generation that names this worker
      * @param sharedMemory       where shared-memory all-reduces keep their files (inside the shared media driver's
      *                           directory, whose owner deletes it), or null when this worker has a driver of its own
-     * @param transport          {@code exchange.transport}: auto, ring or shm
+     * @param transport          {@code exchange.transport}: auto, ring, shm or hierarchical
      */
     public ElasticExchange(Aeron aeron, RingAllReduce.Inbox inbox, String job, String workerId, long timeoutMs,
                            Wire wire, FrameMac mac, long admissionTimeoutMs, Path sharedMemory, String transport,
@@ -179,17 +182,12 @@ public final class ElasticExchange implements GradientExchange {
         }
         ring = null;
         int rank = next.rankOf(workerId);
-        boolean shared = sharedMemoryServes(next);
-        if (shared) {
-            ring = new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(sharedMemory, job, next.number(), rank,
-                    next.worldSize(), next.endpoints(), timeoutMs, SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS),
-                    this::newestGeneration);
-        } else {
-            RingAllReduce.Config config = new RingAllReduce.Config(job, next.number(), rank, next.worldSize(),
-                    next.endpoints(), timeoutMs, wire, mac);
-            ring = new RingAllReduce(aeron, inbox, config, this::newestGeneration,
-                    next.worldSize() == 1 ? null : publicationTo(next.endpoint((rank + 1) % next.worldSize())));
-        }
+        Form form = formOf(next);
+        ring = switch (form) {
+            case SHARED_MEMORY -> sharedMemory(next, groupOf(next, rank), rank);
+            case HIERARCHICAL -> hierarchical(next, rank);
+            case RING -> ring(next, rank, next.endpoints());
+        };
         if (generation == null) {
             firstGeneration = next.number();
         } else {
@@ -197,24 +195,82 @@ public final class ElasticExchange implements GradientExchange {
         }
         generation = next;
         log.accept("worker " + workerId + ": rank " + rank + " of " + next.worldSize() + " in generation "
-                + next.number() + (next.worldSize() > 1 ? shared ? ", shared memory" : ", Aeron ring" : "")
-                + ", inbox " + next.endpoint(rank));
+                + next.number() + (next.worldSize() > 1 ? ", " + form.describe(next) : "") + ", inbox "
+                + next.endpoint(rank));
         return next;
     }
 
+    /** The forms a generation's all-reduce takes. */
+    private enum Form {
+        RING, SHARED_MEMORY, HIERARCHICAL;
+
+        String describe(Generation generation) {
+            return switch (this) {
+                case RING -> "Aeron ring";
+                case SHARED_MEMORY -> "shared memory";
+                case HIERARCHICAL -> "hierarchical over " + generation.sharedMemoryGroups().size()
+                        + " hosts (shared memory within each, an Aeron ring among their leaders)";
+            };
+        }
+    }
+
     /**
-     * Whether this generation's all-reduce runs in shared memory: every member publishes an IPC endpoint, so all use
-     * one media driver, which is this worker's shared one, on this host. {@code exchange.transport: shm} insists.
+     * The form of {@code next}'s all-reduce. {@code auto}: shared memory when every member shares one media
+     * driver's directory (this worker's), hierarchical when the members sit in several such groups and at least one
+     * has more than one member, the ring otherwise (every member alone, or a world of one). {@code shm} and {@code
+     * hierarchical} insist, and fail with the fix where they cannot be; {@code ring} always rings.
      */
-    private boolean sharedMemoryServes(Generation next) {
-        boolean oneHost = sharedMemory != null && next.worldSize() > 1
-                && next.endpoints().stream().allMatch(e -> e.startsWith("aeron:ipc"));
-        if ("shm".equals(transport) && !oneHost && next.worldSize() > 1) {
+    private Form formOf(Generation next) {
+        List<List<Integer>> groups = next.sharedMemoryGroups();
+        boolean oneGroup = groups.size() == 1 && sharedMemory != null;
+        boolean someShare = groups.size() < next.worldSize();
+        if (next.worldSize() == 1 || "ring".equals(transport)) {
+            return Form.RING;
+        }
+        if ("shm".equals(transport) && !oneGroup) {
             throw new IllegalStateException("exchange.transport is shm but the members of generation " + next.number()
-                    + " do not all share this host's media driver (endpoints " + next.endpoints() + "); use "
+                    + " do not all share one media driver (shared memory " + next.sharedMemory() + "); use "
                     + "exchange.transport auto or ring, or run every worker with the same --aeron-dir");
         }
-        return oneHost && !"ring".equals(transport);
+        if ("hierarchical".equals(transport) || !oneGroup && someShare) {
+            List<String> leaders = groups.stream().map(g -> next.endpoint(g.get(0))).toList();
+            if (groups.size() > 1 && leaders.stream().anyMatch(e -> e.startsWith("aeron:ipc"))) {
+                throw new IllegalStateException("the members of generation " + next.number() + " sit on "
+                        + groups.size() + " hosts, but some host's first member receives over IPC (endpoints "
+                        + leaders + "), which other hosts cannot reach: start workers that share a host with "
+                        + "others but must reach other hosts with --inbox udp");
+            }
+            return Form.HIERARCHICAL;
+        }
+        return oneGroup ? Form.SHARED_MEMORY : Form.RING;
+    }
+
+    private static List<Integer> groupOf(Generation next, int rank) {
+        return next.sharedMemoryGroups().stream().filter(g -> g.contains(rank)).findFirst().orElseThrow();
+    }
+
+    /** The shared-memory all-reduce among {@code ranks} (of {@code next}), in which this worker is {@code rank}. */
+    private SharedMemoryAllReduce sharedMemory(Generation next, List<Integer> ranks, int rank) {
+        return new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(sharedMemory, job, next.number(),
+                ranks.indexOf(rank), ranks.size(), ranks.stream().map(next::endpoint).toList(), timeoutMs,
+                SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS), this::newestGeneration);
+    }
+
+    private GradientExchange hierarchical(Generation next, int rank) throws InterruptedException {
+        List<List<Integer>> groups = next.sharedMemoryGroups();
+        List<Integer> mine = groupOf(next, rank);
+        SharedMemoryAllReduce host = mine.size() > 1 ? sharedMemory(next, mine, rank) : null;
+        GradientExchange leaders = mine.get(0) != rank ? null : ring(next, groups.indexOf(mine),
+                groups.stream().map(g -> next.endpoint(g.get(0))).toList());
+        return new HierarchicalAllReduce(rank, next.worldSize(), host, leaders);
+    }
+
+    /** The Aeron ring among {@code endpoints} (all members, or the hosts' leaders), in which this worker is {@code rank}. */
+    private RingAllReduce ring(Generation next, int rank, List<String> endpoints) throws InterruptedException {
+        RingAllReduce.Config config = new RingAllReduce.Config(job, next.number(), rank, endpoints.size(), endpoints,
+                timeoutMs, wire, mac);
+        return new RingAllReduce(aeron, inbox, config, this::newestGeneration,
+                endpoints.size() == 1 ? null : publicationTo(endpoints.get((rank + 1) % endpoints.size())));
     }
 
     /**

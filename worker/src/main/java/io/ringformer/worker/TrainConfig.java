@@ -82,8 +82,10 @@ public final class TrainConfig implements Settings {
             new ConfigKey("exchange.wire", Type.STRING, "fp32", "gradients on the wire: fp32 | bf16 | fp16 (summed in fp32)",
                     List.of("fp32", "bf16", "fp16")),
             new ConfigKey("exchange.transport", Type.STRING, "auto", "how workers sum gradients: auto (shared "
-                    + "memory when every member uses this host's shared media driver, else the Aeron ring) | ring | "
-                    + "shm (shared memory, or fail)", List.of("auto", "ring", "shm")),
+                    + "memory when every member uses one shared media driver, hierarchical when several hosts have "
+                    + "several members, else the Aeron ring) | ring | shm (shared memory, or fail) | hierarchical "
+                    + "(shared memory within each host, the ring among one leader per host)",
+                    List.of("auto", "ring", "shm", "hierarchical")),
             new ConfigKey("exchange.timeout_ms", Type.INT, 30000, "longest wait for one all-reduce before the step fails",
                     100, 86_400_000));
 

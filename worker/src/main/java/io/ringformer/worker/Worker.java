@@ -122,13 +122,14 @@ public final class Worker {
     private int train(CuratorFramework client, ZkLayout layout, JobSpec spec, TrainConfig config, Aeron aeron,
                       RingAllReduce.Inbox inbox, StatusReporter reporter) throws Exception {
         Wire wire = Wire.parse(config.getString("exchange.wire"));
+        Path sharedMemory = options.aeronDirectory() == null ? null
+                : SharedMemoryAllReduce.directoryOf(options.aeronDirectory());
         WorkerInfo info = new WorkerInfo(InetAddress.getLocalHost().getHostName(), inbox.endpoint(),
-                options.device(), WorkerInfo.State.JOINING, spec.jobToken());
+                options.device(), sharedMemory == null ? "" : SharedMemoryAllReduce.domainOf(sharedMemory),
+                WorkerInfo.State.JOINING, spec.jobToken());
         try (ElasticExchange exchange = new ElasticExchange(aeron, inbox, options.job(), options.id(),
                 config.getInt("exchange.timeout_ms"), wire, FrameMac.ofToken(spec.jobToken()),
-                options.rendezvousTimeoutMs(),
-                options.aeronDirectory() == null ? null : SharedMemoryAllReduce.directoryOf(options.aeronDirectory()),
-                config.getString("exchange.transport"), log);
+                options.rendezvousTimeoutMs(), sharedMemory, config.getString("exchange.transport"), log);
              WorkerSession session = new WorkerSession(client, layout, options.id(), info, exchange::onGeneration);
              WorkerMetrics metrics = options.metricsPort() < 0 ? null : WorkerMetrics.serve(options.metricsBind(),
                      options.metricsPort(), options.id(), exchange, log)) {

@@ -62,6 +62,11 @@ import org.agrona.concurrent.IdleStrategy;
  * value never passes for a current one. The result region is safe to overwrite in round k+1 because every rank
  * has contributed to k+1, so every rank has finished reading round k.
  *
+ * <p>A {@link HierarchicalAllReduce} uses the two halves apart: {@link #reduceToRankZero} (only rank 0 reads the
+ * sum) and {@link #broadcastFromRankZero}, whose round is the same handshake with rank 0 alone writing the result
+ * region: every rank publishes {@code contributed = k} (it has read round k−1), rank 0 waits for all, writes, and
+ * publishes {@code reduced = k}; the others wait for rank 0's tag and read.
+ *
  * <h2>Liveness</h2>
  * Every wait backs off (spin, yield, then park up to 200 µs: never a busy spin on a machine with as many ranks as
  * cores), and on every turn reads the newest generation this rank has heard of (its ZooKeeper watch) and gives up
@@ -80,6 +85,29 @@ public final class SharedMemoryAllReduce implements GradientExchange {
      */
     public static Path directoryOf(String aeronDirectory) {
         return Path.of(aeronDirectory, "exchange");
+    }
+
+    /**
+     * What a worker publishes as its shared memory ({@code WorkerInfo.sharedMemory}): the kernel's boot id and the
+     * directory. Two workers with the same value map the same files; network-namespace "hosts" on one machine share
+     * the boot id but each has its own driver directory, and two machines never share a boot id.
+     */
+    public static String domainOf(Path directory) {
+        String machine;
+        try {
+            machine = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
+        } catch (IOException e) {
+            machine = "host " + hostName();                // not Linux: the host name must do
+        }
+        return machine + ":" + directory.toAbsolutePath().normalize();
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     /** Values per slot: pieces longer than this run in several rounds. 64 MB per slot, paged in only as used. */
@@ -248,49 +276,109 @@ public final class SharedMemoryAllReduce implements GradientExchange {
 
     @Override
     public void allReduce(float[] buffer, long step) {
+        inRounds(buffer, (offset, length, deadline) -> reduceRound(buffer, offset, length, step, true, deadline));
+    }
+
+    /**
+     * As {@link #allReduce}, but only rank 0 reads the sum into its buffer; the others' buffers are left as they
+     * were. The first half of a {@link HierarchicalAllReduce}: rank 0 carries the host's sum on.
+     */
+    public void reduceToRankZero(float[] buffer, long step) {
+        inRounds(buffer, (offset, length, deadline) -> reduceRound(buffer, offset, length, step,
+                config.rank() == 0, deadline));
+    }
+
+    /** Replaces every rank's {@code buffer} with rank 0's. */
+    public void broadcastFromRankZero(float[] buffer, long step) {
+        inRounds(buffer, (offset, length, deadline) -> broadcastRound(buffer, offset, length, step, deadline));
+    }
+
+    private interface Round {
+        void run(int offset, int length, long deadline);
+    }
+
+    /** Runs {@code round} over consecutive slot-sized pieces of {@code buffer} (one empty round for an empty one). */
+    private void inRounds(float[] buffer, Round round) {
         if (closed) {
             throw new IllegalStateException("this shared-memory exchange is closed");
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.timeoutMs());
         int slotFloats = config.slotFloats();
-        for (int offset = 0; offset < buffer.length || offset == 0; offset += slotFloats) {
-            int length = Math.min(slotFloats, buffer.length - offset);
-            reduceRound(buffer, offset, length, step, buffer.length, deadline);
-            if (buffer.length == 0) {
-                break;
-            }
-        }
+        int offset = 0;
+        do {
+            round.run(offset, Math.min(slotFloats, buffer.length - offset), deadline);
+            offset += slotFloats;
+        } while (offset < buffer.length);
     }
 
-    private void reduceRound(float[] buffer, int offset, int length, long step, int total, long deadline) {
+    private void reduceRound(float[] buffer, int offset, int length, long step, boolean readResult, long deadline) {
         long k = ++round;
         int rank = config.rank();
         int world = config.worldSize();
         UnsafeApi.copyMemory(buffer, FLOAT_BASE + (long) offset * Float.BYTES, null, slotAddresses[rank],
                 (long) length * Float.BYTES);
-        int tags = TAG_STRIDE * (1 + rank);
-        header.putLong(tags + STEP, step);
-        header.putLong(tags + LENGTH, ((long) total << 32) | (offset / config.slotFloats()));
-        LONGS.setRelease(header, tags + CONTRIBUTED, k);
-
+        publishContribution(k, step, buffer.length, offset);
         awaitAll(CONTRIBUTED, k, step, deadline, "contributions");
-        for (int r = 0; r < world; r++) {
-            int theirs = TAG_STRIDE * (1 + r);
-            if (header.getLong(theirs + STEP) != step || header.getLong(theirs + LENGTH) != header.getLong(tags + LENGTH)) {
-                throw new IllegalStateException("rank " + r + " contributed step " + header.getLong(theirs + STEP)
-                        + " (" + (header.getLong(theirs + LENGTH) >>> 32) + " values) to the all-reduce where rank "
-                        + rank + " contributed step " + step + " (" + total + " values): the ranks are out of step");
-            }
-        }
+        checkInStep(step, buffer.length);
         int share = (length + world - 1) / world;
         int from = Math.min(length, rank * share);
         int to = Math.min(length, from + share);
         sum(from, to);
-        LONGS.setRelease(header, tags + REDUCED, k);
+        LONGS.setRelease(header, tagsOf(rank) + REDUCED, k);
 
         awaitAll(REDUCED, k, step, deadline, "the other ranks' shares of the sum");
-        UnsafeApi.copyMemory(null, resultAddress, buffer, FLOAT_BASE + (long) offset * Float.BYTES,
-                (long) length * Float.BYTES);
+        if (readResult) {
+            UnsafeApi.copyMemory(null, resultAddress, buffer, FLOAT_BASE + (long) offset * Float.BYTES,
+                    (long) length * Float.BYTES);
+        }
+    }
+
+    /**
+     * A broadcast round: every rank says it is ready (it has read the previous round's result); rank 0 then writes
+     * its piece into the result region and publishes {@code reduced = k}; the others read it. The same two tags as
+     * a reduce round, so the class comment's argument for equality holds across both kinds of round.
+     */
+    private void broadcastRound(float[] buffer, int offset, int length, long step, long deadline) {
+        long k = ++round;
+        int rank = config.rank();
+        publishContribution(k, step, buffer.length, offset);
+        if (rank == 0) {
+            awaitAll(CONTRIBUTED, k, step, deadline, "the ranks' readiness for the broadcast");
+            checkInStep(step, buffer.length);
+            UnsafeApi.copyMemory(buffer, FLOAT_BASE + (long) offset * Float.BYTES, null, resultAddress,
+                    (long) length * Float.BYTES);
+            LONGS.setRelease(header, tagsOf(0) + REDUCED, k);
+        } else {
+            awaitRank(0, REDUCED, k, step, deadline, "rank 0's broadcast");
+            UnsafeApi.copyMemory(null, resultAddress, buffer, FLOAT_BASE + (long) offset * Float.BYTES,
+                    (long) length * Float.BYTES);
+        }
+    }
+
+    private static int tagsOf(int rank) {
+        return TAG_STRIDE * (1 + rank);
+    }
+
+    /** Writes this rank's step and piece beside its tags, then releases {@code contributed = k}. */
+    private void publishContribution(long k, long step, int total, int offset) {
+        int tags = tagsOf(config.rank());
+        header.putLong(tags + STEP, step);
+        header.putLong(tags + LENGTH, ((long) total << 32) | (offset / config.slotFloats()));
+        LONGS.setRelease(header, tags + CONTRIBUTED, k);
+    }
+
+    /** Every rank contributed the same step and piece as this one, or the ranks are out of step. */
+    private void checkInStep(long step, int total) {
+        int mine = tagsOf(config.rank());
+        for (int r = 0; r < config.worldSize(); r++) {
+            int theirs = tagsOf(r);
+            if (header.getLong(theirs + STEP) != step || header.getLong(theirs + LENGTH) != header.getLong(mine + LENGTH)) {
+                throw new IllegalStateException("rank " + r + " contributed step " + header.getLong(theirs + STEP)
+                        + " (" + (header.getLong(theirs + LENGTH) >>> 32) + " values) to the all-reduce where rank "
+                        + config.rank() + " contributed step " + step + " (" + total + " values): the ranks are out "
+                        + "of step");
+            }
+        }
     }
 
     /** result[i] = slot 0[i] + slot 1[i] + … in rank order, for i in [from, to). */
@@ -317,16 +405,20 @@ public final class SharedMemoryAllReduce implements GradientExchange {
 
     private void awaitAll(int tag, long k, long step, long deadline, String what) {
         for (int r = 0; r < config.worldSize(); r++) {
-            int at = TAG_STRIDE * (1 + r) + tag;
-            idle.reset();
-            while ((long) LONGS.getAcquire(header, at) != k) {
-                giveUpIfReplaced(step);
-                if (System.nanoTime() - deadline > 0) {
-                    throw new ExchangeTimeoutException(config.rank(), step, "shared-memory round " + k,
-                            what + " (rank " + r + ")", config.timeoutMs());
-                }
-                idle.idle(0);
+            awaitRank(r, tag, k, step, deadline, what);
+        }
+    }
+
+    private void awaitRank(int r, int tag, long k, long step, long deadline, String what) {
+        int at = tagsOf(r) + tag;
+        idle.reset();
+        while ((long) LONGS.getAcquire(header, at) != k) {
+            giveUpIfReplaced(step);
+            if (System.nanoTime() - deadline > 0) {
+                throw new ExchangeTimeoutException(config.rank(), step, "shared-memory round " + k,
+                        what + " (rank " + r + ")", config.timeoutMs());
             }
+            idle.idle(0);
         }
     }
 

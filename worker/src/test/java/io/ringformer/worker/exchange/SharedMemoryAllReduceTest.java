@@ -112,6 +112,55 @@ class SharedMemoryAllReduceTest {
         assertFalse(Files.exists(config(0, world, 1, TIMEOUT_MS, slotFloats).file()), "rank 0 deletes the file");
     }
 
+    /** The two halves a hierarchical all-reduce uses: a sum only rank 0 reads, then rank 0's buffer to all. */
+    @ParameterizedTest
+    @CsvSource({"2, 64", "3, 64", "3, 16777216"})
+    void rankZeroAloneReadsTheSumAndItsBroadcastReachesEveryRank(int world, int slotFloats) throws Exception {
+        float[][] inputs = new float[world][];
+        Random random = new Random(11);
+        for (int r = 0; r < world; r++) {
+            inputs[r] = new float[1000];
+            for (int i = 0; i < inputs[r].length; i++) {
+                inputs[r][i] = (float) random.nextGaussian();
+            }
+        }
+        List<Future<float[][]>> ranks = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            int rank = r;
+            ranks.add(pool.submit(() -> {
+                try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(
+                        config(rank, world, 1, TIMEOUT_MS, slotFloats), () -> 1)) {
+                    float[] reduced = inputs[rank].clone();
+                    exchange.reduceToRankZero(reduced, 0);
+                    float[] broadcast = rank == 0 ? reduced.clone() : new float[reduced.length];
+                    if (rank == 0) {
+                        broadcast[0] += 1;                               // rank 0 may change it before sending
+                    }
+                    exchange.broadcastFromRankZero(broadcast, 0);
+                    float[] after = inputs[rank].clone();
+                    exchange.allReduce(after, 1);                        // rounds of both kinds interleave safely
+                    return new float[][] {reduced, broadcast, after};
+                }
+            }));
+        }
+        float[] sum = new float[1000];
+        for (int i = 0; i < sum.length; i++) {
+            float acc = inputs[0][i];
+            for (int r = 1; r < world; r++) {
+                acc += inputs[r][i];
+            }
+            sum[i] = acc;
+        }
+        float[] sent = sum.clone();
+        sent[0] += 1;
+        for (int r = 0; r < world; r++) {
+            float[][] got = ranks.get(r).get();
+            assertArrayEquals(r == 0 ? sum : inputs[r], got[0], "rank " + r + ": only rank 0 reads the sum");
+            assertArrayEquals(sent, got[1], "rank " + r + " receives rank 0's buffer");
+            assertArrayEquals(sum, got[2], "rank " + r + ": an all-reduce after a broadcast");
+        }
+    }
+
     @Test
     void aNewerGenerationReleasesARankWaitingForItsPeers() throws Exception {
         AtomicLong newest = new AtomicLong(4);
