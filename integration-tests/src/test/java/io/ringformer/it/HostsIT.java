@@ -75,6 +75,66 @@ class HostsIT {
         }
     }
 
+    /**
+     * Two hosts of two workers each, every host with one media driver its workers share: the hierarchical all-reduce
+     * (shared memory within a host, UDP between the hosts' leaders). A worker of host 2 is killed mid-run: the
+     * three survivors abort the round in flight, regroup (host 2's survivor now leads it alone) and finish with
+     * identical states.
+     */
+    @Test
+    @Timeout(900)
+    void aWorkerKilledUnderTheHierarchicalAllReduceLeavesTheOthersTraining(@TempDir Path dir) throws Exception {
+        List<Job> jobs = new ArrayList<>();
+        try (Hosts hosts = new Hosts(2)) {
+            Job zooKeeper = Job.start(dir.resolve("zookeeper.log"), "zookeeper", "--port", "0", "--bind",
+                    hosts.bridgeAddress(), "--zk-auth", AUTH);
+            jobs.add(zooKeeper);
+            String zk = zooKeeper.await("ZooKeeper serving at (\\S+)", 60).group(1);
+            List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", "tiers", "--min-workers",
+                    "2", "--max-workers", "4", "--settle-ms", "20000", "--zk-auth", AUTH));
+            args.addAll(ClusterIT.config(200, Cli.mobyDick().toString(), 1, 8));
+            Job coordinator = Job.start(dir.resolve("coordinator.log"), args.toArray(String[]::new));
+            jobs.add(coordinator);
+            List<Job> workers = new ArrayList<>();
+            for (int host = 1; host <= 2; host++) {
+                String driverDirectory = "/dev/shm/ringformer-tiers-it-host" + host;
+                Job driver = Job.startBehind(hosts.on(host), dir.resolve("driver-" + host + ".log"), "media-driver",
+                        "--dir", driverDirectory);
+                jobs.add(driver);
+                driver.await("media driver ready at", 60);
+                for (int i = 1; i <= 2; i++) {
+                    String id = "h" + host + "w" + i;
+                    Job worker = Job.startBehind(hosts.on(host), dir.resolve(id + ".log"), "worker", "--zk", zk,
+                            "--job", "tiers", "--id", id, "--bind", hosts.address(host), "--aeron-dir",
+                            driverDirectory, "--inbox", "udp", "--out", dir.resolve("disk-" + id).toString(),
+                            "--rendezvous-timeout-ms", "120000", "--zk-auth", AUTH);
+                    jobs.add(worker);
+                    workers.add(worker);
+                }
+            }
+            Job first = workers.get(0);
+            int generation = Integer.parseInt(first.await("rank 0 of 4 in generation (\\d+), hierarchical over 2 "
+                    + "hosts", 180).group(1));
+            first.await("^step 20/", 180);
+            Job killed = workers.get(3);
+            Job.kill(killed.process.toHandle());
+            first.await("rank 0 of 3 in generation " + (generation + 1) + ", hierarchical over 2 hosts", 60);
+            workers.get(2).await("rank 2 of 3 in generation " + (generation + 1) + ", hierarchical", 60);
+            coordinator.awaitExit(0, 600);
+            List<String> hashes = new ArrayList<>();
+            for (Job worker : workers.subList(0, 3)) {
+                worker.awaitExit(0, 60);
+                hashes.addAll(worker.stateHashes());
+            }
+            assertEquals(3, hashes.size(), String.join("\n", hashes));
+            assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);
+        } finally {
+            for (int i = jobs.size() - 1; i >= 0; i--) {
+                jobs.get(i).close();
+            }
+        }
+    }
+
     /** The latest step rank 0's progress shows. */
     private static int stepOf(Job job) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^step (\\d+)/").matcher(job.output());
