@@ -4,6 +4,7 @@ import io.ringformer.launch.ChildJvm;
 import io.ringformer.worker.exchange.MediaDriverHost;
 import io.ringformer.worker.exchange.FrameMac;
 import io.ringformer.worker.exchange.GradientExchange;
+import io.ringformer.worker.exchange.HierarchicalAllReduce;
 import io.ringformer.worker.exchange.SharedMemoryAllReduce;
 import io.ringformer.worker.exchange.RingAllReduce;
 import io.ringformer.worker.exchange.Wire;
@@ -25,7 +26,9 @@ import picocli.CommandLine.Option;
 /**
  * All-reduce of N floats among P worker processes on this machine, over one shared media driver: the median
  * time per all-reduce on rank 0, and a check that every rank got the exact sum. The processes meet through
- * files in a temporary directory (each writes its Aeron endpoint, then reads the others').
+ * files in a temporary directory (each writes its Aeron endpoint, then reads the others'). The hierarchical
+ * transport plays two hosts on this one: two media drivers, the first half of the ranks on one and the rest on the
+ * other, shared memory within each half and the ring over loopback UDP between the halves' first ranks.
  */
 @Command(name = "allreduce", mixinStandardHelpOptions = true,
         description = "Time a ring all-reduce among worker processes (median per all-reduce).")
@@ -41,7 +44,8 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     int warmup;
     @Option(names = "--transport", defaultValue = "shm,ipc", split = ",",
             description = "Comma-separated, each measured in turn: shm (a mapped file), ipc (the Aeron ring through "
-                    + "one media driver), udp (the ring over loopback), auto (what a job on one host uses: shm) "
+                    + "one media driver), udp (the ring over loopback), auto (what a job on one host uses: shm), "
+                    + "hierarchical (two drivers as two hosts: shm within each, the ring between them over UDP) "
                     + "(default ${DEFAULT-VALUE}).")
     List<String> transports;
     @Option(names = "--wire", defaultValue = "fp32", description = "fp32, bf16 or fp16 (default ${DEFAULT-VALUE}).")
@@ -57,9 +61,9 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             throw new io.ringformer.protocol.InputException("need --workers ≥ 2, --floats ≥ 1 and --iterations ≥ 1");
         }
         for (String transport : transports) {
-            if (!List.of("shm", "ipc", "udp", "auto").contains(transport)) {
+            if (!List.of("shm", "ipc", "udp", "auto", "hierarchical").contains(transport)) {
                 throw new io.ringformer.protocol.InputException("--transport " + transport
-                        + " is not one of shm, ipc, udp, auto");
+                        + " is not one of shm, ipc, udp, auto, hierarchical");
             }
         }
         for (String transport : transports) {
@@ -73,10 +77,14 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     private int measure(String transport) throws Exception {
         Path meeting = Files.createTempDirectory("ringformer-allreduce-");
         List<Process> ranks = new ArrayList<>();
-        try (MediaDriverHost driver = MediaDriverHost.start()) {
+        boolean twoHosts = transport.equals("hierarchical");
+        try (MediaDriverHost driver = MediaDriverHost.start();
+             MediaDriverHost second = twoHosts ? MediaDriverHost.start() : null) {
             for (int rank = 0; rank < workers; rank++) {
+                String aeronDirectory = twoHosts && Rank.hostOf(rank, workers) == 1 ? second.directory()
+                        : driver.directory();
                 ranks.add(ChildJvm.start(List.of("bench", "allreduce-rank", "--dir", meeting.toString(),
-                        "--aeron-dir", driver.directory(), "--rank", "" + rank, "--workers", "" + workers,
+                        "--aeron-dir", aeronDirectory, "--rank", "" + rank, "--workers", "" + workers,
                         "--floats", "" + floats, "--iterations", "" + iterations, "--warmup", "" + warmup,
                         "--transport", transport, "--wire", wire, "--mac", mac), "1g",
                         meeting.resolve("rank-" + rank + ".log")));
@@ -94,8 +102,12 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             double[] millis = Arrays.stream(Files.readString(meeting.resolve("rank-0.times")).trim().split(","))
                     .mapToDouble(Double::parseDouble).sorted().toArray();
             double median = millis[millis.length / 2];
-            String how = transport.equals("shm") ? "shm: a mapped file, fp32, no frames"
-                    : transport + ", wire " + wire + ", MAC " + mac;
+            String how = switch (transport) {
+                case "shm" -> "shm: a mapped file, fp32, no frames";
+                case "hierarchical" -> "hierarchical: two drivers as two hosts of " + (workers + 1) / 2 + " and "
+                        + workers / 2 + ", shm within each, the ring between them over UDP, wire " + wire + ", MAC " + mac;
+                default -> transport + ", wire " + wire + ", MAC " + mac;
+            };
             System.out.printf("all-reduce of %,d floats among %d processes (%s): median %.1f ms "
                             + "(p10 %.1f, p90 %.1f) over %d; %.2f GB/s of buffer; sums exact on every rank%n",
                     floats, workers, how, median, millis[millis.length / 10],
@@ -129,7 +141,8 @@ public final class AllReduceBenchmark implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            String channel = transport.equals("udp") ? "aeron:udp?endpoint=127.0.0.1:0" : "aeron:ipc";
+            String channel = transport.equals("ipc") || transport.equals("shm") ? "aeron:ipc"
+                    : "aeron:udp?endpoint=127.0.0.1:0";
             try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(aeronDirectory));
                  RingAllReduce.Inbox inbox = RingAllReduce.Inbox.open(aeron, channel)) {
                 publish(meeting.resolve("rank-" + rank + ".endpoint"), inbox.endpoint());
@@ -137,11 +150,11 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 for (int r = 0; r < workers; r++) {
                     endpoints.add(await(meeting.resolve("rank-" + r + ".endpoint")));
                 }
-                try (GradientExchange ring = transport.equals("shm")
-                        ? new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(SharedMemoryAllReduce.directoryOf(aeronDirectory),
-                                "bench", 1, rank, workers, endpoints, 30_000, SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS), () -> 1)
-                        : new RingAllReduce(aeron, inbox, new RingAllReduce.Config("bench", 1, rank, workers, endpoints,
-                                30_000, Wire.parse(wire), mac.equals("on") ? FrameMac.ofToken("bench") : null))) {
+                try (GradientExchange ring = switch (transport) {
+                    case "shm" -> sharedMemory(rank, endpoints);
+                    case "hierarchical" -> hierarchical(aeron, inbox, endpoints);
+                    default -> ring(aeron, inbox, rank, endpoints);
+                }) {
                     float[] buffer = new float[floats];
                     List<Double> times = new ArrayList<>();
                     for (int i = 0; i < warmup + iterations; i++) {
@@ -166,6 +179,36 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 }
             }
             return 0;
+        }
+
+        /** The "host" of {@code rank} in the hierarchical transport: 0 for the first half (rounded up), else 1. */
+        static int hostOf(int rank, int workers) {
+            return rank < (workers + 1) / 2 ? 0 : 1;
+        }
+
+        private SharedMemoryAllReduce sharedMemory(int rank, List<String> endpoints) {
+            return new SharedMemoryAllReduce(new SharedMemoryAllReduce.Config(
+                    SharedMemoryAllReduce.directoryOf(aeronDirectory), "bench", 1, rank, endpoints.size(), endpoints,
+                    30_000, SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS), () -> 1);
+        }
+
+        private RingAllReduce ring(Aeron aeron, RingAllReduce.Inbox inbox, int rank, List<String> endpoints) {
+            return new RingAllReduce(aeron, inbox, new RingAllReduce.Config("bench", 1, rank, endpoints.size(),
+                    endpoints, 30_000, Wire.parse(wire), mac.equals("on") ? FrameMac.ofToken("bench") : null));
+        }
+
+        /** Shared memory among this rank's half, the ring between the halves' first ranks. */
+        private HierarchicalAllReduce hierarchical(Aeron aeron, RingAllReduce.Inbox inbox, List<String> endpoints) {
+            int host = hostOf(rank, workers);
+            int first = host == 0 ? 0 : (workers + 1) / 2;
+            int end = host == 0 ? (workers + 1) / 2 : workers;
+            SharedMemoryAllReduce shared = end - first == 1 ? null : new SharedMemoryAllReduce(
+                    new SharedMemoryAllReduce.Config(SharedMemoryAllReduce.directoryOf(aeronDirectory), "bench", 1,
+                            rank - first, end - first, endpoints.subList(first, end), 30_000,
+                            SharedMemoryAllReduce.DEFAULT_SLOT_FLOATS), () -> 1);
+            List<String> leaders = List.of(endpoints.get(0), endpoints.get((workers + 1) / 2));
+            return new HierarchicalAllReduce(rank, workers, shared, rank == first ? ring(aeron, inbox, host, leaders)
+                    : null);
         }
 
         private static void publish(Path file, String content) throws IOException {
