@@ -68,10 +68,13 @@ class LaunchersIT {
     }
 
     @Test
-    void slurmsDryRunPrintsZooKeeperTheCoordinatorAndOneWorkerPerTask() throws Exception {
+    void slurmsDryRunPrintsZooKeeperTheCoordinatorADriverPerNodeAndOneWorkerPerTask() throws Exception {
         String out = script(Map.of(), 0, "launch/slurm.sbatch", "--dry-run", "configs/gpt-char-tiny.yaml", "--set",
                 "train.max_iters=5");
-        assertEquals(3, parseEveryRingformerCommand(out), out);
+        assertEquals(4, parseEveryRingformerCommand(out), out);
+        assertTrue(out.contains("srun --job-name ringformer-drivers --overlap --nodes 1 --ntasks 1 --ntasks-per-node 1 --kill-on-bad-exit=0 ")
+                && out.contains("ringformer media-driver --dir /dev/shm/ringformer-slurm-dry-run"), out);
+        assertTrue(out.contains("--aeron-dir '/dev/shm/ringformer-slurm-dry-run' --inbox ipc"), out);
         assertTrue(out.contains("ringformer zookeeper --port 0 --bind 127.0.0.1"), out);
         assertTrue(out.contains("ringformer coordinator --job slurm-dry-run --config "
                 + ROOT.resolve("configs/gpt-char-tiny.yaml") + " --set train.max_iters=5 --min-workers 1 --max-workers 2"), out);
@@ -81,6 +84,10 @@ class LaunchersIT {
                 "--dry-run", "configs/gpt-char-tiny.yaml");
         assertTrue(!ensemble.contains("zookeeper --port") && ensemble.contains("--max-workers 4 --settle-ms 60000 --zk "
                 + "zk1:2181,zk2:2181") && ensemble.contains("srun --ntasks 4"), ensemble);
+        String nodes = script(Map.of("SLURM_NTASKS", "8", "SLURM_JOB_NUM_NODES", "2", "RINGFORMER_ZK_AUTH", "u:p"), 0,
+                "launch/slurm.sbatch", "--dry-run", "configs/gpt-char-tiny.yaml");
+        assertTrue(nodes.contains("--overlap --nodes 2 --ntasks 2 --ntasks-per-node 1")
+                && nodes.contains("--inbox udp"), "two nodes: a driver on each, workers on UDP: " + nodes);
     }
 
     @Test

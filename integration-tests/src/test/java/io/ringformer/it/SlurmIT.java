@@ -54,6 +54,9 @@ class SlurmIT {
                     "two workers, one per task: " + output);
             assertTrue(Files.isDirectory(run.resolve("checkpoints").resolve("step-00000030")), output);
             assertTrue(Files.size(run.resolve("metrics.jsonl")) > 0);
+            assertTrue(output.contains("rank 0 of 2 in generation 1, shared memory"), "the node's driver is shared: "
+                    + output);
+            assertTrue(!Files.exists(Path.of("/dev/shm/ringformer-slurm-" + jobId)), "the driver left its directory");
         } finally {
             List<ProcessHandle> started = new ArrayList<>();
             for (Process p : daemons) {
