@@ -57,23 +57,26 @@ class TrainingJobIT {
         return max;
     }
 
-    /** Each backend with one transport: the fused one sums in shared memory, the SameDiff one over the Aeron ring (IPC). */
+    /**
+     * Each backend with one transport: the fused one sums in shared memory, the SameDiff one over the Aeron ring
+     * (IPC); and the fused one over the ring in buckets of 4 KiB that go out as the backward pass completes them.
+     */
     @ParameterizedTest
-    @CsvSource({"fused, auto, shared memory", "samediff, ring, Aeron ring"})
+    @CsvSource({"fused, auto, shared memory, 0", "samediff, ring, Aeron ring, 0", "fused, ring, Aeron ring, 4096"})
     @Timeout(900)
     void twoAndThreeWorkersEndWithTheParametersOfOneProcess(String backend, String transport, String says,
-                                                            @TempDir Path dir) throws Exception {
+                                                            int bucketBytes, @TempDir Path dir) throws Exception {
         String oneLog = Cli.run(dir.resolve("one.log"), 0, 300, train(dir.resolve("one"), 1, backend));
         assertTrue(oneLog.contains("model backend: " + backend), oneLog);
         float[] one = finalParameters(dir.resolve("one"));
         for (int workers : new int[] {2, 3}) {
             Path run = dir.resolve("workers-" + workers);
             String log = Cli.run(dir.resolve(workers + ".log"), 0, 300, train(run, workers, backend, "--set",
-                    "exchange.transport=" + transport));
+                    "exchange.transport=" + transport, "--set", "exchange.bucket_bytes=" + bucketBytes));
             assertTrue(log.contains("rank 0 of " + workers + " in generation 1, " + says), log);
             double difference = maxDifference(one, finalParameters(run));
-            System.out.printf("%s, %d workers vs one process after %d steps: max |Δθ| = %.3g%n", backend, workers,
-                    STEPS, difference);
+            System.out.printf("%s, %s, buckets of %d bytes, %d workers vs one process after %d steps: max |Δθ| = "
+                    + "%.3g%n", backend, transport, bucketBytes, workers, STEPS, difference);
             assertTrue(difference < 1e-5, workers + " workers: parameters differ by " + difference);
         }
     }

@@ -86,6 +86,9 @@ public final class TrainConfig implements Settings {
                     + "several members, else the Aeron ring) | ring | shm (shared memory, or fail) | hierarchical "
                     + "(shared memory within each host, the ring among one leader per host)",
                     List.of("auto", "ring", "shm", "hierarchical")),
+            new ConfigKey("exchange.bucket_bytes", Type.INT, 0, "0: one all-reduce after the backward pass; more: "
+                    + "the gradient goes out in buckets of at least this many bytes as the backward pass completes "
+                    + "their layers (fused GPT), overlapping the exchange with the backward pass", 0, 1 << 30),
             new ConfigKey("exchange.timeout_ms", Type.INT, 30000, "longest wait for one all-reduce before the step fails",
                     100, 86_400_000));
 

@@ -35,7 +35,9 @@ import org.nd4j.linalg.api.buffer.DataType;
  *       its share of the global batch, so the sum over micro-batches and ranks is the gradient of the global
  *       mean loss. The buffer's last element carries the weighted loss, so one all-reduce sums both.</li>
  *   <li>The {@link GradientExchange} sums the buffer over all ranks. Its last element carries stop votes
- *       ({@link #requestStop}), so that every rank learns in the same step that one of them was asked to stop.</li>
+ *       ({@link #requestStop}), so that every rank learns in the same step that one of them was asked to stop.
+ *       With {@code exchange.bucket_bytes} &gt; 0 the sum starts during the last micro-batch's backward pass, a
+ *       bucket of completed layers at a time ({@link GradientBuckets}).</li>
  *   <li>The global norm of the unscaled gradient, in one read-only pass; a non-finite norm (some value was not
  *       finite) skips the step on every rank alike (they hold the same sums) and, in fp16, halves the loss
  *       scale.</li>
@@ -79,6 +81,7 @@ public final class Trainer {
     private LossScaler scaler;
     private final int globalBatch;
     private final int accumulation;
+    private final GradientBuckets buckets;     // null: one all-reduce after the backward pass
     private final long seed;
     private final Batch batch;         // this step's global batch, [batch_size, …] per array
     private long step;
@@ -98,6 +101,8 @@ public final class Trainer {
         this.exchange = exchange;
         this.globalBatch = config.getInt("train.batch_size");
         this.accumulation = config.getInt("train.grad_accum");
+        int bucketBytes = config.getInt("exchange.bucket_bytes");
+        this.buckets = bucketBytes > 0 ? new GradientBuckets(exchange, Math.max(1, bucketBytes / Float.BYTES)) : null;
         this.seed = config.getInt("train.seed");
         if (accumulation < 1 || globalBatch < exchange.worldSize() * accumulation) {
             throw new ConfigException("train.batch_size (" + globalBatch + ") must be at least world size ("
@@ -213,15 +218,27 @@ public final class Trainer {
         buffer[size + 1] = stopVote ? 1 : 0;
         data.fill(seed, step, batch);
         Rows mine = Rows.of(globalBatch, exchange.rank(), exchange.worldSize());
+        boolean overlap = buckets != null && exchange.worldSize() > 1;
         for (int micro = 0; micro < accumulation; micro++) {
             Rows part = Rows.of(mine.count(), micro, accumulation);
             float weight = (float) part.count() / globalBatch;
-            double loss = backend.addGradients(batch, mine.first() + part.first(), part.count(), step,
-                    (float) (weight * lossScale), buffer);
+            double loss;
+            if (overlap && micro == accumulation - 1) {      // the last micro-batch completes the gradient
+                buckets.begin(buffer, step);
+                loss = backend.addGradients(batch, mine.first() + part.first(), part.count(), step,
+                        (float) (weight * lossScale), buffer, buckets);
+            } else {
+                loss = backend.addGradients(batch, mine.first() + part.first(), part.count(), step,
+                        (float) (weight * lossScale), buffer);
+            }
             buffer[size] += (float) (weight * loss);
         }
         long exchangeStarted = System.nanoTime();
-        exchange.allReduce(buffer, step);
+        if (overlap) {
+            buckets.finish();                                 // the rest, with the loss and the votes
+        } else {
+            exchange.allReduce(buffer, step);
+        }
         double exchangeMillis = (System.nanoTime() - exchangeStarted) / 1e6;
         double loss = buffer[size];
         boolean stop = buffer[size + 1] > 0;

@@ -4,6 +4,9 @@ import io.ringformer.zoo.attention.AlibiBias;
 import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.attention.RotaryPositions;
 import java.nio.ByteBuffer;
+import java.util.Collection;
+import java.util.List;
+import java.util.function.IntConsumer;
 
 /**
  * The stack of pre-LN transformer blocks every fused model shares ({@code TransformerBlock}'s graph, written out by
@@ -159,11 +162,23 @@ public final class FusedBlocks {
 
     /** The backward pass of the last {@link #forward}: ∂L/∂output in {@link #residualGradient} becomes ∂L/∂x. */
     public void backward(int sequences) {
+        backward(sequences, layer -> { });
+    }
+
+    /** As {@link #backward(int)}, telling {@code finished} each layer's index as soon as its gradients are complete. */
+    public void backward(int sequences, IntConsumer finished) {
         LayerPlan[] plan = plan(sequences);
         int n = sequences * t;
         for (int l = layers.length - 1; l >= 0; l--) {
             layers[l].backward(plan[l], n);
+            finished.accept(l);
         }
+    }
+
+    /** The names of layer {@code l}'s parameters among {@code names} (they all start "h{l}/"). */
+    public static List<String> layerParameters(int l, Collection<String> names) {
+        String prefix = "h" + l + "/";
+        return names.stream().filter(name -> name.startsWith(prefix)).sorted().toList();
     }
 
     /** The attention probabilities [B, H, T, T] of {@code layer} from the last forward pass (for maps). */

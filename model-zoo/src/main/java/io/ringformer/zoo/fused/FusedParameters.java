@@ -70,6 +70,17 @@ public final class FusedParameters {
         }
     }
 
+    /** {@code into[i] += gradient[i]} for i in [offset, offset + length): one parameter's part of {@link #addGradients}. */
+    public void addGradients(float[] into, int offset, int length) {
+        if (scratch == null) {
+            scratch = new float[count];
+        }
+        gradFloats.get(offset, scratch, offset, length);
+        for (int i = offset; i < offset + length; i++) {
+            into[i] += scratch[i];
+        }
+    }
+
     /** The parameter called {@code name}, of {@code size} values. */
     public Parameter parameter(String name, int size) {
         int offset = offset(name);

@@ -11,7 +11,10 @@ import io.ringformer.zoo.fused.Kernels;
 import io.ringformer.zoo.fused.Matmul;
 import io.ringformer.zoo.fused.View;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The {@link Gpt}'s training step written out by hand: the same model, parameters and loss, with its forward and
@@ -51,6 +54,9 @@ public final class FusedGpt implements FusedModel {
     private final Activations dLogits;    // [N, V]
     private final Activations dNormed;    // [N, d] gradient of the final LayerNorm's output
     private final HeadPlan[] plans;       // by number of sequences, made on first use
+    private final List<List<String>> layerParameters;   // by layer, for the backward pass's listener
+    private final List<String> headParameters;          // the LM head's own matrix (untied) and ln_f
+    private Consumer<List<String>> finished = names -> { };
 
     /**
      * @param offsets      each parameter's offset in the flat vector, by its {@link Gpt} name
@@ -84,6 +90,12 @@ public final class FusedGpt implements FusedModel {
         dLogits = new Activations(n, v, bf16, kernels);
         dNormed = new Activations(n, d, false, kernels);
         plans = new HeadPlan[maxSequences + 1];
+        layerParameters = new ArrayList<>();
+        for (int l = 0; l < config.layers(); l++) {
+            layerParameters.add(FusedBlocks.layerParameters(l, offsets.keySet()));
+        }
+        headParameters = config.tiedHead() ? List.of("ln_f/gain", "ln_f/bias")
+                : List.of(config.headWeight(), "ln_f/gain", "ln_f/bias");
     }
 
     public Gpt.Config config() {
@@ -117,6 +129,18 @@ public final class FusedGpt implements FusedModel {
     @Override
     public double trainStep(Batch batch, int first, int sequences, float gradScale) {
         return trainStep(batch.ints(Gpt.TOKENS), batch.ints(Gpt.TARGETS), first, sequences, gradScale);
+    }
+
+    /** Tells {@code finished} the head's and ln_f's gradients, then each block's as it completes (the last first). */
+    @Override
+    public double trainStep(Batch batch, int first, int sequences, float gradScale,
+                            Consumer<List<String>> finished) {
+        this.finished = finished;
+        try {
+            return trainStep(batch, first, sequences, gradScale);
+        } finally {
+            this.finished = names -> { };
+        }
     }
 
     /** The summed cross-entropy and the count of targets ≥ 0 ({@link Gpt#metrics}). */
@@ -172,7 +196,8 @@ public final class FusedGpt implements FusedModel {
         kernels.zero(dResidual.bytes, n * d);
         kernels.layerNormBackward(dNormed.bytes, blocks.output().bytes, lnFGain.value(), lnFStats.mean,
                 lnFStats.rstd, dResidual.bytes, lnFGain.gradient(), lnFBias.gradient(), n, d);
-        blocks.backward(sequences);                                                           // dResidual = ∂L/∂x₀
+        finished.accept(headParameters);                   // a tied head's ∂wte is complete only after the embedding
+        blocks.backward(sequences, l -> finished.accept(layerParameters.get(l)));             // dResidual = ∂L/∂x₀
         boolean sinusoidal = positionTable != null;
         kernels.embedBackward(tokens, offset, dResidual.bytes, sinusoidal ? (float) Math.sqrt(d) : 1f,
                 wte.gradient(), wpe != null ? wpe.gradient() : null, n, t, d);

@@ -35,6 +35,23 @@ public interface ModelBackend {
      */
     double addGradients(Batch batch, int first, int count, long step, float gradScale, float[] into);
 
+    /** Hears which ranges of the flat gradient are complete, as the backward pass completes them. */
+    @FunctionalInterface
+    interface CompletedRanges {
+        void completed(int offset, int length);
+    }
+
+    /**
+     * As {@link #addGradients(Batch, int, int, long, float, float[])}, telling {@code completed} each range of
+     * {@code into} as soon as the backward pass has added its final values, so that its all-reduce can start while
+     * earlier layers compute. A backend that cannot tell says nothing: every range is complete when the call
+     * returns, and whatever was not told is the caller's to finish.
+     */
+    default double addGradients(Batch batch, int first, int count, long step, float gradScale, float[] into,
+                                CompletedRanges completed) {
+        return addGradients(batch, first, count, step, gradScale, into);
+    }
+
     /** The sums and counts of the model's metrics ({@link Model#metrics()}) over the rows, without dropout. */
     double[] evaluate(Batch batch, int first, int count);
 
