@@ -15,8 +15,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * The layout of a model's trainable variables in one flat fp32 vector: parameters, gradients and optimizer state
  * all share it. Variables are laid out in reverse order of {@code Model.parameterNames()} — reverse name order,
  * as SameDiff lists them; checkpoints store the vector in this layout without names, so it is part of their
- * format. (Bucketing the all-reduce in the order backprop finishes layers, DESIGN.md §3, would want reverse
- * creation order: that needs the layout written into checkpoints first.)
+ * format. (The all-reduce overlapped with the backward pass, {@code GradientBuckets}, takes ranges in the order the
+ * backward pass completes them, wherever the layout puts them, so it needs no other order.)
  *
  * <p>SameDiff keeps its own copy of every variable; {@link #write} copies the flat master values into it.
  */
