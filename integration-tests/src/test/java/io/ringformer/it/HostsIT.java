@@ -24,17 +24,9 @@ class HostsIT {
     void aHostCutOffIsDroppedAndRejoinsWhenItComesBack(@TempDir Path dir) throws Exception {
         List<Job> jobs = new ArrayList<>();
         try (Hosts hosts = new Hosts(3)) {
-            // beyond loopback every process needs ZooKeeper credentials (the job's znodes get digest ACLs)
-            Job zooKeeper = Job.start(dir.resolve("zookeeper.log"), "zookeeper", "--port", "0", "--bind",
-                    hosts.bridgeAddress(), "--zk-auth", AUTH);
-            jobs.add(zooKeeper);
-            String zk = zooKeeper.await("ZooKeeper serving at (\\S+)", 60).group(1);
+            String zk = zooKeeper(hosts, dir, jobs);
             // evaluations slow the steps (not their arithmetic) so that the cut and the return fit in the run
-            List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", "hosts", "--min-workers",
-                    "2", "--max-workers", "3", "--settle-ms", "20000", "--zk-auth", AUTH));   // all three at the start
-            args.addAll(ClusterIT.config(300, Cli.mobyDick().toString(), 1, 8));
-            Job coordinator = Job.start(dir.resolve("coordinator.log"), args.toArray(String[]::new));
-            jobs.add(coordinator);
+            Job coordinator = coordinator(zk, "hosts", 3, 300, dir, jobs);                  // all three at the start
             List<Job> workers = new ArrayList<>();
             for (int host = 1; host <= 3; host++) {
                 Job worker = Job.startBehind(hosts.on(host), dir.resolve("h" + host + ".log"), "worker", "--zk", zk,
@@ -86,15 +78,8 @@ class HostsIT {
     void aWorkerKilledUnderTheHierarchicalAllReduceLeavesTheOthersTraining(@TempDir Path dir) throws Exception {
         List<Job> jobs = new ArrayList<>();
         try (Hosts hosts = new Hosts(2)) {
-            Job zooKeeper = Job.start(dir.resolve("zookeeper.log"), "zookeeper", "--port", "0", "--bind",
-                    hosts.bridgeAddress(), "--zk-auth", AUTH);
-            jobs.add(zooKeeper);
-            String zk = zooKeeper.await("ZooKeeper serving at (\\S+)", 60).group(1);
-            List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", "tiers", "--min-workers",
-                    "2", "--max-workers", "4", "--settle-ms", "20000", "--zk-auth", AUTH));
-            args.addAll(ClusterIT.config(200, Cli.mobyDick().toString(), 1, 8));
-            Job coordinator = Job.start(dir.resolve("coordinator.log"), args.toArray(String[]::new));
-            jobs.add(coordinator);
+            String zk = zooKeeper(hosts, dir, jobs);
+            Job coordinator = coordinator(zk, "tiers", 4, 200, dir, jobs);
             List<Job> workers = new ArrayList<>();
             for (int host = 1; host <= 2; host++) {
                 String driverDirectory = "/dev/shm/ringformer-tiers-it-host" + host;
@@ -133,6 +118,27 @@ class HostsIT {
                 jobs.get(i).close();
             }
         }
+    }
+
+    /**
+     * A ZooKeeper on the bridge, with credentials: beyond loopback every process needs them (the job's znodes get
+     * digest ACLs). Returns its address.
+     */
+    private static String zooKeeper(Hosts hosts, Path dir, List<Job> jobs) throws Exception {
+        Job zooKeeper = Job.start(dir.resolve("zookeeper.log"), "zookeeper", "--port", "0", "--bind",
+                hosts.bridgeAddress(), "--zk-auth", AUTH);
+        jobs.add(zooKeeper);
+        return zooKeeper.await("ZooKeeper serving at (\\S+)", 60).group(1);
+    }
+
+    /** The coordinator of a job of 2 to {@code maxWorkers} workers (20 s for all to register), one evaluation batch. */
+    private static Job coordinator(String zk, String job, int maxWorkers, int steps, Path dir, List<Job> jobs) {
+        List<String> args = new ArrayList<>(List.of("coordinator", "--zk", zk, "--job", job, "--min-workers", "2",
+                "--max-workers", "" + maxWorkers, "--settle-ms", "20000", "--zk-auth", AUTH));
+        args.addAll(ClusterIT.config(steps, Cli.mobyDick().toString(), 1, 8));
+        Job coordinator = Job.start(dir.resolve("coordinator.log"), args.toArray(String[]::new));
+        jobs.add(coordinator);
+        return coordinator;
     }
 
     /** The latest step rank 0's progress shows. */

@@ -62,6 +62,29 @@ class SharedMemoryAllReduceTest {
                 slotFloats);
     }
 
+    private interface RankWork {
+        float[][] run(int rank, SharedMemoryAllReduce exchange);
+    }
+
+    /** Runs {@code work} on every rank of a world in its own thread with its own mapping; returns each rank's result. */
+    private List<float[][]> onEveryRank(int world, int slotFloats, RankWork work) throws Exception {
+        List<Future<float[][]>> ranks = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            int rank = r;
+            ranks.add(pool.submit(() -> {
+                try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(
+                        config(rank, world, 1, TIMEOUT_MS, slotFloats), () -> 1)) {
+                    return work.run(rank, exchange);
+                }
+            }));
+        }
+        List<float[][]> results = new ArrayList<>();
+        for (Future<float[][]> rank : ranks) {
+            results.add(rank.get());
+        }
+        return results;
+    }
+
     /** Slots of 64 values force several rounds per call; 16M is the default (one round for all these sizes). */
     @ParameterizedTest
     @CsvSource({"2, 64", "3, 64", "2, 16777216", "3, 16777216"})
@@ -77,25 +100,14 @@ class SharedMemoryAllReduceTest {
                 }
             }
         }
-        List<Future<float[][]>> ranks = new ArrayList<>();
-        for (int r = 0; r < world; r++) {
-            int rank = r;
-            ranks.add(pool.submit(() -> {
-                try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(
-                        config(rank, world, 1, TIMEOUT_MS, slotFloats), () -> 1)) {
-                    float[][] out = new float[sizes.length][];
-                    for (int s = 0; s < sizes.length; s++) {
-                        out[s] = inputs[rank][s].clone();
-                        exchange.allReduce(out[s], s);
-                    }
-                    return out;
-                }
-            }));
-        }
-        List<float[][]> results = new ArrayList<>();
-        for (Future<float[][]> f : ranks) {
-            results.add(f.get());
-        }
+        List<float[][]> results = onEveryRank(world, slotFloats, (rank, exchange) -> {
+            float[][] out = new float[sizes.length][];
+            for (int s = 0; s < sizes.length; s++) {
+                out[s] = inputs[rank][s].clone();
+                exchange.allReduce(out[s], s);
+            }
+            return out;
+        });
         for (int s = 0; s < sizes.length; s++) {
             float[] expected = new float[sizes[s]];
             for (int i = 0; i < sizes[s]; i++) {
@@ -124,25 +136,18 @@ class SharedMemoryAllReduceTest {
                 inputs[r][i] = (float) random.nextGaussian();
             }
         }
-        List<Future<float[][]>> ranks = new ArrayList<>();
-        for (int r = 0; r < world; r++) {
-            int rank = r;
-            ranks.add(pool.submit(() -> {
-                try (SharedMemoryAllReduce exchange = new SharedMemoryAllReduce(
-                        config(rank, world, 1, TIMEOUT_MS, slotFloats), () -> 1)) {
-                    float[] reduced = inputs[rank].clone();
-                    exchange.reduceToRankZero(reduced, 0);
-                    float[] broadcast = rank == 0 ? reduced.clone() : new float[reduced.length];
-                    if (rank == 0) {
-                        broadcast[0] += 1;                               // rank 0 may change it before sending
-                    }
-                    exchange.broadcastFromRankZero(broadcast, 0);
-                    float[] after = inputs[rank].clone();
-                    exchange.allReduce(after, 1);                        // rounds of both kinds interleave safely
-                    return new float[][] {reduced, broadcast, after};
-                }
-            }));
-        }
+        List<float[][]> ranks = onEveryRank(world, slotFloats, (rank, exchange) -> {
+            float[] reduced = inputs[rank].clone();
+            exchange.reduceToRankZero(reduced, 0);
+            float[] broadcast = rank == 0 ? reduced.clone() : new float[reduced.length];
+            if (rank == 0) {
+                broadcast[0] += 1;                                       // rank 0 may change it before sending
+            }
+            exchange.broadcastFromRankZero(broadcast, 0);
+            float[] after = inputs[rank].clone();
+            exchange.allReduce(after, 1);                                // rounds of both kinds interleave safely
+            return new float[][] {reduced, broadcast, after};
+        });
         float[] sum = new float[1000];
         for (int i = 0; i < sum.length; i++) {
             float acc = inputs[0][i];
@@ -154,7 +159,7 @@ class SharedMemoryAllReduceTest {
         float[] sent = sum.clone();
         sent[0] += 1;
         for (int r = 0; r < world; r++) {
-            float[][] got = ranks.get(r).get();
+            float[][] got = ranks.get(r);
             assertArrayEquals(r == 0 ? sum : inputs[r], got[0], "rank " + r + ": only rank 0 reads the sum");
             assertArrayEquals(sent, got[1], "rank " + r + " receives rank 0's buffer");
             assertArrayEquals(sum, got[2], "rank " + r + ": an all-reduce after a broadcast");
