@@ -130,7 +130,7 @@ class K8sManifestsIT {
                         "zookeeper.yaml: StatefulSet/ringformer-zookeeper: serviceName 'ringformer-zk' names no Service"),
                 List.of("worker.yaml", "targetPort: metrics", "targetPort: prometheus",
                         "worker.yaml: Service/ringformer-worker: targetPort 'prometheus' is not a named container port "
-                                + "of StatefulSet/ringformer-worker (it has metrics)"),
+                                + "of StatefulSet/ringformer-worker (it has metrics, inbox)"),
                 List.of("worker.yaml", "clusterIP: None\n  selector:\n    app.kubernetes.io/name: ringformer\n"
                                 + "    app.kubernetes.io/component: worker",
                         "clusterIP: None\n  selector:\n    app.kubernetes.io/name: ringformer\n"
@@ -206,6 +206,7 @@ class K8sManifestsIT {
         assertEquals("10.244.1.7", worker.matchedOptionValue("--bind", null), "workers advertise their pod address");
         assertEquals("ringformer-worker-0", worker.matchedOptionValue("--id", null));
         assertEquals("cuda:0", worker.matchedOptionValue("--device", null));
+        assertEquals(40123, (int) worker.matchedOptionValue("--inbox-port", 0), "the inbox port the manifest declares");
         assertEquals(SAMPLES.get("ZK"), worker.matchedOptionValue("--zk", null));
         assertEquals((String) coordinator.matchedOptionValue("--job", null), worker.matchedOptionValue("--job", null));
     }

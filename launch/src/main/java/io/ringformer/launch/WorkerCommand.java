@@ -53,6 +53,11 @@ public final class WorkerCommand implements Callable<Integer> {
                     + "udp on --bind when workers on other hosts must reach this one. Without it, always udp.")
     Inbox inbox;
 
+    @Option(names = "--inbox-port", defaultValue = "0", paramLabel = "PORT",
+            description = "The UDP port of the inbox on --bind: 0 (the default) lets the OS choose one, which is "
+                    + "published in ZooKeeper; a fixed port lets a firewall or a Kubernetes NetworkPolicy name it.")
+    int inboxPort;
+
     @Option(names = "--rendezvous-timeout-ms", defaultValue = "120000",
             description = "Longest wait for the job spec and admission (default ${DEFAULT-VALUE}).")
     long rendezvousTimeoutMs;
@@ -83,6 +88,10 @@ public final class WorkerCommand implements Callable<Integer> {
                     + "ringformer media-driver)");
         }
         boolean ipcInbox = aeronDirectory != null && inbox != Inbox.udp;
+        if (inboxPort < 0 || inboxPort > 65535 || ipcInbox && inboxPort != 0) {
+            throw new UsageException("--inbox-port " + inboxPort + ": give a UDP port 0 … 65535, and only with a UDP "
+                    + "inbox (without --aeron-dir, or with --inbox udp)");
+        }
         ListenAddress.of(bind, "--bind").requireCredentialsBeyondLoopback("this worker's Aeron inbox", "--bind");
         String workerId = id != null ? id
                 : InetAddress.getLocalHost().getHostName().replace('.', '-') + "-" + ProcessHandle.current().pid();
@@ -90,7 +99,7 @@ public final class WorkerCommand implements Callable<Integer> {
         try (ProgressView view = new ProgressView(System.out, System.console() != null, directory)) {
             Worker.Options options = new Worker.Options(ZkConnection.of(zooKeeper, sessionTimeoutMs), job,
                     workerId, bind, device, directory, resume, force,
-                    rendezvousTimeoutMs, aeronDirectory, ipcInbox, metricsBind, metricsPort);
+                    rendezvousTimeoutMs, aeronDirectory, ipcInbox, metricsBind, metricsPort, inboxPort);
             Worker worker = new Worker(options, view, view::line);
             StopSignals.install(worker::requestStop, () -> { });
             return worker.run();

@@ -54,14 +54,20 @@ public final class Worker {
      *                       sharing that driver), or over UDP on {@code bindAddress} (workers on several hosts)
      * @param metricsBind    the address {@link WorkerMetrics} are served on
      * @param metricsPort    their port: −1 none, 0 any free one (logged)
+     * @param inboxPort      the UDP port of the inbox on {@code bindAddress}: 0 lets the OS choose (it is published in
+     *                       ZooKeeper either way); a fixed one lets a firewall or NetworkPolicy name it
      */
     public record Options(ZkConnection zooKeeper, String job, String id, String bindAddress, String device,
                           Path runDirectory, boolean resume, boolean force, long rendezvousTimeoutMs,
-                          String aeronDirectory, boolean ipcInbox, String metricsBind, int metricsPort) {
+                          String aeronDirectory, boolean ipcInbox, String metricsBind, int metricsPort, int inboxPort) {
 
         public Options {
             if (ipcInbox && aeronDirectory == null) {
                 throw new IllegalArgumentException("an IPC inbox needs a shared media driver (an aeron directory)");
+            }
+            if (inboxPort < 0 || inboxPort > 65535 || ipcInbox && inboxPort != 0) {
+                throw new IllegalArgumentException("the inbox port must be 0 … 65535, and 0 for an IPC inbox: "
+                        + inboxPort);
             }
         }
     }
@@ -99,7 +105,7 @@ public final class Worker {
                      ? Aeron.connect(new Aeron.Context().aeronDirectoryName(options.aeronDirectory()))
                      : driver.connect();
              RingAllReduce.Inbox inbox = RingAllReduce.Inbox.open(aeron, options.ipcInbox() ? "aeron:ipc"
-                     : "aeron:udp?endpoint=" + options.bindAddress() + ":0");
+                     : "aeron:udp?endpoint=" + options.bindAddress() + ":" + options.inboxPort());
              CuratorFramework client = options.zooKeeper().newClient()) {
             client.start();
             JobSpec spec = awaitSpec(client, layout);
