@@ -23,8 +23,7 @@ public final class FusedParameters {
     private final ByteBuffer paramBytes;
     private final ByteBuffer paramBf16Bytes;
     private final FloatBuffer paramFloats;
-    private final FloatBuffer gradFloats;
-    private float[] scratch;     // addGradients' copy of the gradient, made on first use
+    private final ByteBuffer gradBytes;
 
     public FusedParameters(Map<String, Integer> offsets, int count, boolean bf16, Kernels kernels) {
         this.count = count;
@@ -37,7 +36,7 @@ public final class FusedParameters {
         paramBytes = params.bytes();
         paramBf16Bytes = bf16 ? paramsBf16.bytes() : null;
         paramFloats = paramBytes.asFloatBuffer();
-        gradFloats = grads.bytes().asFloatBuffer();
+        gradBytes = grads.bytes();
     }
 
     public boolean isBf16() {
@@ -48,26 +47,26 @@ public final class FusedParameters {
         return kernels;
     }
 
+    /**
+     * Floats per chunk of {@link #set}: each chunk is rounded to bf16 right after its bulk copy, while it is still in
+     * L1 (16 KiB of it), rather than in a second pass over all the parameters.
+     */
+    private static final int SET_CHUNK = 4096;
+
     /** Copies the fp32 master parameters in (and rounds the bf16 copy): once per optimizer step. */
     public void set(float[] flat) {
-        paramFloats.put(0, flat, 0, count);
-        if (bf16) {
-            kernels.toBf16(paramBytes, paramBf16Bytes, count);
+        for (int from = 0; from < count; from += SET_CHUNK) {
+            int chunk = Math.min(SET_CHUNK, count - from);
+            paramFloats.put(from, flat, from, chunk);
+            if (bf16) {
+                kernels.toBf16(paramBytes, paramBf16Bytes, from, chunk);
+            }
         }
     }
 
-    /**
-     * {@code into[i] += gradient[i]}, in the flat layout: a bulk copy out of native memory into a scratch array,
-     * then an add of two arrays, which the JIT vectorises (a FloatBuffer read element by element does not).
-     */
+    /** {@code into[i] += gradient[i]}, in the flat layout, read straight out of native memory. */
     public void addGradients(float[] into) {
-        if (scratch == null) {
-            scratch = new float[count];
-        }
-        gradFloats.get(0, scratch, 0, count);
-        for (int i = 0; i < count; i++) {
-            into[i] += scratch[i];
-        }
+        kernels.addToArray(gradBytes, into, count);
     }
 
     /** The parameter called {@code name}, of {@code size} values. */

@@ -15,8 +15,8 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean,
-                          ByteBuffer rstd, int rows, int width, float eps) {
+    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer yBf16,
+                          ByteBuffer mean, ByteBuffer rstd, int rows, int width, float eps) {
         for (int row = 0; row < rows; row++) {
             int offset = row * width;
             float sum = 0f;
@@ -35,6 +35,9 @@ public final class ScalarKernels extends RowKernels {
             for (int i = 0; i < width; i++) {
                 float normalised = (get(x, offset + i) - mu) * rs;
                 put(y, offset + i, normalised * get(gain, i) + get(bias, i));
+            }
+            if (yBf16 != null) {
+                toBf16(y, yBf16, offset, width);
             }
         }
     }
@@ -70,12 +73,15 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer yBf16, ByteBuffer slope, int n) {
         for (int i = 0; i < n; i++) {
             float v = get(x, i);
             float gaussian = FastMath.gaussian(v);
             float cdf = FastMath.normalCdf(v, gaussian);
             put(y, i, v * cdf);
+            if (yBf16 != null) {
+                yBf16.putShort(2 * i, FastMath.toBf16(v * cdf));
+            }
             if (slope != null) {
                 put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
             }
@@ -83,16 +89,23 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
-        for (int i = 0; i < n; i++) {
-            put(dx, i, get(dy, i) * get(slope, i));
+    void multiply(ByteBuffer a, ByteBuffer b, ByteBuffer out, int offset, int n) {
+        for (int i = offset; i < offset + n; i++) {
+            put(out, i, get(a, i) * get(b, i));
         }
     }
 
     @Override
-    public void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
-        for (int i = 0; i < n; i++) {
+    public void toBf16(ByteBuffer src, ByteBuffer dst, int offset, int n) {
+        for (int i = offset; i < offset + n; i++) {
             dst.putShort(2 * i, FastMath.toBf16(get(src, i)));
+        }
+    }
+
+    @Override
+    public void addToArray(ByteBuffer src, float[] into, int n) {
+        for (int i = 0; i < n; i++) {
+            into[i] += get(src, i);
         }
     }
 

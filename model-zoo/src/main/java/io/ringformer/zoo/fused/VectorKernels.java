@@ -46,9 +46,9 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean,
-                          ByteBuffer rstd, int rows, int width, float eps) {
-        VectorLoops.layerNorm(x, gain, bias, y, mean, rstd, rows, width, eps);
+    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer yBf16,
+                          ByteBuffer mean, ByteBuffer rstd, int rows, int width, float eps) {
+        VectorLoops.layerNorm(x, gain, bias, y, yBf16, mean, rstd, rows, width, eps);
     }
 
     @Override
@@ -58,18 +58,23 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
-        VectorLoops.gelu(x, y, slope, n);
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer yBf16, ByteBuffer slope, int n) {
+        VectorLoops.gelu(x, y, yBf16, slope, n);
     }
 
     @Override
-    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
-        VectorLoops.geluBackward(dy, slope, dx, n);
+    void multiply(ByteBuffer a, ByteBuffer b, ByteBuffer out, int offset, int n) {
+        VectorLoops.multiply(a, b, out, offset, n);
     }
 
     @Override
-    public void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
-        VectorLoops.toBf16(src, dst, n);
+    public void toBf16(ByteBuffer src, ByteBuffer dst, int offset, int n) {
+        VectorLoops.toBf16(src, dst, offset, n);
+    }
+
+    @Override
+    public void addToArray(ByteBuffer src, float[] into, int n) {
+        VectorLoops.addToArray(src, into, n);
     }
 
     @Override

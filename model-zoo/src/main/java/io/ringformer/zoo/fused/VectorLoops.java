@@ -141,24 +141,36 @@ final class VectorLoops {
     // ---------------------------------------------------------------------------------------------------------------
     // Element-wise kernels
 
-    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
-        // Two loops in two methods: one with both stores in it grows past what C2 inlines, and boxes its vectors.
-        int i = slope == null ? geluVectors(x, y, n) : geluAndSlopeVectors(x, y, slope, n);
-        for (; i < n; i++) {
-            float v = get(x, i);
-            float gaussian = FastMath.gaussian(v);
-            float cdf = FastMath.normalCdf(v, gaussian);
-            put(y, i, v * cdf);
-            if (slope != null) {
-                put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
+    /**
+     * Floats per tile of {@link #gelu}: its loops run tile by tile, so that a tile's x, y, slope and bf16 copy
+     * (14 KiB) stay in L1 from one loop to the next instead of going through memory four times.
+     */
+    private static final int GELU_TILE = 1024;
+
+    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer yBf16, ByteBuffer slope, int n) {
+        for (int from = 0; from < n; from += GELU_TILE) {
+            int to = Math.min(n, from + GELU_TILE);
+            // Two loops in two methods: one with both stores in it grows past what C2 inlines, and boxes its vectors.
+            int i = slope == null ? geluVectors(x, y, from, to) : geluAndSlopeVectors(x, y, slope, from, to);
+            for (; i < to; i++) {
+                float v = get(x, i);
+                float gaussian = FastMath.gaussian(v);
+                float cdf = FastMath.normalCdf(v, gaussian);
+                put(y, i, v * cdf);
+                if (slope != null) {
+                    put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
+                }
+            }
+            if (yBf16 != null) {
+                toBf16(y, yBf16, from, to - from);
             }
         }
     }
 
-    /** The whole vectors of {@link #gelu} without the slope; returns where the tail starts. */
-    private static int geluVectors(ByteBuffer x, ByteBuffer y, int n) {
-        int i = 0;
-        for (int end = vectorEnd(n); i < end; i += LANES) {
+    /** The whole vectors of {@link #gelu} in [from, to) without the slope; returns where the tail starts. */
+    private static int geluVectors(ByteBuffer x, ByteBuffer y, int from, int to) {
+        int i = from;
+        for (int end = from + vectorEnd(to - from); i < end; i += LANES) {
             FloatVector v = fromByteBuffer(SPECIES, x, 4 * i, NATIVE);
             FloatVector cdf = normalCdf(v, gaussian(v));
             v.mul(cdf).intoByteBuffer(y, 4 * i, NATIVE);
@@ -167,40 +179,41 @@ final class VectorLoops {
     }
 
     /**
-     * The whole vectors of {@link #gelu} with the slope Φ + x·φ; returns where the tail starts. Four loops with one
-     * store each — φ into slope, Φ into y, then the slope, then x·Φ — the same arithmetic per element as one loop.
-     * One loop with both stores was compiled by C2 in some worker JVMs (not in others) with its stores going
-     * through the Vector API's non-intrinsic path, several times slower; small loops inline reliably.
+     * The whole vectors of {@link #gelu} in [from, to) with the slope Φ + x·φ; returns where the tail starts. Four
+     * loops with one store each — φ into slope, Φ into y, then the slope, then x·Φ — the same arithmetic per element
+     * as one loop. One loop with both stores was compiled by C2 in some worker JVMs (not in others) with its stores
+     * going through the Vector API's non-intrinsic path, several times slower; small loops inline reliably.
      */
-    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
-        int end = vectorEnd(n);
-        for (int i = 0; i < end; i += LANES) {
+    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int from, int to) {
+        int end = from + vectorEnd(to - from);
+        for (int i = from; i < end; i += LANES) {
             gaussian(fromByteBuffer(SPECIES, x, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // φ
         }
-        for (int i = 0; i < end; i += LANES) {
+        for (int i = from; i < end; i += LANES) {
             normalCdf(fromByteBuffer(SPECIES, x, 4 * i, NATIVE), fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
                     .intoByteBuffer(y, 4 * i, NATIVE);                                                    // Φ
         }
-        for (int i = 0; i < end; i += LANES) {
+        for (int i = from; i < end; i += LANES) {
             FloatVector gaussian = fromByteBuffer(SPECIES, slope, 4 * i, NATIVE);
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).fma(gaussian.mul(INV_SQRT_2PI),
                     fromByteBuffer(SPECIES, y, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // Φ + x·φ
         }
-        for (int i = 0; i < end; i += LANES) {
+        for (int i = from; i < end; i += LANES) {
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, y, 4 * i, NATIVE))
                     .intoByteBuffer(y, 4 * i, NATIVE);                                                    // x·Φ
         }
         return end;
     }
 
-    static void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
-        int i = 0;
-        for (int end = vectorEnd(n); i < end; i += LANES) {
-            fromByteBuffer(SPECIES, dy, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
-                    .intoByteBuffer(dx, 4 * i, NATIVE);
+    /** out[offset + i] = a[offset + i]·b[offset + i] for i < n. */
+    static void multiply(ByteBuffer a, ByteBuffer b, ByteBuffer out, int offset, int n) {
+        int i = offset;
+        for (int end = offset + vectorEnd(n); i < end; i += LANES) {
+            fromByteBuffer(SPECIES, a, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, b, 4 * i, NATIVE))
+                    .intoByteBuffer(out, 4 * i, NATIVE);
         }
-        for (; i < n; i++) {
-            put(dx, i, get(dy, i) * get(slope, i));
+        for (; i < offset + n; i++) {
+            put(out, i, get(a, i) * get(b, i));
         }
     }
 
@@ -211,10 +224,13 @@ final class VectorLoops {
     private static final IntVector INFINITY_BITS = IntVector.broadcast(INTS, 0x7F800000);
     private static final IntVector QUIET_NAN_BIT = IntVector.broadcast(INTS, 0x40);
 
-    /** {@link FastMath#toBf16} lane-wise on the float bits, then narrowed to 16-bit lanes. */
-    static void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
-        int i = 0;
-        for (int end = vectorEnd(n); i < end; i += LANES) {
+    /**
+     * dst[offset + i] = src[offset + i] rounded to bf16 for i < n: {@link FastMath#toBf16} lane-wise on the float
+     * bits, then narrowed to 16-bit lanes.
+     */
+    static void toBf16(ByteBuffer src, ByteBuffer dst, int offset, int n) {
+        int i = offset;
+        for (int end = offset + vectorEnd(n); i < end; i += LANES) {
             IntVector bits = fromByteBuffer(SPECIES, src, 4 * i, NATIVE).reinterpretAsInts();
             IntVector upper = bits.lanewise(VectorOperators.LSHR, SIXTEEN);
             IntVector rounded = bits.add(upper.and(INT_ONE)).add(HALF_BF16_ULP)
@@ -224,8 +240,20 @@ final class VectorLoops {
             ShortVector narrowed = (ShortVector) bf16.convertShape(VectorOperators.I2S, HALVES, 0);
             narrowed.intoByteBuffer(dst, 2 * i, NATIVE);
         }
-        for (; i < n; i++) {
+        for (; i < offset + n; i++) {
             dst.putShort(2 * i, FastMath.toBf16(get(src, i)));
+        }
+    }
+
+    /** into[i] += src[i] for i < n. */
+    static void addToArray(ByteBuffer src, float[] into, int n) {
+        int i = 0;
+        for (int end = vectorEnd(n); i < end; i += LANES) {
+            fromByteBuffer(SPECIES, src, 4 * i, NATIVE).add(FloatVector.fromArray(SPECIES, into, i))
+                    .intoArray(into, i);
+        }
+        for (; i < n; i++) {
+            into[i] += get(src, i);
         }
     }
 
@@ -301,8 +329,8 @@ final class VectorLoops {
     // ---------------------------------------------------------------------------------------------------------------
     // LayerNorm
 
-    static void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean,
-                          ByteBuffer rstd, int rows, int width, float eps) {
+    static void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer yBf16,
+                          ByteBuffer mean, ByteBuffer rstd, int rows, int width, float eps) {
         for (int row = 0; row < rows; row++) {
             int offset = row * width;
             float mu = sum(x, offset, width) / width;
@@ -310,6 +338,9 @@ final class VectorLoops {
             put(mean, row, mu);
             put(rstd, row, rs);
             normalise(x, offset, width, mu, rs, gain, bias, y);
+            if (yBf16 != null) {
+                toBf16(y, yBf16, offset, width);    // the row is still in cache
+            }
         }
     }
 
