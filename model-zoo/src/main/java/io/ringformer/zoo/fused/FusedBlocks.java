@@ -236,8 +236,10 @@ public final class FusedBlocks {
             kernels.layerNorm(middle.bytes, ln2Gain.value(), ln2Bias.value(), ln2.bytes, ln2.bf16Bytes(),
                     ln2Stats.mean, ln2Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
             p.fc.run();                                                                       // [N, F]
-            kernels.gelu(hidden.bytes, activated.bytes, activated.bf16Bytes(),
-                    training ? geluSlope.bytes : null, n * 4 * d);                            // [N, F]
+            kernels.gelu(hidden.bytes, activated.bytes, training ? geluSlope.bytes : null, n * 4 * d); // [N, F]
+            // Rounded in a pass of its own: GELU's loops with their exp and erf are as much code as C2 compiles
+            // reliably; with the rounding in the same compilation, some JVMs fell back to boxed vectors in them.
+            activated.roundToBf16(n);
             p.proj.run();                                                                     // [N, d]
             kernels.add(middle.bytes, output.bytes, output.bytes, n * d);                    // residual
         }

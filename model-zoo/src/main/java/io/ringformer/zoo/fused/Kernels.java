@@ -55,12 +55,7 @@ public interface Kernels {
      * not null it also receives the derivative Φ(x) + x·φ(x) (φ the standard normal density), which shares the
      * forward pass's exp and makes the backward pass one multiply ({@link #geluBackward}).
      */
-    default void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
-        gelu(x, y, null, slope, n);
-    }
-
-    /** As {@link #gelu(ByteBuffer, ByteBuffer, ByteBuffer, int)}, and yBf16 = y rounded to bf16 when not null. */
-    void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer yBf16, ByteBuffer slope, int n);
+    void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n);
 
     /** dx = dy·slope, the slope as {@link #gelu} saved it (overwritten; dx may be dy). */
     default void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {

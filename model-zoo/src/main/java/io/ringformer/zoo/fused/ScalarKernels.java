@@ -73,15 +73,12 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer yBf16, ByteBuffer slope, int n) {
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
         for (int i = 0; i < n; i++) {
             float v = get(x, i);
             float gaussian = FastMath.gaussian(v);
             float cdf = FastMath.normalCdf(v, gaussian);
             put(y, i, v * cdf);
-            if (yBf16 != null) {
-                yBf16.putShort(2 * i, FastMath.toBf16(v * cdf));
-            }
             if (slope != null) {
                 put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
             }

@@ -58,8 +58,8 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer yBf16, ByteBuffer slope, int n) {
-        VectorLoops.gelu(x, y, yBf16, slope, n);
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        VectorLoops.gelu(x, y, slope, n);
     }
 
     @Override

@@ -141,36 +141,24 @@ final class VectorLoops {
     // ---------------------------------------------------------------------------------------------------------------
     // Element-wise kernels
 
-    /**
-     * Floats per tile of {@link #gelu}: its loops run tile by tile, so that a tile's x, y, slope and bf16 copy
-     * (14 KiB) stay in L1 from one loop to the next instead of going through memory four times.
-     */
-    private static final int GELU_TILE = 1024;
-
-    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer yBf16, ByteBuffer slope, int n) {
-        for (int from = 0; from < n; from += GELU_TILE) {
-            int to = Math.min(n, from + GELU_TILE);
-            // Two loops in two methods: one with both stores in it grows past what C2 inlines, and boxes its vectors.
-            int i = slope == null ? geluVectors(x, y, from, to) : geluAndSlopeVectors(x, y, slope, from, to);
-            for (; i < to; i++) {
-                float v = get(x, i);
-                float gaussian = FastMath.gaussian(v);
-                float cdf = FastMath.normalCdf(v, gaussian);
-                put(y, i, v * cdf);
-                if (slope != null) {
-                    put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
-                }
-            }
-            if (yBf16 != null) {
-                toBf16(y, yBf16, from, to - from);
+    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        // Two loops in two methods: one with both stores in it grows past what C2 inlines, and boxes its vectors.
+        int i = slope == null ? geluVectors(x, y, n) : geluAndSlopeVectors(x, y, slope, n);
+        for (; i < n; i++) {
+            float v = get(x, i);
+            float gaussian = FastMath.gaussian(v);
+            float cdf = FastMath.normalCdf(v, gaussian);
+            put(y, i, v * cdf);
+            if (slope != null) {
+                put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
             }
         }
     }
 
-    /** The whole vectors of {@link #gelu} in [from, to) without the slope; returns where the tail starts. */
-    private static int geluVectors(ByteBuffer x, ByteBuffer y, int from, int to) {
-        int i = from;
-        for (int end = from + vectorEnd(to - from); i < end; i += LANES) {
+    /** The whole vectors of {@link #gelu} without the slope; returns where the tail starts. */
+    private static int geluVectors(ByteBuffer x, ByteBuffer y, int n) {
+        int i = 0;
+        for (int end = vectorEnd(n); i < end; i += LANES) {
             FloatVector v = fromByteBuffer(SPECIES, x, 4 * i, NATIVE);
             FloatVector cdf = normalCdf(v, gaussian(v));
             v.mul(cdf).intoByteBuffer(y, 4 * i, NATIVE);
@@ -179,26 +167,26 @@ final class VectorLoops {
     }
 
     /**
-     * The whole vectors of {@link #gelu} in [from, to) with the slope Φ + x·φ; returns where the tail starts. Four
-     * loops with one store each — φ into slope, Φ into y, then the slope, then x·Φ — the same arithmetic per element
-     * as one loop. One loop with both stores was compiled by C2 in some worker JVMs (not in others) with its stores
-     * going through the Vector API's non-intrinsic path, several times slower; small loops inline reliably.
+     * The whole vectors of {@link #gelu} with the slope Φ + x·φ; returns where the tail starts. Four loops with one
+     * store each — φ into slope, Φ into y, then the slope, then x·Φ — the same arithmetic per element as one loop.
+     * One loop with both stores was compiled by C2 in some worker JVMs (not in others) with its stores going
+     * through the Vector API's non-intrinsic path, several times slower; small loops inline reliably.
      */
-    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int from, int to) {
-        int end = from + vectorEnd(to - from);
-        for (int i = from; i < end; i += LANES) {
+    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        int end = vectorEnd(n);
+        for (int i = 0; i < end; i += LANES) {
             gaussian(fromByteBuffer(SPECIES, x, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // φ
         }
-        for (int i = from; i < end; i += LANES) {
+        for (int i = 0; i < end; i += LANES) {
             normalCdf(fromByteBuffer(SPECIES, x, 4 * i, NATIVE), fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
                     .intoByteBuffer(y, 4 * i, NATIVE);                                                    // Φ
         }
-        for (int i = from; i < end; i += LANES) {
+        for (int i = 0; i < end; i += LANES) {
             FloatVector gaussian = fromByteBuffer(SPECIES, slope, 4 * i, NATIVE);
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).fma(gaussian.mul(INV_SQRT_2PI),
                     fromByteBuffer(SPECIES, y, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // Φ + x·φ
         }
-        for (int i = from; i < end; i += LANES) {
+        for (int i = 0; i < end; i += LANES) {
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, y, 4 * i, NATIVE))
                     .intoByteBuffer(y, 4 * i, NATIVE);                                                    // x·Φ
         }
