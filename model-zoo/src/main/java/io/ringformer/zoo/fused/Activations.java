@@ -34,14 +34,6 @@ public final class Activations {
         return View.matrix(bf16Copy != null ? bf16Copy : f32, 0, n, columns);
     }
 
-    /**
-     * The bf16 copy's bytes, for a kernel that writes it along with the fp32 values (instead of a
-     * {@link #roundToBf16} pass after it); null in fp32.
-     */
-    public ByteBuffer bf16Bytes() {
-        return bf16Bytes;
-    }
-
     /** Refreshes the bf16 copy of the first n rows (nothing in fp32). */
     public void roundToBf16(int n) {
         if (bf16Copy != null) {

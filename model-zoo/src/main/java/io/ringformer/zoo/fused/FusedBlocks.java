@@ -222,8 +222,9 @@ public final class FusedBlocks {
 
         void forward(LayerPlan p, Activations x, int n, boolean training) {
             input = x;
-            kernels.layerNorm(x.bytes, ln1Gain.value(), ln1Bias.value(), ln1.bytes, ln1.bf16Bytes(),
+            kernels.layerNorm(x.bytes, ln1Gain.value(), ln1Bias.value(), ln1.bytes,
                     ln1Stats.mean, ln1Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
+            ln1.roundToBf16(n);
             p.qkv.run();                                                                      // [N, 3d]
             if (ropeCos != null) {
                 kernels.rope(qkv.bytes, n, t, heads, dh, ropeCos, ropeSin, false);            // q, k rotated
@@ -233,12 +234,11 @@ public final class FusedBlocks {
             p.out.run();                                                                      // [N, d] projected
             kernels.add(x.bytes, middle.bytes, middle.bytes, n * d);                         // residual
 
-            kernels.layerNorm(middle.bytes, ln2Gain.value(), ln2Bias.value(), ln2.bytes, ln2.bf16Bytes(),
+            kernels.layerNorm(middle.bytes, ln2Gain.value(), ln2Bias.value(), ln2.bytes,
                     ln2Stats.mean, ln2Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
+            ln2.roundToBf16(n);
             p.fc.run();                                                                       // [N, F]
             kernels.gelu(hidden.bytes, activated.bytes, training ? geluSlope.bytes : null, n * 4 * d); // [N, F]
-            // Rounded in a pass of its own: GELU's loops with their exp and erf are as much code as C2 compiles
-            // reliably; with the rounding in the same compilation, some JVMs fell back to boxed vectors in them.
             activated.roundToBf16(n);
             p.proj.run();                                                                     // [N, d]
             kernels.add(middle.bytes, output.bytes, output.bytes, n * d);                    // residual
@@ -246,29 +246,31 @@ public final class FusedBlocks {
 
         /** Takes dResidual = ∂L/∂output and leaves ∂L/∂input in it. */
         void backward(LayerPlan p, int n) {
-            // Each kernel that makes a GEMM operand writes its bf16 copy too (null in fp32), and the bias gradients
-            // are summed in the same pass over the rows.
             // MLP: output = middle + GELU(ln₂(middle)·W_fc + b_fc)·W_proj + b_proj
-            kernels.columnSums(dResidual.bytes, bProj.gradient(), dResidual.bf16Bytes(), n, d);  // ∂b_proj
+            dResidual.roundToBf16(n);
             p.dProjWeight.run();                                                              // ∂W_proj = actᵀ·dOut
+            kernels.columnSums(dResidual.bytes, bProj.gradient(), n, d);
             p.dActivated.run();                                                               // dAct = dOut·W_projᵀ
-            kernels.geluBackward(dGelu.bytes, geluSlope.bytes, dHidden.bytes, dHidden.bf16Bytes(),
-                    bFc.gradient(), n, 4 * d);                                                // dHidden [N, F], ∂b_fc
+            kernels.geluBackward(dGelu.bytes, geluSlope.bytes, dHidden.bytes, n * 4 * d);     // dHidden [N, F]
+            dHidden.roundToBf16(n);
             p.dFcWeight.run();                                                                // ∂W_fc = ln₂ᵀ·dHidden
+            kernels.columnSums(dHidden.bytes, bFc.gradient(), n, 4 * d);
             p.dLn2.run();                                                                     // dLn₂ = dHidden·W_fcᵀ
             kernels.layerNormBackward(dNormed.bytes, middle.bytes, ln2Gain.value(), ln2Stats.mean,
                     ln2Stats.rstd, dResidual.bytes, ln2Gain.gradient(), ln2Bias.gradient(), n, d);
 
             // Attention: middle = input + attend(ln₁(input))·W_out + b_out
-            kernels.columnSums(dResidual.bytes, bOut.gradient(), dResidual.bf16Bytes(), n, d);   // ∂b_out
+            dResidual.roundToBf16(n);
             p.dOutWeight.run();                                                               // ∂W_out = attᵀ·dMid
+            kernels.columnSums(dResidual.bytes, bOut.gradient(), n, d);
             p.dAttended.run();                                                                // dAtt = dMid·W_outᵀ
             attention.backward(index, n / t, FusedBlocks.this.keys);                          // dQkv [N, 3d]
             if (ropeCos != null) {
                 kernels.rope(dQkv.bytes, n, t, heads, dh, ropeCos, ropeSin, true);            // back to unrotated
             }
-            kernels.columnSums(dQkv.bytes, bQkv.gradient(), dQkv.bf16Bytes(), n, 3 * d);       // ∂b_qkv
+            dQkv.roundToBf16(n);
             p.dQkvWeight.run();                                                               // ∂W_qkv = ln₁ᵀ·dQkv
+            kernels.columnSums(dQkv.bytes, bQkv.gradient(), n, 3 * d);
             p.dLn1.run();                                                                     // dLn₁ = dQkv·W_qkvᵀ
             kernels.layerNormBackward(dNormed.bytes, input.bytes, ln1Gain.value(), ln1Stats.mean,
                     ln1Stats.rstd, dResidual.bytes, ln1Gain.gradient(), ln1Bias.gradient(), n, d);

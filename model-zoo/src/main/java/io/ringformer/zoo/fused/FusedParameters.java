@@ -47,20 +47,11 @@ public final class FusedParameters {
         return kernels;
     }
 
-    /**
-     * Floats per chunk of {@link #set}: each chunk is rounded to bf16 right after its bulk copy, while it is still in
-     * L1 (16 KiB of it), rather than in a second pass over all the parameters.
-     */
-    private static final int SET_CHUNK = 4096;
-
     /** Copies the fp32 master parameters in (and rounds the bf16 copy): once per optimizer step. */
     public void set(float[] flat) {
-        for (int from = 0; from < count; from += SET_CHUNK) {
-            int chunk = Math.min(SET_CHUNK, count - from);
-            paramFloats.put(from, flat, from, chunk);
-            if (bf16) {
-                kernels.toBf16(paramBytes, paramBf16Bytes, from, chunk);
-            }
+        paramFloats.put(0, flat, 0, count);
+        if (bf16) {
+            kernels.toBf16(paramBytes, paramBf16Bytes, count);
         }
     }
 

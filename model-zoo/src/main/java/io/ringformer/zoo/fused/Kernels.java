@@ -27,18 +27,8 @@ public interface Kernels {
      *
      * @param x [rows, width]; y [rows, width]; gain, bias [width]; mean, rstd [rows]
      */
-    default void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean,
-                           ByteBuffer rstd, int rows, int width, float eps) {
-        layerNorm(x, gain, bias, y, null, mean, rstd, rows, width, eps);
-    }
-
-    /**
-     * As {@link #layerNorm(ByteBuffer, ByteBuffer, ByteBuffer, ByteBuffer, ByteBuffer, ByteBuffer, int, int, float)},
-     * and yBf16 [rows, width] = y rounded to bf16 as {@link #toBf16} rounds, when not null: each row is rounded while
-     * it is still in cache, instead of in a second pass over the rows.
-     */
-    void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer yBf16, ByteBuffer mean,
-                   ByteBuffer rstd, int rows, int width, float eps);
+    void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean, ByteBuffer rstd,
+                   int rows, int width, float eps);
 
     /**
      * LayerNorm's backward pass. With x̂ = (x − μ)·rstd and g = dy·gain:
@@ -58,17 +48,7 @@ public interface Kernels {
     void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n);
 
     /** dx = dy·slope, the slope as {@link #gelu} saved it (overwritten; dx may be dy). */
-    default void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
-        geluBackward(dy, slope, dx, null, null, 1, n);
-    }
-
-    /**
-     * GELU's backward pass over rows [rows, columns] with what reads its result, in one pass over the rows:
-     * dx = dy·slope (dx may be dy); dBias [columns] = Σ_rows dx (overwritten), the gradient of the bias added just
-     * before the GELU, when not null; dxBf16 = dx rounded to bf16, the next GEMM's operand, when not null.
-     */
-    void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, ByteBuffer dxBf16, ByteBuffer dBias, int rows,
-                      int columns);
+    void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n);
 
     /**
      * Causal softmax of attention scores, in place. The scores are [groups, length, length] with groups = B·H
@@ -131,15 +111,7 @@ public interface Kernels {
     double crossEntropyLoss(ByteBuffer logits, int[] targets, int targetOffset, int rows, int vocab);
 
     /** out[c] = Σ_r dy[r, c]: a bias's gradient (overwritten). dy [rows, columns], out [columns]. */
-    default void columnSums(ByteBuffer dy, ByteBuffer out, int rows, int columns) {
-        columnSums(dy, out, null, rows, columns);
-    }
-
-    /**
-     * As {@link #columnSums(ByteBuffer, ByteBuffer, int, int)}, and dyBf16 = dy rounded to bf16 when not null: a
-     * bias's gradient and the bf16 operand of the GEMMs that read the same rows, in one pass.
-     */
-    void columnSums(ByteBuffer dy, ByteBuffer out, ByteBuffer dyBf16, int rows, int columns);
+    void columnSums(ByteBuffer dy, ByteBuffer out, int rows, int columns);
 
     /** buffer[0, n) = 0. */
     void zero(ByteBuffer buffer, int n);
@@ -174,16 +146,11 @@ public interface Kernels {
                        ByteBuffer dPositions, int rows, int length, int width);
 
     /** dst[i] = src[i] rounded to bfloat16 (nearest, ties to even; 2 bytes each) for n values. */
-    default void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
-        toBf16(src, dst, 0, n);
-    }
-
-    /** The same for the n values from {@code offset} (a row, a tile): dst[offset + i] = bf16(src[offset + i]). */
-    void toBf16(ByteBuffer src, ByteBuffer dst, int offset, int n);
+    void toBf16(ByteBuffer src, ByteBuffer dst, int n);
 
     /**
      * into[i] += src[i] for i < n: a gradient out of native memory into a Java array, read where it lies (a bulk
-     * copy into a scratch array first would be another pass over it).
+     * copy into a scratch array first would be another pass over it, and 4 bytes a parameter of heap).
      */
     void addToArray(ByteBuffer src, float[] into, int n);
 }

@@ -28,9 +28,6 @@ abstract class RowKernels implements Kernels {
     /** y[yOffset + i] += alpha·x[xOffset + i] for i < n. */
     abstract void axpy(float alpha, ByteBuffer x, int xOffset, ByteBuffer y, int yOffset, int n);
 
-    /** out[offset + i] = a[offset + i]·b[offset + i] for i < n (out may be a or b). */
-    abstract void multiply(ByteBuffer a, ByteBuffer b, ByteBuffer out, int offset, int n);
-
     /** out[outOffset + i] = alpha·a[aOffset + i] + b[bOffset + i] for i < n; just alpha·a when b is null. */
     abstract void scaleAdd(float alpha, ByteBuffer a, int aOffset, ByteBuffer b, int bOffset, ByteBuffer out,
                            int outOffset, int n);
@@ -134,35 +131,12 @@ abstract class RowKernels implements Kernels {
     }
 
     @Override
-    public void columnSums(ByteBuffer dy, ByteBuffer out, ByteBuffer dyBf16, int rows, int columns) {
+    public void columnSums(ByteBuffer dy, ByteBuffer out, int rows, int columns) {
         zero(out, 0, columns);
         for (int row = 0; row < rows; row++) {
             axpy(1f, dy, row * columns, out, 0, columns);
-            if (dyBf16 != null) {
-                toBf16(dy, dyBf16, row * columns, columns);   // the row is still in cache
-            }
         }
     }
-
-    @Override
-    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, ByteBuffer dxBf16, ByteBuffer dBias,
-                             int rows, int columns) {
-        if (dBias != null) {
-            zero(dBias, 0, columns);
-        }
-        // Row by row, so that the bias's sums and the rounding read dx from cache rather than memory.
-        for (int row = 0; row < rows; row++) {
-            int offset = row * columns;
-            multiply(dy, slope, dx, offset, columns);
-            if (dBias != null) {
-                axpy(1f, dx, offset, dBias, 0, columns);
-            }
-            if (dxBf16 != null) {
-                toBf16(dx, dxBf16, offset, columns);
-            }
-        }
-    }
-
 
     @Override
     public void zero(ByteBuffer buffer, int n) {

@@ -15,8 +15,8 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer yBf16,
-                          ByteBuffer mean, ByteBuffer rstd, int rows, int width, float eps) {
+    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean,
+                          ByteBuffer rstd, int rows, int width, float eps) {
         for (int row = 0; row < rows; row++) {
             int offset = row * width;
             float sum = 0f;
@@ -35,9 +35,6 @@ public final class ScalarKernels extends RowKernels {
             for (int i = 0; i < width; i++) {
                 float normalised = (get(x, offset + i) - mu) * rs;
                 put(y, offset + i, normalised * get(gain, i) + get(bias, i));
-            }
-            if (yBf16 != null) {
-                toBf16(y, yBf16, offset, width);
             }
         }
     }
@@ -86,15 +83,15 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    void multiply(ByteBuffer a, ByteBuffer b, ByteBuffer out, int offset, int n) {
-        for (int i = offset; i < offset + n; i++) {
-            put(out, i, get(a, i) * get(b, i));
+    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
+        for (int i = 0; i < n; i++) {
+            put(dx, i, get(dy, i) * get(slope, i));
         }
     }
 
     @Override
-    public void toBf16(ByteBuffer src, ByteBuffer dst, int offset, int n) {
-        for (int i = offset; i < offset + n; i++) {
+    public void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
+        for (int i = 0; i < n; i++) {
             dst.putShort(2 * i, FastMath.toBf16(get(src, i)));
         }
     }

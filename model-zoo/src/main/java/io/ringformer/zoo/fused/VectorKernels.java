@@ -46,9 +46,9 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer yBf16,
-                          ByteBuffer mean, ByteBuffer rstd, int rows, int width, float eps) {
-        VectorLoops.layerNorm(x, gain, bias, y, yBf16, mean, rstd, rows, width, eps);
+    public void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean,
+                          ByteBuffer rstd, int rows, int width, float eps) {
+        VectorLoops.layerNorm(x, gain, bias, y, mean, rstd, rows, width, eps);
     }
 
     @Override
@@ -63,13 +63,13 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    void multiply(ByteBuffer a, ByteBuffer b, ByteBuffer out, int offset, int n) {
-        VectorLoops.multiply(a, b, out, offset, n);
+    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
+        VectorLoops.geluBackward(dy, slope, dx, n);
     }
 
     @Override
-    public void toBf16(ByteBuffer src, ByteBuffer dst, int offset, int n) {
-        VectorLoops.toBf16(src, dst, offset, n);
+    public void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
+        VectorLoops.toBf16(src, dst, n);
     }
 
     @Override

@@ -193,15 +193,14 @@ final class VectorLoops {
         return end;
     }
 
-    /** out[offset + i] = a[offset + i]·b[offset + i] for i < n. */
-    static void multiply(ByteBuffer a, ByteBuffer b, ByteBuffer out, int offset, int n) {
-        int i = offset;
-        for (int end = offset + vectorEnd(n); i < end; i += LANES) {
-            fromByteBuffer(SPECIES, a, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, b, 4 * i, NATIVE))
-                    .intoByteBuffer(out, 4 * i, NATIVE);
+    static void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
+        int i = 0;
+        for (int end = vectorEnd(n); i < end; i += LANES) {
+            fromByteBuffer(SPECIES, dy, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
+                    .intoByteBuffer(dx, 4 * i, NATIVE);
         }
-        for (; i < offset + n; i++) {
-            put(out, i, get(a, i) * get(b, i));
+        for (; i < n; i++) {
+            put(dx, i, get(dy, i) * get(slope, i));
         }
     }
 
@@ -212,13 +211,10 @@ final class VectorLoops {
     private static final IntVector INFINITY_BITS = IntVector.broadcast(INTS, 0x7F800000);
     private static final IntVector QUIET_NAN_BIT = IntVector.broadcast(INTS, 0x40);
 
-    /**
-     * dst[offset + i] = src[offset + i] rounded to bf16 for i < n: {@link FastMath#toBf16} lane-wise on the float
-     * bits, then narrowed to 16-bit lanes.
-     */
-    static void toBf16(ByteBuffer src, ByteBuffer dst, int offset, int n) {
-        int i = offset;
-        for (int end = offset + vectorEnd(n); i < end; i += LANES) {
+    /** {@link FastMath#toBf16} lane-wise on the float bits, then narrowed to 16-bit lanes. */
+    static void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
+        int i = 0;
+        for (int end = vectorEnd(n); i < end; i += LANES) {
             IntVector bits = fromByteBuffer(SPECIES, src, 4 * i, NATIVE).reinterpretAsInts();
             IntVector upper = bits.lanewise(VectorOperators.LSHR, SIXTEEN);
             IntVector rounded = bits.add(upper.and(INT_ONE)).add(HALF_BF16_ULP)
@@ -228,7 +224,7 @@ final class VectorLoops {
             ShortVector narrowed = (ShortVector) bf16.convertShape(VectorOperators.I2S, HALVES, 0);
             narrowed.intoByteBuffer(dst, 2 * i, NATIVE);
         }
-        for (; i < offset + n; i++) {
+        for (; i < n; i++) {
             dst.putShort(2 * i, FastMath.toBf16(get(src, i)));
         }
     }
@@ -317,8 +313,8 @@ final class VectorLoops {
     // ---------------------------------------------------------------------------------------------------------------
     // LayerNorm
 
-    static void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer yBf16,
-                          ByteBuffer mean, ByteBuffer rstd, int rows, int width, float eps) {
+    static void layerNorm(ByteBuffer x, ByteBuffer gain, ByteBuffer bias, ByteBuffer y, ByteBuffer mean,
+                          ByteBuffer rstd, int rows, int width, float eps) {
         for (int row = 0; row < rows; row++) {
             int offset = row * width;
             float mu = sum(x, offset, width) / width;
@@ -326,9 +322,6 @@ final class VectorLoops {
             put(mean, row, mu);
             put(rstd, row, rs);
             normalise(x, offset, width, mu, rs, gain, bias, y);
-            if (yBf16 != null) {
-                toBf16(y, yBf16, offset, width);    // the row is still in cache
-            }
         }
     }
 

@@ -153,8 +153,9 @@ public final class FusedGpt implements FusedModel {
         kernels.embed(tokens, offset, wte.value(), sinusoidal ? (float) Math.sqrt(d) : 1f, positions,
                 embedded.bytes, n, t, d);                                                     // x₀ [N, d]
         Activations x = blocks.forward(sequences, embedded, null, training);                  // [N, d]
-        kernels.layerNorm(x.bytes, lnFGain.value(), lnFBias.value(), lnF.bytes, lnF.bf16Bytes(), lnFStats.mean,
+        kernels.layerNorm(x.bytes, lnFGain.value(), lnFBias.value(), lnF.bytes, lnFStats.mean,
                 lnFStats.rstd, n, d, FusedBlocks.LAYER_NORM_EPS);                              // [N, d]
+        lnF.roundToBf16(n);
         plan.head.run();                                                                      // logits [N, V]
     }
 
