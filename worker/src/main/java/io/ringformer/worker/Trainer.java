@@ -77,6 +77,7 @@ public final class Trainer {
     private final boolean[] decay;
     private final AdamW optimizer;
     private final LearningRateSchedule schedule;
+    private final double gradClip;     // optim.grad_clip, read once: a config lookup builds the family's key list
     private final boolean fp16;
     private LossScaler scaler;
     private final int globalBatch;
@@ -133,6 +134,7 @@ public final class Trainer {
         this.optimizer = new AdamW(layout.size(), config.getDouble("optim.beta1"), config.getDouble("optim.beta2"),
                 config.getDouble("optim.eps"), config.getDouble("optim.weight_decay"));
         this.schedule = schedule(config);
+        this.gradClip = config.getDouble("optim.grad_clip");
         this.fp16 = precision.compute() == DataType.HALF;
         this.scaler = new LossScaler(fp16);
     }
@@ -248,7 +250,7 @@ public final class Trainer {
         boolean finite = scaler.accept(Double.isFinite(norm));
         double lr = schedule.at(step);
         if (finite) {
-            double clip = GradientClipping.factor(norm, config.getDouble("optim.grad_clip"));
+            double clip = GradientClipping.factor(norm, gradClip);
             optimizer.update(params, buffer, decay, lr, (float) (clip / lossScale));
             backend.setParameters(params);
         } else {

@@ -23,8 +23,7 @@ public final class FusedParameters {
     private final ByteBuffer paramBytes;
     private final ByteBuffer paramBf16Bytes;
     private final FloatBuffer paramFloats;
-    private final FloatBuffer gradFloats;
-    private float[] scratch;     // addGradients' copy of the gradient, made on first use
+    private final ByteBuffer gradBytes;
 
     public FusedParameters(Map<String, Integer> offsets, int count, boolean bf16, Kernels kernels) {
         this.count = count;
@@ -37,7 +36,7 @@ public final class FusedParameters {
         paramBytes = params.bytes();
         paramBf16Bytes = bf16 ? paramsBf16.bytes() : null;
         paramFloats = paramBytes.asFloatBuffer();
-        gradFloats = grads.bytes().asFloatBuffer();
+        gradBytes = grads.bytes();
     }
 
     public boolean isBf16() {
@@ -56,18 +55,9 @@ public final class FusedParameters {
         }
     }
 
-    /**
-     * {@code into[i] += gradient[i]}, in the flat layout: a bulk copy out of native memory into a scratch array,
-     * then an add of two arrays, which the JIT vectorises (a FloatBuffer read element by element does not).
-     */
+    /** {@code into[i] += gradient[i]}, in the flat layout, read straight out of native memory. */
     public void addGradients(float[] into) {
-        if (scratch == null) {
-            scratch = new float[count];
-        }
-        gradFloats.get(0, scratch, 0, count);
-        for (int i = 0; i < count; i++) {
-            into[i] += scratch[i];
-        }
+        kernels.addToArray(gradBytes, into, count);
     }
 
     /** {@code into[i] += gradient[i]} for i in [offset, offset + length): one parameter's part of {@link #addGradients}. */

@@ -147,4 +147,10 @@ public interface Kernels {
 
     /** dst[i] = src[i] rounded to bfloat16 (nearest, ties to even; 2 bytes each) for n values. */
     void toBf16(ByteBuffer src, ByteBuffer dst, int n);
+
+    /**
+     * into[i] += src[i] for i < n: a gradient out of native memory into a Java array, read where it lies (a bulk
+     * copy into a scratch array first would be another pass over it, and 4 bytes a parameter of heap).
+     */
+    void addToArray(ByteBuffer src, float[] into, int n);
 }

@@ -97,6 +97,13 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
+    public void addToArray(ByteBuffer src, float[] into, int n) {
+        for (int i = 0; i < n; i++) {
+            into[i] += get(src, i);
+        }
+    }
+
+    @Override
     void zero(ByteBuffer buffer, int offset, int n) {
         for (int i = 0; i < n; i++) {
             put(buffer, offset + i, 0f);

@@ -73,6 +73,11 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
+    public void addToArray(ByteBuffer src, float[] into, int n) {
+        VectorLoops.addToArray(src, into, n);
+    }
+
+    @Override
     void zero(ByteBuffer buffer, int offset, int n) {
         VectorLoops.zero(buffer, offset, n);
     }

@@ -766,6 +766,25 @@ class KernelsTest {
         assertEquals((short) 0xFF80, rounded.getShort(6), "overflows to −∞");
     }
 
+    @ParameterizedTest
+    @MethodSource("implementations")
+    void addToArrayAddsExactlyAndOnlyTheFirstN(Kernels kernels) {
+        Random random = new Random(13);
+        for (int n : ODD_SIZES) {
+            ByteBuffer src = uniform(random, n, -3, 3);
+            float[] into = new float[n + 1];
+            float[] expected = new float[n + 1];
+            for (int i = 0; i <= n; i++) {
+                into[i] = (float) random.nextGaussian();
+                expected[i] = i < n ? into[i] + get(src, i) : into[i];
+            }
+            kernels.addToArray(src, into, n);
+            for (int i = 0; i <= n; i++) {
+                assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(into[i]), "n " + n + " at " + i);
+            }
+        }
+    }
+
     // ===============================================================================================================
     // Backward kernels against central finite differences of the double forward passes
 
@@ -1052,6 +1071,8 @@ class KernelsTest {
         calls.put("embed", () -> k.embed(tokens, 2, x, 0.5f, x, y, 8, 3, width));
         calls.put("embedBackward", () -> k.embedBackward(tokens, 2, x, 0.5f, y, gain, 8, 1, width));
         calls.put("toBf16", () -> k.toBf16(x, half, rows * width));
+        float[] array = new float[rows * width];
+        calls.put("addToArray", () -> k.addToArray(x, array, rows * width));
         return calls;
     }
 

@@ -15,6 +15,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -235,11 +236,11 @@ class FusedGptTest {
      * which leaves the JIT with profiles (and deoptimisations) that a training process never has.
      */
     @ParameterizedTest
-    @ValueSource(ints = {0, 8})
-    void aStepAllocatesNothingOnceWarm(int chunk) throws Exception {
+    @CsvSource({"0, fp32", "8, fp32", "0, bf16"})
+    void aStepAllocatesNothingOnceWarm(int chunk, String precision) throws Exception {
         Process probe = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
-                FusedGptTest.class.getName(), Integer.toString(chunk)).redirectErrorStream(true).start();
+                FusedGptTest.class.getName(), Integer.toString(chunk), precision).redirectErrorStream(true).start();
         String output = new String(probe.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertEquals(0, probe.waitFor(), output);
         String last = output.strip().lines().reduce((a, b) -> b).orElse("");
@@ -249,14 +250,16 @@ class FusedGptTest {
     /**
      * The probe of {@link #aStepAllocatesNothingOnceWarm}: the fewest bytes 50 warm steps allocate.
      *
-     * @param args the memory-efficient attention's chunk, or 0 for full attention; optionally a block size T, which
-     *             makes the batch one sequence of T (a long-context probe by hand)
+     * @param args the memory-efficient attention's chunk, or 0 for full attention; optionally fp32 (the default) or
+     *             bf16; optionally then a block size T, which makes the batch one sequence of T (a long-context probe
+     *             by hand)
      */
     public static void main(String[] args) {
-        int length = args.length > 1 ? Integer.parseInt(args[1]) : 32;
-        Case c = Case.of(new Gpt.Config(65, length, 2, 4, 64, 0, PositionType.ROPE), args.length > 1 ? 1 : 4, 10);
+        boolean bf16 = args.length > 1 && args[1].equals("bf16");
+        int length = args.length > 2 ? Integer.parseInt(args[2]) : 32;
+        Case c = Case.of(new Gpt.Config(65, length, 2, 4, 64, 0, PositionType.ROPE), args.length > 2 ? 1 : 4, 10);
         int chunk = Integer.parseInt(args[0]);
-        FusedGpt fused = c.fused(chunk == 0 ? c.config() : chunked(c.config(), chunk), false, Kernels.best());
+        FusedGpt fused = c.fused(chunk == 0 ? c.config() : chunked(c.config(), chunk), bf16, Kernels.best());
         float[] gradient = new float[c.flat().length];
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
