@@ -57,18 +57,12 @@ public final class FusedParameters {
 
     /** {@code into[i] += gradient[i]}, in the flat layout, read straight out of native memory. */
     public void addGradients(float[] into) {
-        kernels.addToArray(gradBytes, into, count);
+        kernels.addToArray(gradBytes, into, 0, count);
     }
 
     /** {@code into[i] += gradient[i]} for i in [offset, offset + length): one parameter's part of {@link #addGradients}. */
     public void addGradients(float[] into, int offset, int length) {
-        if (scratch == null) {
-            scratch = new float[count];
-        }
-        gradFloats.get(offset, scratch, offset, length);
-        for (int i = offset; i < offset + length; i++) {
-            into[i] += scratch[i];
-        }
+        kernels.addToArray(gradBytes, into, offset, length);
     }
 
     /** The parameter called {@code name}, of {@code size} values. */

@@ -149,8 +149,9 @@ public interface Kernels {
     void toBf16(ByteBuffer src, ByteBuffer dst, int n);
 
     /**
-     * into[i] += src[i] for i < n: a gradient out of native memory into a Java array, read where it lies (a bulk
-     * copy into a scratch array first would be another pass over it, and 4 bytes a parameter of heap).
+     * into[i] += src[i] for offset ≤ i < offset + n: a gradient out of native memory into a Java array at the same
+     * place, read where it lies (a bulk copy into a scratch array first would be another pass over it, and 4 bytes a
+     * parameter of heap).
      */
-    void addToArray(ByteBuffer src, float[] into, int n);
+    void addToArray(ByteBuffer src, float[] into, int offset, int n);
 }

@@ -97,8 +97,8 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void addToArray(ByteBuffer src, float[] into, int n) {
-        for (int i = 0; i < n; i++) {
+    public void addToArray(ByteBuffer src, float[] into, int offset, int n) {
+        for (int i = offset; i < offset + n; i++) {
             into[i] += get(src, i);
         }
     }

@@ -73,8 +73,8 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void addToArray(ByteBuffer src, float[] into, int n) {
-        VectorLoops.addToArray(src, into, n);
+    public void addToArray(ByteBuffer src, float[] into, int offset, int n) {
+        VectorLoops.addToArray(src, into, offset, n);
     }
 
     @Override

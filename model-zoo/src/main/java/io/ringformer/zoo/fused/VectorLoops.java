@@ -229,14 +229,14 @@ final class VectorLoops {
         }
     }
 
-    /** into[i] += src[i] for i < n. */
-    static void addToArray(ByteBuffer src, float[] into, int n) {
-        int i = 0;
-        for (int end = vectorEnd(n); i < end; i += LANES) {
+    /** into[i] += src[i] for offset ≤ i < offset + n. */
+    static void addToArray(ByteBuffer src, float[] into, int offset, int n) {
+        int i = offset;
+        for (int end = offset + vectorEnd(n); i < end; i += LANES) {
             fromByteBuffer(SPECIES, src, 4 * i, NATIVE).add(FloatVector.fromArray(SPECIES, into, i))
                     .intoArray(into, i);
         }
-        for (; i < n; i++) {
+        for (; i < offset + n; i++) {
             into[i] += get(src, i);
         }
     }

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 /**
  * The {@link Gpt}'s training step written out by hand: the same model, parameters and loss, with its forward and
@@ -57,6 +58,7 @@ public final class FusedGpt implements FusedModel {
     private final List<List<String>> layerParameters;   // by layer, for the backward pass's listener
     private final List<String> headParameters;          // the LM head's own matrix (untied) and ln_f
     private Consumer<List<String>> finished = names -> { };
+    private final IntConsumer layerFinished;            // tells finished of a layer: made once, no allocation
 
     /**
      * @param offsets      each parameter's offset in the flat vector, by its {@link Gpt} name
@@ -96,6 +98,7 @@ public final class FusedGpt implements FusedModel {
         }
         headParameters = config.tiedHead() ? List.of("ln_f/gain", "ln_f/bias")
                 : List.of(config.headWeight(), "ln_f/gain", "ln_f/bias");
+        layerFinished = l -> finished.accept(layerParameters.get(l));
     }
 
     public Gpt.Config config() {
@@ -197,7 +200,7 @@ public final class FusedGpt implements FusedModel {
         kernels.layerNormBackward(dNormed.bytes, blocks.output().bytes, lnFGain.value(), lnFStats.mean,
                 lnFStats.rstd, dResidual.bytes, lnFGain.gradient(), lnFBias.gradient(), n, d);
         finished.accept(headParameters);                   // a tied head's ∂wte is complete only after the embedding
-        blocks.backward(sequences, l -> finished.accept(layerParameters.get(l)));             // dResidual = ∂L/∂x₀
+        blocks.backward(sequences, layerFinished);                                            // dResidual = ∂L/∂x₀
         boolean sinusoidal = positionTable != null;
         kernels.embedBackward(tokens, offset, dResidual.bytes, sinusoidal ? (float) Math.sqrt(d) : 1f,
                 wte.gradient(), wpe != null ? wpe.gradient() : null, n, t, d);

@@ -768,19 +768,22 @@ class KernelsTest {
 
     @ParameterizedTest
     @MethodSource("implementations")
-    void addToArrayAddsExactlyAndOnlyTheFirstN(Kernels kernels) {
+    void addToArrayAddsExactlyAndOnlyItsRange(Kernels kernels) {
         Random random = new Random(13);
-        for (int n : ODD_SIZES) {
-            ByteBuffer src = uniform(random, n, -3, 3);
-            float[] into = new float[n + 1];
-            float[] expected = new float[n + 1];
-            for (int i = 0; i <= n; i++) {
-                into[i] = (float) random.nextGaussian();
-                expected[i] = i < n ? into[i] + get(src, i) : into[i];
-            }
-            kernels.addToArray(src, into, n);
-            for (int i = 0; i <= n; i++) {
-                assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(into[i]), "n " + n + " at " + i);
+        for (int offset : new int[] {0, 3, 16}) {
+            for (int n : ODD_SIZES) {
+                ByteBuffer src = uniform(random, offset + n + 1, -3, 3);
+                float[] into = new float[offset + n + 1];
+                float[] expected = new float[offset + n + 1];
+                for (int i = 0; i < into.length; i++) {
+                    into[i] = (float) random.nextGaussian();
+                    expected[i] = i >= offset && i < offset + n ? into[i] + get(src, i) : into[i];
+                }
+                kernels.addToArray(src, into, offset, n);
+                for (int i = 0; i < into.length; i++) {
+                    assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(into[i]),
+                            "offset " + offset + ", n " + n + " at " + i);
+                }
             }
         }
     }
@@ -1072,7 +1075,7 @@ class KernelsTest {
         calls.put("embedBackward", () -> k.embedBackward(tokens, 2, x, 0.5f, y, gain, 8, 1, width));
         calls.put("toBf16", () -> k.toBf16(x, half, rows * width));
         float[] array = new float[rows * width];
-        calls.put("addToArray", () -> k.addToArray(x, array, rows * width));
+        calls.put("addToArray", () -> k.addToArray(x, array, 0, rows * width));
         return calls;
     }
 
