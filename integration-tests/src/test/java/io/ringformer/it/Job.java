@@ -62,16 +62,21 @@ final class Job implements AutoCloseable {
 
     /** Waits for a line matching {@code regex}; returns its match. */
     Matcher await(String regex, long timeoutSeconds) throws InterruptedException {
+        return await(regex, timeoutSeconds, 0);
+    }
+
+    /** Waits for a line matching {@code regex} in the output after its first {@code from} characters. */
+    Matcher await(String regex, long timeoutSeconds, int from) throws InterruptedException {
         Pattern pattern = Pattern.compile(regex, Pattern.MULTILINE);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
         while (System.nanoTime() < deadline) {
             Matcher m = pattern.matcher(output());
-            if (m.find()) {
+            if (m.find(from)) {
                 return m;
             }
             if (!process.isAlive()) {
                 m = pattern.matcher(output());
-                if (m.find()) {
+                if (m.find(from)) {
                     return m;
                 }
                 throw new AssertionError("'" + name + "' exited " + process.exitValue() + " before printing /" + regex
