@@ -61,6 +61,9 @@ public final class T5Family implements ModelFamily {
                 "relative-position buckets, half exact, half logarithmic (T5: 32)", 4, 1024));
         keys.add(new ConfigKey("model.relative_max_distance", Type.INT, 128,
                 "distance from which all positions share the last bucket (T5: 128)", 3, 1 << 20));
+        keys.add(new ConfigKey("model.label_smoothing", Type.DOUBLE, 0.0,
+                "ε of the loss's label smoothing: the target is (1 − ε)·one-hot + ε/V (0: plain cross-entropy; "
+                        + "token_loss stays plain)", 0, 0.99));
         keys.add(new ConfigKey("model.vocab_size", Type.INT, 8000,
                 "tokenizer vocabulary, 100 sentinels and <pad> </s> <unk> included (ignored when data.tokenizer "
                         + "names a file)", 256, 1_000_000));
@@ -70,6 +73,9 @@ public final class T5Family implements ModelFamily {
                 "UTF-8 text for span corruption, and for the tokenizer"));
         keys.add(new ConfigKey("data.bible", Type.STRING, "data/bible",
                 "directory of kjv.imp and sparv.imp (launch/fetch-data.sh exports them)"));
+        keys.add(new ConfigKey("data.verse_numbers", Type.BOOLEAN, false,
+                "translate: source and target both start with the verse's \"chapter:verse \", which the translator "
+                        + "learns to copy (the trained tokenizer sees them too)"));
         keys.add(new ConfigKey("data.tokenizer", Type.STRING, "",
                 "a tokenizer.json (ringformer tokenizer train --kind unigram|bpe); empty: train one"));
         keys.add(new ConfigKey("data.tokenizer_kind", Type.STRING, "unigram",
@@ -105,9 +111,11 @@ public final class T5Family implements ModelFamily {
                 directory.resolve(BibleVerses.SPARV_FILE.getFileName()));
     }
 
+    /** The aligned verses, with their verse numbers in front when {@code data.verse_numbers} asks for them. */
     private static List<BibleVerses.Pair> verses(Settings config) {
         List<Path> files = bibleFiles(config);
-        return BibleVerses.read(files.get(0), files.get(1));
+        List<BibleVerses.Pair> verses = BibleVerses.read(files.get(0), files.get(1));
+        return config.getBoolean("data.verse_numbers") ? verses.stream().map(Copying::numbered).toList() : verses;
     }
 
     private static SpanCorruption corruption(Settings config, SentencePieceTokenizer tokenizer) {
@@ -124,7 +132,7 @@ public final class T5Family implements ModelFamily {
         return new T5.Config(tokenizer.vocabSize(), source, target, config.getInt("model.n_layer"),
                 config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getInt("model.ff_width"),
                 config.getDouble("model.dropout"), config.getInt("model.relative_buckets"),
-                config.getInt("model.relative_max_distance"));
+                config.getInt("model.relative_max_distance"), config.getDouble("model.label_smoothing"));
     }
 
     /**
