@@ -150,6 +150,19 @@ class T5Test {
         assertTrue(before.sub(logits(t5, batch, 2)).amaxNumber().doubleValue() > 1e-4);
     }
 
+    /** A row's logits depend on its own source and decoder input only, not on another row's. */
+    @Test
+    void rowsDoNotSeeEachOther() {
+        T5 t5 = T5.build(config(0), DataType.FLOAT, 4, false, MixedPrecision.FP32);
+        Batch batch = batch();
+        INDArray row0 = logits(t5, batch, 0);
+        INDArray row2 = logits(t5, batch, 2);
+        batch.ints(T5.ENCODER_TOKENS)[2 * S + 1] = (batch.ints(T5.ENCODER_TOKENS)[2 * S + 1] + 1) % V;
+        batch.ints(T5.DECODER_TOKENS)[2 * T + 2] = (batch.ints(T5.DECODER_TOKENS)[2 * T + 2] + 1) % V;
+        assertEquals(0, row0.sub(logits(t5, batch, 0)).amaxNumber().doubleValue(), 0, "row 0 saw row 2");
+        assertTrue(row2.sub(logits(t5, batch, 2)).amaxNumber().doubleValue() > 1e-4);
+    }
+
     /**
      * Rows split among ranks add up: the loss of rows [0, 1) times 1/3 plus that of [1, 3) times 2/3 is the whole
      * batch's, and so is the gradient — the data's weights B / N count real targets over the global batch.
