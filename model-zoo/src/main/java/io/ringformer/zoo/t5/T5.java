@@ -36,7 +36,12 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>The loss, per row b: Σₜ w[b, t] · CE[b, t], with the data's weights w = B / N at the N real target tokens of
  * the global batch of B rows (0 at padding); {@value #LOSS} is its mean over the rows fed, so over a whole batch it
- * is the mean cross-entropy per target token, and rows split among ranks add up to it exactly.
+ * is the mean cross-entropy per target token, and rows split among ranks add up to it exactly. With label smoothing
+ * ε (Szegedy et al. 2016, "Rethinking the Inception architecture"; Vaswani et al. 2017 use ε = 0.1 for
+ * translation) CE[b, t] is the cross-entropy against (1 − ε) · one-hot + ε / V, i.e.
+ * (1 − ε) · (−log p_y) + ε · mean_v(−log p_v), PyTorch's {@code label_smoothing}: it keeps a small model from
+ * staking everything on the few tokens it is surest of. {@value #TOKEN_LOSS_SUM} stays the plain cross-entropy, so
+ * that {@code token_loss} compares across ε.
  *
  * <p>A batch is a {@link Seq2SeqBatch}: {@value #ENCODER_TOKENS} [B, S] and {@value #DECODER_TOKENS} [B, T] int32
  * (pad 0, which also starts the decoder), {@value #TARGETS} [B, T] int32 (−1 at padding; {@link #feed} feeds 0
@@ -56,10 +61,15 @@ public final class T5 extends GraphModel {
      * @param dropout       drop probability on embeddings, attention weights and residual branches while training
      * @param buckets       relative-position buckets (T5: 32)
      * @param maxDistance   the distance from which all positions share the last bucket (T5: 128)
+     * @param labelSmoothing ε: the loss's target puts 1 − ε on the true token and ε / V on every token (0: plain
+     *                      cross-entropy); only the training objective changes, not the decoder
      */
     public record Config(int vocabSize, int sourceLength, int targetLength, int layers, int heads, int width,
-                         int ffWidth, double dropout, int buckets, int maxDistance) {
+                         int ffWidth, double dropout, int buckets, int maxDistance, double labelSmoothing) {
         public Config {
+            if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+                throw new IllegalArgumentException("label_smoothing must be in [0, 1), got " + labelSmoothing);
+            }
             if (vocabSize < 4 || sourceLength < 2 || targetLength < 2 || layers < 1 || ffWidth < 1) {
                 throw new IllegalArgumentException("vocab_size ≥ 4, source and target lengths ≥ 2, n_layer ≥ 1 and "
                         + "ff_width ≥ 1 are required");
@@ -198,9 +208,14 @@ public final class T5 extends GraphModel {
 
         // Cross-entropy by hand: M2.1's sparse softmax CE ignores the upstream gradient (DESIGN.md §2).
         SDVariable picked = sd.oneHot(sd.reshape(targets, -1), v, -1, 1.0, 0.0, type);               // [B·T, V]
-        SDVariable crossEntropy = logSoftmax(sd, logits).mul(picked).sum(1).neg();                    // [B·T]
+        SDVariable logProbabilities = logSoftmax(sd, logits);                                         // [B·T, V]
+        SDVariable crossEntropy = logProbabilities.mul(picked).sum(1).neg();                          // [B·T]
+        double epsilon = config.labelSmoothing();
+        SDVariable smoothed = epsilon == 0 ? crossEntropy                                             // [B·T]
+                : logProbabilities.mul(sd.oneHot(sd.reshape(targets, -1), v, -1, 1.0 - epsilon + epsilon / v,
+                        epsilon / v, type)).sum(1).neg();
         SDVariable realTargets = sd.reshape(targetKeep, -1);                                         // [B·T]
-        SDVariable lossSum = crossEntropy.mul(sd.reshape(weights, -1)).sum(LOSS_SUM);                 // []
+        SDVariable lossSum = smoothed.mul(sd.reshape(weights, -1)).sum(LOSS_SUM);                     // []
         SDVariable rows = sd.sizeAt(sourceTokens, 0).castTo(ROWS, type);                              // []: B
         lossSum.div(LOSS, rows);                                                                      // []
         sd.setLossVariables(LOSS);

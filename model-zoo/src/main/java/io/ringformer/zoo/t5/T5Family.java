@@ -61,6 +61,9 @@ public final class T5Family implements ModelFamily {
                 "relative-position buckets, half exact, half logarithmic (T5: 32)", 4, 1024));
         keys.add(new ConfigKey("model.relative_max_distance", Type.INT, 128,
                 "distance from which all positions share the last bucket (T5: 128)", 3, 1 << 20));
+        keys.add(new ConfigKey("model.label_smoothing", Type.DOUBLE, 0.0,
+                "ε of the loss's label smoothing: the target is (1 − ε)·one-hot + ε/V (0: plain cross-entropy; "
+                        + "token_loss stays plain)", 0, 0.99));
         keys.add(new ConfigKey("model.vocab_size", Type.INT, 8000,
                 "tokenizer vocabulary, 100 sentinels and <pad> </s> <unk> included (ignored when data.tokenizer "
                         + "names a file)", 256, 1_000_000));
@@ -70,6 +73,9 @@ public final class T5Family implements ModelFamily {
                 "UTF-8 text for span corruption, and for the tokenizer"));
         keys.add(new ConfigKey("data.bible", Type.STRING, "data/bible",
                 "directory of kjv.imp and sparv.imp (launch/fetch-data.sh exports them)"));
+        keys.add(new ConfigKey("data.verse_numbers", Type.BOOLEAN, false,
+                "translate: source and target both start with the verse's \"chapter:verse \", which the translator "
+                        + "learns to copy"));
         keys.add(new ConfigKey("data.tokenizer", Type.STRING, "",
                 "a tokenizer.json (ringformer tokenizer train --kind unigram|bpe); empty: train one"));
         keys.add(new ConfigKey("data.tokenizer_kind", Type.STRING, "unigram",
@@ -124,7 +130,7 @@ public final class T5Family implements ModelFamily {
         return new T5.Config(tokenizer.vocabSize(), source, target, config.getInt("model.n_layer"),
                 config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getInt("model.ff_width"),
                 config.getDouble("model.dropout"), config.getInt("model.relative_buckets"),
-                config.getInt("model.relative_max_distance"));
+                config.getInt("model.relative_max_distance"), config.getDouble("model.label_smoothing"));
     }
 
     /**
@@ -138,9 +144,13 @@ public final class T5Family implements ModelFamily {
             return loadTokenizer(Path.of(file));
         }
         List<BibleVerses.Pair> training = BibleSplit.TRAIN.of(verses(config));
+        // The verses without their numbers, and the digits and the colon as characters of their own: verse numbers
+        // then split into a dozen frequent pieces the translator learns to copy one by one, instead of taking some
+        // hundred pieces of the vocabulary ("▁12:1", "▁3:2", …) that each come too rarely to be learnt.
         List<String> texts = List.of(TextFiles.read(Path.of(config.getString("data.path"))),
                 training.stream().map(BibleVerses.Pair::english).collect(Collectors.joining("\n")),
-                training.stream().map(BibleVerses.Pair::spanish).collect(Collectors.joining("\n")));
+                training.stream().map(BibleVerses.Pair::spanish).collect(Collectors.joining("\n")),
+                "0 1 2 3 4 5 6 7 8 9 :");
         try {
             return SentencePieceTokenizer.train(SentencePieceTokenizer.Kind.parse(config.getString(
                     "data.tokenizer_kind")), texts, config.getInt("model.vocab_size"),
@@ -178,7 +188,11 @@ public final class T5Family implements ModelFamily {
                     config.getDouble("data.train_fraction"), config.getInt("model.source_len"),
                     corruption(config, tokenizer), path);
         }
-        return TranslationPairs.of(verses(config), tokenizer::encode, config.getInt("model.source_len"),
+        List<BibleVerses.Pair> verses = verses(config);
+        if (config.getBoolean("data.verse_numbers")) {
+            verses = verses.stream().map(Copying::numbered).toList();
+        }
+        return TranslationPairs.of(verses, tokenizer::encode, config.getInt("model.source_len"),
                 config.getInt("model.target_len"), bibleFiles(config));
     }
 

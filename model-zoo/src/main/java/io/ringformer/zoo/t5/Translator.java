@@ -102,19 +102,24 @@ public final class Translator {
         return new Source(rmsNorm(x, "encoder/norm_f/gain"));
     }
 
-    /** Greedy decoding with the cache: the likeliest token at each step, until EOS or {@code maxTokens}. */
-    public Hypothesis greedy(Source source, int maxTokens) {
-        return beam(source, 1, maxTokens).get(0);
+    /**
+     * Greedy decoding with the cache: the likeliest token at each step, until EOS or {@code maxTokens}.
+     *
+     * @param noRepeatNgram n: no n-gram of token ids occurs twice in the output ({@link #banRepeats}); 0 allows any
+     */
+    public Hypothesis greedy(Source source, int maxTokens, int noRepeatNgram) {
+        return beam(source, 1, maxTokens, noRepeatNgram).get(0);
     }
 
     /** Greedy decoding without the cache: the whole prefix through the decoder at every step. */
-    public Hypothesis greedyUncached(Source source, int maxTokens) {
+    public Hypothesis greedyUncached(Source source, int maxTokens, int noRepeatNgram) {
         checkLength(maxTokens);
         List<Integer> decoded = new ArrayList<>(List.of(T5.PAD));
         double logProbability = 0;
         for (int step = 0; step < maxTokens; step++) {
             INDArray logits = prefixLogits(source, decoded.stream().mapToInt(Integer::intValue).toArray());
-            double[] last = logSoftmax(logits.getRow(logits.rows() - 1));
+            double[] last = banRepeats(decoded.subList(1, decoded.size()),
+                    logSoftmax(logits.getRow(logits.rows() - 1)), noRepeatNgram);
             int best = argmax(last);
             logProbability += last[best];
             if (best == T5.EOS) {
@@ -128,11 +133,13 @@ public final class Translator {
     /**
      * Beam search with the cache: keeps the {@code width} likeliest prefixes by the sum of their log-probabilities,
      * a prefix ending when it emits EOS. Finished hypotheses are ranked by log-probability over length^0.6 (GNMT's
-     * length penalty, Wu et al. 2016), so longer translations are not punished for every extra token.
+     * length penalty, Wu et al. 2016), so longer translations are not punished for every extra token. With
+     * {@code noRepeatNgram} n > 0 a prefix may not extend into an n-gram it already holds ({@link #banRepeats}); a
+     * hypothesis's score stays the sum of its tokens' log-probabilities under the model.
      *
      * @return the {@code width} best, best first
      */
-    public List<Hypothesis> beam(Source source, int width, int maxTokens) {
+    public List<Hypothesis> beam(Source source, int width, int maxTokens, int noRepeatNgram) {
         if (width < 1) {
             throw new IllegalArgumentException("the beam width must be at least 1");
         }
@@ -148,8 +155,11 @@ public final class Translator {
                 if (prefix.next() == null) {
                     continue;
                 }
-                for (int token : topK(prefix.next(), width)) {
-                    candidates.add(new Candidate(prefix, token, prefix.logProbability() + prefix.next()[token]));
+                double[] next = banRepeats(prefix.tokens(), prefix.next(), noRepeatNgram);
+                for (int token : topK(next, width)) {
+                    if (next[token] != Double.NEGATIVE_INFINITY) {
+                        candidates.add(new Candidate(prefix, token, prefix.logProbability() + next[token]));
+                    }
                 }
             }
             candidates.sort(Comparator.comparingDouble(c -> -c.logProbability()));
@@ -179,6 +189,33 @@ public final class Translator {
         finished.sort(Comparator.comparingDouble(h -> -h.logProbability() / Math.pow(Math.max(1, h.tokens().length
                 + 1), 0.6)));
         return finished.subList(0, Math.min(width, finished.size()));
+    }
+
+    /**
+     * No-repeat n-gram blocking (Paulus et al. 2018, "A deep reinforced model for abstractive summarization"; Hugging
+     * Face's {@code no_repeat_ngram_size}): the log-probabilities of the next token after {@code tokens}, with −∞ for
+     * every token that would complete an n-gram already in {@code tokens}, i.e. every token that once followed
+     * {@code tokens}' last n − 1. A small model's greedy output falls into loops ("los hijos de los hijos de …"),
+     * which this cuts; n counts token ids, not words. {@code logProbabilities} is not changed.
+     *
+     * @param n 0 bans nothing; 1 bans every token already emitted
+     */
+    static double[] banRepeats(List<Integer> tokens, double[] logProbabilities, int n) {
+        int t = tokens.size();
+        if (n < 1 || t < n) {
+            return logProbabilities;
+        }
+        double[] banned = logProbabilities.clone();
+        for (int start = 0; start + n <= t; start++) {                    // each n-gram tokens[start, start + n)
+            boolean same = true;
+            for (int k = 0; k < n - 1 && same; k++) {                     // its first n − 1 = the last n − 1?
+                same = tokens.get(start + k).equals(tokens.get(t - (n - 1) + k));
+            }
+            if (same) {
+                banned[tokens.get(start + n - 1)] = Double.NEGATIVE_INFINITY;
+            }
+        }
+        return banned;
     }
 
     private void checkLength(int maxTokens) {

@@ -25,7 +25,7 @@ class T5Test {
 
     /** Two layers per stack, S ≠ T, 8 buckets up to distance 6: exact and logarithmic buckets both occur. */
     static T5.Config config(double dropout) {
-        return new T5.Config(V, S, T, 2, 2, 8, 12, dropout, 8, 6);
+        return new T5.Config(V, S, T, 2, 2, 8, 12, dropout, 8, 6, 0);
     }
 
     /**
@@ -113,7 +113,7 @@ class T5Test {
 
     @Test
     void gradientsWithDropoutMatchFiniteDifferencesOnceTheNoiseIsFixed() {
-        T5 t5 = T5.build(new T5.Config(V, S, T, 1, 2, 8, 12, 0.2, 8, 6), DataType.DOUBLE, 4, true,
+        T5 t5 = T5.build(new T5.Config(V, S, T, 1, 2, 8, 12, 0.2, 8, 6, 0), DataType.DOUBLE, 4, true,
                 MixedPrecision.FP32);
         Map<String, INDArray> feed = new HashMap<>(t5.feed(batch(), 0, 3));
         feed.putAll(t5.dropoutNoise(5, 1, 0, 3));
@@ -150,6 +150,19 @@ class T5Test {
         assertTrue(before.sub(logits(t5, batch, 2)).amaxNumber().doubleValue() > 1e-4);
     }
 
+    /** A row's logits depend on its own source and decoder input only, not on another row's. */
+    @Test
+    void rowsDoNotSeeEachOther() {
+        T5 t5 = T5.build(config(0), DataType.FLOAT, 4, false, MixedPrecision.FP32);
+        Batch batch = batch();
+        INDArray row0 = logits(t5, batch, 0);
+        INDArray row2 = logits(t5, batch, 2);
+        batch.ints(T5.ENCODER_TOKENS)[2 * S + 1] = (batch.ints(T5.ENCODER_TOKENS)[2 * S + 1] + 1) % V;
+        batch.ints(T5.DECODER_TOKENS)[2 * T + 2] = (batch.ints(T5.DECODER_TOKENS)[2 * T + 2] + 1) % V;
+        assertEquals(0, row0.sub(logits(t5, batch, 0)).amaxNumber().doubleValue(), 0, "row 0 saw row 2");
+        assertTrue(row2.sub(logits(t5, batch, 2)).amaxNumber().doubleValue() > 1e-4);
+    }
+
     /**
      * Rows split among ranks add up: the loss of rows [0, 1) times 1/3 plus that of [1, 3) times 2/3 is the whole
      * batch's, and so is the gradient — the data's weights B / N count real targets over the global batch.
@@ -170,6 +183,55 @@ class T5Test {
         Map<String, INDArray> out = sd.output(t5.feed(batch, 0, 3), T5.TOKEN_LOSS_SUM, T5.TOKENS);
         assertEquals(12, out.get(T5.TOKENS).getDouble(), 0);
         assertEquals(out.get(T5.TOKEN_LOSS_SUM).getDouble() / 12, whole, 1e-12);
+    }
+
+    /**
+     * Label smoothing ε = 0.1 against a plain computation from the graph's own logits: per real target,
+     * −Σᵥ q_v · log p_v with q = (1 − ε) · one-hot + ε / V, weighted by the data's weights and averaged over the rows;
+     * token_loss stays the plain cross-entropy, exactly as without smoothing.
+     */
+    @Test
+    void labelSmoothingIsTheCrossEntropyAgainstTheSmoothedTarget() {
+        double epsilon = 0.1;
+        T5 plain = T5.build(config(0), DataType.DOUBLE, 6, false, MixedPrecision.FP32);
+        T5 smoothed = T5.build(new T5.Config(V, S, T, 2, 2, 8, 12, 0, 8, 6, epsilon), DataType.DOUBLE, 6, false,
+                MixedPrecision.FP32);
+        Batch batch = batch();
+        Map<String, INDArray> out = smoothed.graph().output(smoothed.feed(batch, 0, 3), T5.LOGITS, T5.LOSS,
+                T5.TOKEN_LOSS_SUM);
+        INDArray logits = out.get(T5.LOGITS);                                                  // [3·T, V]
+        double expected = 0;
+        double plainSum = 0;
+        for (int i = 0; i < 3 * T; i++) {
+            int target = batch.ints(T5.TARGETS)[i];
+            if (target == Seq2SeqBatch.NO_TARGET) {
+                continue;
+            }
+            double[] row = logits.getRow(i).toDoubleVector();
+            double max = java.util.Arrays.stream(row).max().orElseThrow();
+            double logSum = max + Math.log(java.util.Arrays.stream(row).map(l -> Math.exp(l - max)).sum());
+            double smoothedCe = 0;
+            for (int v = 0; v < V; v++) {
+                double q = (v == target ? 1 - epsilon : 0) + epsilon / V;
+                smoothedCe -= q * (row[v] - logSum);
+            }
+            expected += batch.floats(T5.TARGET_WEIGHTS)[i] * smoothedCe;
+            plainSum += logSum - row[target];
+        }
+        assertEquals(expected / 3, out.get(T5.LOSS).getDouble(), 1e-10);
+        assertEquals(plainSum, out.get(T5.TOKEN_LOSS_SUM).getDouble(), 1e-10);
+        double unsmoothed = plain.graph().output(plain.feed(batch, 0, 3), T5.TOKEN_LOSS_SUM).get(T5.TOKEN_LOSS_SUM)
+                .getDouble();
+        assertEquals(unsmoothed, plainSum, 1e-10, "same seed, same parameters: the same plain cross-entropy");
+        assertTrue(out.get(T5.LOSS).getDouble() > plainSum / 12, "smoothing adds the uniform part's cost here");
+    }
+
+    @Test
+    void gradientsWithLabelSmoothingMatchFiniteDifferences() {
+        T5 t5 = T5.build(new T5.Config(V, S, T, 1, 2, 8, 12, 0, 8, 6, 0.2), DataType.DOUBLE, 7, false,
+                MixedPrecision.FP32);
+        GradientCheck.check(t5.graph(), T5.LOSS, new HashMap<>(t5.feed(batch(), 0, 3)), 4,
+                t5.parameterNames().toArray(String[]::new));
     }
 
     private static double loss(SameDiff sd, Map<String, INDArray> feed) {

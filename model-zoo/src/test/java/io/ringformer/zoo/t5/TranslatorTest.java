@@ -15,7 +15,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /** The translator against the model's own graph, and its cached decoding against the uncached one. */
 class TranslatorTest {
 
-    static final T5.Config CONFIG = new T5.Config(23, 8, 7, 2, 2, 16, 24, 0, 8, 6);
+    static final T5.Config CONFIG = new T5.Config(23, 8, 7, 2, 2, 16, 24, 0, 8, 6, 0);
 
     private static Translator translator(T5 t5) {
         return new Translator(t5.config(), name -> t5.graph().getVariable(name).getArr());
@@ -46,8 +46,8 @@ class TranslatorTest {
             T5 t5 = T5.build(CONFIG, DataType.FLOAT, seed, false, MixedPrecision.FP32);
             Translator translator = translator(t5);
             Translator.Source source = translator.encode(new int[] {4, 8, 15, 16, 23 % 23, T5.EOS});
-            Translator.Hypothesis cached = translator.greedy(source, 7);
-            Translator.Hypothesis uncached = translator.greedyUncached(source, 7);
+            Translator.Hypothesis cached = translator.greedy(source, 7, 0);
+            Translator.Hypothesis uncached = translator.greedyUncached(source, 7, 0);
             assertArrayEquals(uncached.tokens(), cached.tokens(), "seed " + seed);
             assertEquals(uncached.logProbability(), cached.logProbability(), 1e-4);
         }
@@ -62,8 +62,8 @@ class TranslatorTest {
         T5 t5 = T5.build(CONFIG, DataType.FLOAT, 5, false, MixedPrecision.FP32);
         Translator translator = translator(t5);
         Translator.Source source = translator.encode(new int[] {6, 2, 11, T5.EOS});
-        assertArrayEquals(translator.greedy(source, 6).tokens(), translator.beam(source, 1, 6).get(0).tokens());
-        List<Translator.Hypothesis> beams = translator.beam(source, 4, 6);
+        assertArrayEquals(translator.greedy(source, 6, 0).tokens(), translator.beam(source, 1, 6, 0).get(0).tokens());
+        List<Translator.Hypothesis> beams = translator.beam(source, 4, 6, 0);
         assertEquals(4, beams.size());
         assertEquals(4, beams.stream().map(h -> Arrays.toString(h.tokens())).distinct().count());
         for (Translator.Hypothesis hypothesis : beams) {
@@ -85,5 +85,61 @@ class TranslatorTest {
             assertEquals(sum, hypothesis.logProbability(), 1e-4, Arrays.toString(hypothesis.tokens()));
             assertTrue(hypothesis.logProbability() < 0);
         }
+    }
+
+    /** The tokens banned after a prefix: each that once followed its last n − 1 tokens. */
+    @Test
+    void banRepeatsBansTheTokensThatWouldCompleteAnNgramAgain() {
+        double[] logProbabilities = new double[10];
+        java.util.Arrays.fill(logProbabilities, -Math.log(10));
+        List<Integer> prefix = List.of(3, 4, 5, 3, 4, 7, 3, 4);
+        assertEquals(List.of(5, 7), banned(prefix, logProbabilities, 3));          // 3 4 → 5 and 3 4 → 7 seen
+        assertEquals(List.of(), banned(prefix, logProbabilities, 4));              // 7 3 4 came only last
+        assertEquals(List.of(5, 7), banned(prefix, logProbabilities, 2));          // 4 → 5 and 4 → 7 seen
+        assertEquals(List.of(3, 4, 5, 7), banned(prefix, logProbabilities, 1));    // anything emitted
+        assertEquals(List.of(), banned(prefix, logProbabilities, 0));
+        assertEquals(List.of(), banned(List.of(3, 4), logProbabilities, 3));      // no whole 3-gram yet
+        assertEquals(-Math.log(10), logProbabilities[5], 0, "the input is not changed");
+    }
+
+    private static List<Integer> banned(List<Integer> prefix, double[] logProbabilities, int n) {
+        double[] out = Translator.banRepeats(prefix, logProbabilities, n);
+        return java.util.stream.IntStream.range(0, out.length).filter(i -> out[i] == Double.NEGATIVE_INFINITY)
+                .boxed().toList();
+    }
+
+    /**
+     * Random models loop (each seed's greedy output repeats a bigram here); with no-repeat 2 no output holds a bigram
+     * twice, cached and uncached decoding still agree, and beam scores stay the tokens' log-probabilities.
+     */
+    @Test
+    void noRepeatDecodingNeverRepeatsAnNgram() {
+        int repeating = 0;
+        for (long seed = 1; seed <= 4; seed++) {
+            T5 t5 = T5.build(CONFIG, DataType.FLOAT, seed, false, MixedPrecision.FP32);
+            Translator translator = translator(t5);
+            Translator.Source source = translator.encode(new int[] {4, 8, 15, 16, 22, T5.EOS});
+            repeating += repeatsABigram(translator.greedy(source, 7, 0).tokens()) ? 1 : 0;
+            Translator.Hypothesis cached = translator.greedy(source, 7, 2);
+            assertTrue(!repeatsABigram(cached.tokens()), Arrays.toString(cached.tokens()));
+            Translator.Hypothesis uncached = translator.greedyUncached(source, 7, 2);
+            assertArrayEquals(uncached.tokens(), cached.tokens(), "seed " + seed);
+            assertEquals(uncached.logProbability(), cached.logProbability(), 1e-4);
+            for (Translator.Hypothesis hypothesis : translator.beam(source, 3, 7, 2)) {
+                assertTrue(!repeatsABigram(hypothesis.tokens()), Arrays.toString(hypothesis.tokens()));
+                assertTrue(Double.isFinite(hypothesis.logProbability()));
+            }
+        }
+        assertTrue(repeating > 0, "no seed's plain greedy output repeats a bigram: the test shows nothing");
+    }
+
+    private static boolean repeatsABigram(int[] tokens) {
+        java.util.Set<List<Integer>> seen = new java.util.HashSet<>();
+        for (int i = 0; i + 1 < tokens.length; i++) {
+            if (!seen.add(List.of(tokens[i], tokens[i + 1]))) {
+                return true;
+            }
+        }
+        return false;
     }
 }
