@@ -53,17 +53,9 @@ class HostsIT {
             System.out.printf("host 3 back: in step with the others %.1f s after its link came up%n",
                     (System.nanoTime() - restoredAt) / 1e9);
             coordinator.awaitExit(0, 600);
-            List<String> hashes = new ArrayList<>();
-            for (Job worker : workers) {
-                worker.awaitExit(0, 60);
-                hashes.addAll(worker.stateHashes());
-            }
-            assertEquals(3, hashes.size(), String.join("\n", hashes));
-            assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);
+            assertSameStates(workers);
         } finally {
-            for (int i = jobs.size() - 1; i >= 0; i--) {
-                jobs.get(i).close();
-            }
+            closeAll(jobs);
         }
     }
 
@@ -108,17 +100,27 @@ class HostsIT {
             first.await("rank 0 of 3 in generation \\d+, hierarchical over 2 hosts", 60, firstSeen);
             workers.get(2).await("rank \\d of 3 in generation \\d+, hierarchical over 2 hosts", 60, secondSeen);
             coordinator.awaitExit(0, 600);
-            List<String> hashes = new ArrayList<>();
-            for (Job worker : workers.subList(0, 3)) {
-                worker.awaitExit(0, 60);
-                hashes.addAll(worker.stateHashes());
-            }
-            assertEquals(3, hashes.size(), String.join("\n", hashes));
-            assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);
+            assertSameStates(workers.subList(0, 3));           // the survivors
         } finally {
-            for (int i = jobs.size() - 1; i >= 0; i--) {
-                jobs.get(i).close();
-            }
+            closeAll(jobs);
+        }
+    }
+
+    /** Every worker ends with exit 0 and prints its final state hash, the same for all. */
+    private static void assertSameStates(List<Job> workers) throws InterruptedException {
+        List<String> hashes = new ArrayList<>();
+        for (Job worker : workers) {
+            worker.awaitExit(0, 60);
+            hashes.addAll(worker.stateHashes());
+        }
+        assertEquals(workers.size(), hashes.size(), String.join("\n", hashes));
+        assertEquals(1, hashes.stream().distinct().count(), "members' states differ: " + hashes);
+    }
+
+    /** Stops the jobs, the last started first. */
+    private static void closeAll(List<Job> jobs) {
+        for (int i = jobs.size() - 1; i >= 0; i--) {
+            jobs.get(i).close();
         }
     }
 
