@@ -276,7 +276,7 @@ public final class SharedMemoryAllReduce implements GradientExchange {
 
     @Override
     public void allReduce(float[] buffer, long step) {
-        inRounds(buffer, (offset, length, deadline) -> reduceRound(buffer, offset, length, step, true, deadline));
+        inRounds(buffer, step, Round.SUM_TO_ALL);
     }
 
     /**
@@ -284,21 +284,19 @@ public final class SharedMemoryAllReduce implements GradientExchange {
      * were. The first half of a {@link HierarchicalAllReduce}: rank 0 carries the host's sum on.
      */
     public void reduceToRankZero(float[] buffer, long step) {
-        inRounds(buffer, (offset, length, deadline) -> reduceRound(buffer, offset, length, step,
-                config.rank() == 0, deadline));
+        inRounds(buffer, step, Round.SUM_TO_RANK_ZERO);
     }
 
     /** Replaces every rank's {@code buffer} with rank 0's. */
     public void broadcastFromRankZero(float[] buffer, long step) {
-        inRounds(buffer, (offset, length, deadline) -> broadcastRound(buffer, offset, length, step, deadline));
+        inRounds(buffer, step, Round.BROADCAST);
     }
 
-    private interface Round {
-        void run(int offset, int length, long deadline);
-    }
+    /** What a call's rounds do (a constant, not a lambda: a step's all-reduce allocates nothing). */
+    private enum Round { SUM_TO_ALL, SUM_TO_RANK_ZERO, BROADCAST }
 
-    /** Runs {@code round} over consecutive slot-sized pieces of {@code buffer} (one empty round for an empty one). */
-    private void inRounds(float[] buffer, Round round) {
+    /** Runs {@code kind} rounds over consecutive slot-sized pieces of {@code buffer} (one empty round for an empty one). */
+    private void inRounds(float[] buffer, long step, Round kind) {
         if (closed) {
             throw new IllegalStateException("this shared-memory exchange is closed");
         }
@@ -306,7 +304,12 @@ public final class SharedMemoryAllReduce implements GradientExchange {
         int slotFloats = config.slotFloats();
         int offset = 0;
         do {
-            round.run(offset, Math.min(slotFloats, buffer.length - offset), deadline);
+            int length = Math.min(slotFloats, buffer.length - offset);
+            switch (kind) {
+                case SUM_TO_ALL -> reduceRound(buffer, offset, length, step, true, deadline);
+                case SUM_TO_RANK_ZERO -> reduceRound(buffer, offset, length, step, config.rank() == 0, deadline);
+                case BROADCAST -> broadcastRound(buffer, offset, length, step, deadline);
+            }
             offset += slotFloats;
         } while (offset < buffer.length);
     }
