@@ -102,6 +102,20 @@ class TranslatorTest {
         assertEquals(-Math.log(10), logProbabilities[5], 0, "the input is not changed");
     }
 
+    /** No translation is empty: EOS may not come first; later it may, and the repeats are still banned. */
+    @Test
+    void eosMayNotComeFirst() {
+        double[] logProbabilities = new double[10];
+        java.util.Arrays.fill(logProbabilities, -Math.log(10));
+        double[] first = Translator.allowedNext(List.of(), logProbabilities, 2);
+        assertEquals(Double.NEGATIVE_INFINITY, first[T5.EOS]);
+        assertEquals(1, java.util.Arrays.stream(first).filter(p -> p == Double.NEGATIVE_INFINITY).count());
+        double[] later = Translator.allowedNext(List.of(3, 4, 3), logProbabilities, 2);
+        assertEquals(-Math.log(10), later[T5.EOS]);
+        assertEquals(Double.NEGATIVE_INFINITY, later[4]);                      // 3 → 4 seen
+        assertEquals(-Math.log(10), logProbabilities[T5.EOS], 0, "the input is not changed");
+    }
+
     private static List<Integer> banned(List<Integer> prefix, double[] logProbabilities, int n) {
         double[] out = Translator.banRepeats(prefix, logProbabilities, n);
         return java.util.stream.IntStream.range(0, out.length).filter(i -> out[i] == Double.NEGATIVE_INFINITY)
