@@ -4,7 +4,6 @@ import io.ringformer.zoo.attention.PositionType;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.FusedModel;
 import io.ringformer.zoo.fused.Activations;
-import io.ringformer.zoo.fused.ElementType;
 import io.ringformer.zoo.fused.FusedBlocks;
 import io.ringformer.zoo.fused.FusedParameters;
 import io.ringformer.zoo.fused.Kernels;
@@ -62,6 +61,7 @@ public final class FusedBert implements FusedModel {
     private final Activations chosen;       // [M, d] hidden at the masked positions
     private final Activations dense;        // [M, d] chosen·W_dense + b_dense
     private final Activations activated;    // [M, d] GELU(dense)
+    private final Activations geluSlope;    // [M, d]
     private final Activations transformed;  // [M, d] mlm/ln(activated)
     private final Activations.Stats transformedStats;
     private final Activations logits;       // [M, V] transformed·wteᵀ + mlm/bias
@@ -139,6 +139,7 @@ public final class FusedBert implements FusedModel {
         chosen = new Activations(maxMasked, d, bf16, kernels);
         dense = new Activations(maxMasked, d, false, kernels);
         activated = new Activations(maxMasked, d, false, kernels);
+        geluSlope = new Activations(maxMasked, d, false, kernels);
         transformed = new Activations(maxMasked, d, bf16, kernels);
         transformedStats = new Activations.Stats(maxMasked);
         logits = new Activations(maxMasked, v, false, kernels);
@@ -185,7 +186,7 @@ public final class FusedBert implements FusedModel {
     /** Forward and backward over rows [first, first + count): the gradient of gradScale × {@link Bert#LOSS}. */
     @Override
     public double trainStep(Batch batch, int first, int count, float gradScale) {
-        forward(batch, first, count);
+        forward(batch, first, count, true);
         double mlm = kernels.crossEntropy(logits.bytes, maskedIds, 0, dLogits.bytes, bucketRows, v,
                 gradScale * mlmWeight / count);
         double nsp = kernels.crossEntropy(nspLogits.bytes, nspLabels, 0, dNsp.bytes, count, 2, gradScale / count);
@@ -196,7 +197,7 @@ public final class FusedBert implements FusedModel {
     /** loss_sum, rows, mlm_loss_sum, masked, mlm_correct, masked, nsp_correct, rows ({@link Bert#metrics}). */
     @Override
     public double[] evaluate(Batch batch, int first, int count) {
-        forward(batch, first, count);
+        forward(batch, first, count, false);
         double mlm = kernels.crossEntropyLoss(logits.bytes, maskedIds, 0, bucketRows, v);
         double nsp = kernels.crossEntropyLoss(nspLogits.bytes, nspLabels, 0, count, 2);
         int mlmCorrect = 0;
@@ -224,7 +225,7 @@ public final class FusedBert implements FusedModel {
     // ---------------------------------------------------------------------------------------------------------
     // Forward and backward
 
-    private void forward(Batch batch, int first, int count) {
+    private void forward(Batch batch, int first, int count, boolean training) {
         if (count < 1 || count > maxSequences) {
             throw new IllegalArgumentException("1 to " + maxSequences + " sequences per call, got " + count);
         }
@@ -245,7 +246,7 @@ public final class FusedBert implements FusedModel {
         kernels.layerNorm(summed.bytes, lnEmbGain.value(), lnEmbBias.value(), embedded.bytes, summedStats.mean,
                 summedStats.rstd, n, d, FusedBlocks.LAYER_NORM_EPS);                         // [N, d]
 
-        Activations out = blocks.forward(count, embedded, keys);                              // [N, d]
+        Activations out = blocks.forward(count, embedded, keys, training);                    // [N, d]
         kernels.layerNorm(out.bytes, lnFGain.value(), lnFBias.value(), hidden.bytes, hiddenStats.mean,
                 hiddenStats.rstd, n, d, FusedBlocks.LAYER_NORM_EPS);                         // [N, d]
 
@@ -256,7 +257,7 @@ public final class FusedBert implements FusedModel {
         }
         chosen.roundToBf16(bucketRows);
         mlm.dense.run();                                                                      // [M, d]
-        kernels.gelu(dense.bytes, activated.bytes, ElementType.F32, bucketRows * d);
+        kernels.gelu(dense.bytes, activated.bytes, training ? geluSlope.bytes : null, bucketRows * d);
         kernels.layerNorm(activated.bytes, mlmLnGain.value(), mlmLnBias.value(), transformed.bytes,
                 transformedStats.mean, transformedStats.rstd, bucketRows, d, FusedBlocks.LAYER_NORM_EPS);
         transformed.roundToBf16(bucketRows);
@@ -325,7 +326,7 @@ public final class FusedBert implements FusedModel {
         kernels.zero(dActivated.bytes, bucketRows * d);
         kernels.layerNormBackward(dTransformed.bytes, activated.bytes, mlmLnGain.value(), transformedStats.mean,
                 transformedStats.rstd, dActivated.bytes, mlmLnGain.gradient(), mlmLnBias.gradient(), bucketRows, d);
-        kernels.geluBackward(dActivated.bytes, dense.bytes, dActivated.bytes, bucketRows * d);      // ∂dense
+        kernels.geluBackward(dActivated.bytes, geluSlope.bytes, dActivated.bytes, bucketRows * d);  // ∂dense
         dActivated.roundToBf16(bucketRows);
         mlm.dDenseWeight.run();                                                               // ∂W = chosenᵀ·∂dense
         kernels.columnSums(dActivated.bytes, bDense.gradient(), bucketRows, d);

@@ -34,18 +34,6 @@ public final class Activations {
         return View.matrix(bf16Copy != null ? bf16Copy : f32, 0, n, columns);
     }
 
-    /**
-     * Where a kernel writes values only a GEMM reads, as {@link #gemmType}: the bf16 copy in bf16 (the fp32 values
-     * are then left stale), the fp32 values otherwise.
-     */
-    public ByteBuffer gemmBytes() {
-        return bf16Copy != null ? bf16Bytes : bytes;
-    }
-
-    public ElementType gemmType() {
-        return bf16Copy != null ? ElementType.BF16 : ElementType.F32;
-    }
-
     /** Refreshes the bf16 copy of the first n rows (nothing in fp32). */
     public void roundToBf16(int n) {
         if (bf16Copy != null) {

@@ -132,15 +132,16 @@ public final class FusedBlocks {
      * The forward pass over {@code sequences} sequences of rows x [N, d] (the embedding's output; the backward pass
      * reads it again).
      *
-     * @param keys each sequence's real keys, padding last, or null (all real; causal attention ignores it)
+     * @param keys     each sequence's real keys, padding last, or null (all real; causal attention ignores it)
+     * @param training whether a backward pass follows (GELU's slope is saved)
      * @return the rows leaving the last block, [N, d]
      */
-    public Activations forward(int sequences, Activations x, int[] keys) {
+    public Activations forward(int sequences, Activations x, int[] keys, boolean training) {
         LayerPlan[] plan = plan(sequences);
         this.keys = keys;
         int n = sequences * t;
         for (Layer layer : layers) {
-            layer.forward(plan[layer.index], x, n);
+            layer.forward(plan[layer.index], x, n, training);
             x = layer.output;
         }
         return x;
@@ -205,7 +206,8 @@ public final class FusedBlocks {
         final Activations ln2;          // [N, d]
         final Activations.Stats ln2Stats;
         final Activations hidden;       // [N, F] before GELU
-        final Activations activated;    // [N, F] after GELU: only the GEMMs read it, so in bf16 only the bf16 copy
+        final Activations activated;    // [N, F] after GELU
+        final Activations geluSlope;    // [N, F] GELU's derivative at hidden, saved by a training forward pass
         final Activations output;       // [N, d] the residual stream leaving the block
         Activations input;              // [N, d] the residual stream entering the block (the previous output)
 
@@ -229,10 +231,11 @@ public final class FusedBlocks {
             ln2Stats = new Activations.Stats(n);
             hidden = new Activations(n, 4 * d, false, kernels);
             activated = new Activations(n, 4 * d, bf16, kernels);
+            geluSlope = new Activations(n, 4 * d, false, kernels);
             output = new Activations(n, d, false, kernels);
         }
 
-        void forward(LayerPlan p, Activations x, int n) {
+        void forward(LayerPlan p, Activations x, int n, boolean training) {
             input = x;
             kernels.layerNorm(x.bytes, ln1Gain.value(), ln1Bias.value(), ln1.bytes,
                     ln1Stats.mean, ln1Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
@@ -250,7 +253,8 @@ public final class FusedBlocks {
                     ln2Stats.mean, ln2Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
             ln2.roundToBf16(n);
             p.fc.run();                                                                       // [N, F]
-            kernels.gelu(hidden.bytes, activated.gemmBytes(), activated.gemmType(), n * 4 * d);   // [N, F]
+            kernels.gelu(hidden.bytes, activated.bytes, training ? geluSlope.bytes : null, n * 4 * d); // [N, F]
+            activated.roundToBf16(n);
             p.proj.run();                                                                     // [N, d]
             kernels.add(middle.bytes, output.bytes, output.bytes, n * d);                    // residual
         }
@@ -262,7 +266,7 @@ public final class FusedBlocks {
             p.dProjWeight.run();                                                              // ∂W_proj = actᵀ·dOut
             kernels.columnSums(dResidual.bytes, bProj.gradient(), n, d);
             p.dActivated.run();                                                               // dAct = dOut·W_projᵀ
-            kernels.geluBackward(dGelu.bytes, hidden.bytes, dHidden.bytes, n * 4 * d);        // dHidden [N, F]
+            kernels.geluBackward(dGelu.bytes, geluSlope.bytes, dHidden.bytes, n * 4 * d);     // dHidden [N, F]
             dHidden.roundToBf16(n);
             p.dFcWeight.run();                                                                // ∂W_fc = ln₂ᵀ·dHidden
             kernels.columnSums(dHidden.bytes, bFc.gradient(), n, 4 * d);

@@ -41,17 +41,14 @@ public interface Kernels {
                            ByteBuffer dx, ByteBuffer dGain, ByteBuffer dBias, int rows, int width);
 
     /**
-     * y = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact GELU (PyTorch's default), over n values, written as {@code type}:
-     * fp32, or bf16 (nearest, ties to even, 2 bytes each; as {@link #toBf16} of the fp32 result) where only a bf16
-     * GEMM reads it.
+     * y = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact GELU (PyTorch's default), over n values. When {@code slope} is
+     * not null it also receives the derivative Φ(x) + x·φ(x) (φ the standard normal density), which shares the
+     * forward pass's exp and makes the backward pass one multiply ({@link #geluBackward}).
      */
-    void gelu(ByteBuffer x, ByteBuffer y, ElementType type, int n);
+    void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n);
 
-    /**
-     * dx = dy·GELU'(x), GELU'(x) = Φ(x) + x·φ(x) (φ the standard normal density), recomputed from GELU's input x
-     * (one exp per value, cheaper than storing the slope in the forward pass and reading it back); dx may be dy.
-     */
-    void geluBackward(ByteBuffer dy, ByteBuffer x, ByteBuffer dx, int n);
+    /** dx = dy·slope, the slope as {@link #gelu} saved it (overwritten; dx may be dy). */
+    void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n);
 
     /**
      * Causal softmax of attention scores, in place. The scores are [groups, length, length] with groups = B·H

@@ -19,25 +19,6 @@ abstract class RowKernels implements Kernels {
         buffer.putFloat(Float.BYTES * index, value);
     }
 
-    /** {@link Kernels#gelu} for from ≤ i < n, one value at a time: the scalar kernel, and the vector loops' tail. */
-    static void gelu(ByteBuffer x, ByteBuffer y, ElementType type, int from, int n) {
-        for (int i = from; i < n; i++) {
-            float value = FastMath.gelu(get(x, i));
-            if (type == ElementType.BF16) {
-                y.putShort(2 * i, FastMath.toBf16(value));
-            } else {
-                put(y, i, value);
-            }
-        }
-    }
-
-    /** {@link Kernels#geluBackward} for from ≤ i < n, one value at a time. */
-    static void geluBackward(ByteBuffer dy, ByteBuffer x, ByteBuffer dx, int from, int n) {
-        for (int i = from; i < n; i++) {
-            put(dx, i, get(dy, i) * FastMath.geluDerivative(get(x, i)));
-        }
-    }
-
     // ---------------------------------------------------------------------------------------------------------------
     // Operations on runs of n floats, supplied by the implementations
 

@@ -70,13 +70,23 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ElementType type, int n) {
-        RowKernels.gelu(x, y, type, 0, n);
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        for (int i = 0; i < n; i++) {
+            float v = get(x, i);
+            float gaussian = FastMath.gaussian(v);
+            float cdf = FastMath.normalCdf(v, gaussian);
+            put(y, i, v * cdf);
+            if (slope != null) {
+                put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
+            }
+        }
     }
 
     @Override
-    public void geluBackward(ByteBuffer dy, ByteBuffer x, ByteBuffer dx, int n) {
-        RowKernels.geluBackward(dy, x, dx, 0, n);
+    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
+        for (int i = 0; i < n; i++) {
+            put(dx, i, get(dy, i) * get(slope, i));
+        }
     }
 
     @Override

@@ -58,13 +58,13 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ElementType type, int n) {
-        VectorLoops.gelu(x, y, type, n);
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        VectorLoops.gelu(x, y, slope, n);
     }
 
     @Override
-    public void geluBackward(ByteBuffer dy, ByteBuffer x, ByteBuffer dx, int n) {
-        VectorLoops.geluBackward(dy, x, dx, n);
+    public void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
+        VectorLoops.geluBackward(dy, slope, dx, n);
     }
 
     @Override

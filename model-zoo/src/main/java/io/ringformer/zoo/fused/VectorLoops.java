@@ -29,8 +29,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Vector API's own methods are force-inlined past that budget, ours are not. So the loops call the Vector API
  * directly for loads, stores and broadcasts (no helpers of ours for those), broadcast run-time scalars once before the
  * loop, keep constants in fields, and the only helpers of ours that take vectors are the math ({@link #exp},
- * {@link #erfcx}, {@link #gaussian}, {@link #normalCdf}) and the rounding to bf16 ({@link #bf16}), parsed early in their
- * loops. Row operations are split into
+ * {@link #erfcx}, {@link #gaussian}, {@link #normalCdf}), parsed early in their loops. Row operations are split into
  * methods that take and return scalars, whose inlining, or not, costs nothing. {@code KernelsTest} checks that no
  * kernel allocates.
  */
@@ -142,12 +141,21 @@ final class VectorLoops {
     // ---------------------------------------------------------------------------------------------------------------
     // Element-wise kernels
 
-    static void gelu(ByteBuffer x, ByteBuffer y, ElementType type, int n) {
-        int i = type == ElementType.BF16 ? geluBf16Vectors(x, y, n) : geluVectors(x, y, n);
-        RowKernels.gelu(x, y, type, i, n);
+    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        // Two loops in two methods: one with both stores in it grows past what C2 inlines, and boxes its vectors.
+        int i = slope == null ? geluVectors(x, y, n) : geluAndSlopeVectors(x, y, slope, n);
+        for (; i < n; i++) {
+            float v = get(x, i);
+            float gaussian = FastMath.gaussian(v);
+            float cdf = FastMath.normalCdf(v, gaussian);
+            put(y, i, v * cdf);
+            if (slope != null) {
+                put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
+            }
+        }
     }
 
-    /** The whole vectors of {@link #gelu} into fp32; returns where the tail starts. */
+    /** The whole vectors of {@link #gelu} without the slope; returns where the tail starts. */
     private static int geluVectors(ByteBuffer x, ByteBuffer y, int n) {
         int i = 0;
         for (int end = vectorEnd(n); i < end; i += LANES) {
@@ -159,37 +167,41 @@ final class VectorLoops {
     }
 
     /**
-     * The whole vectors of {@link #gelu} into bf16 (2 bytes each); returns where the tail starts. The rounding is
-     * {@link #bf16}'s, written out: parsed after the GELU's math, a call to it is past C2's NodeCountInliningCutoff,
-     * and its vectors would be boxed.
+     * The whole vectors of {@link #gelu} with the slope Φ + x·φ; returns where the tail starts. Four loops with one
+     * store each — φ into slope, Φ into y, then the slope, then x·Φ — the same arithmetic per element as one loop.
+     * One loop with both stores was compiled by C2 in some worker JVMs (not in others) with its stores going
+     * through the Vector API's non-intrinsic path, several times slower; small loops inline reliably.
      */
-    private static int geluBf16Vectors(ByteBuffer x, ByteBuffer y, int n) {
-        int i = 0;
-        for (int end = vectorEnd(n); i < end; i += LANES) {
-            FloatVector v = fromByteBuffer(SPECIES, x, 4 * i, NATIVE);
-            IntVector bits = v.mul(normalCdf(v, gaussian(v))).reinterpretAsInts();
-            IntVector upper = bits.lanewise(VectorOperators.LSHR, SIXTEEN);
-            IntVector rounded = bits.add(upper.and(INT_ONE)).add(HALF_BF16_ULP).lanewise(VectorOperators.LSHR, SIXTEEN);
-            VectorMask<Integer> nan = bits.and(NO_SIGN).compare(VectorOperators.GT, INFINITY_BITS);
-            rounded.blend(upper.or(QUIET_NAN_BIT), nan).convertShape(VectorOperators.I2S, HALVES, 0)
-                    .reinterpretAsShorts().intoByteBuffer(y, 2 * i, NATIVE);
+    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        int end = vectorEnd(n);
+        for (int i = 0; i < end; i += LANES) {
+            gaussian(fromByteBuffer(SPECIES, x, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // φ
         }
-        return i;
+        for (int i = 0; i < end; i += LANES) {
+            normalCdf(fromByteBuffer(SPECIES, x, 4 * i, NATIVE), fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
+                    .intoByteBuffer(y, 4 * i, NATIVE);                                                    // Φ
+        }
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector gaussian = fromByteBuffer(SPECIES, slope, 4 * i, NATIVE);
+            fromByteBuffer(SPECIES, x, 4 * i, NATIVE).fma(gaussian.mul(INV_SQRT_2PI),
+                    fromByteBuffer(SPECIES, y, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // Φ + x·φ
+        }
+        for (int i = 0; i < end; i += LANES) {
+            fromByteBuffer(SPECIES, x, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, y, 4 * i, NATIVE))
+                    .intoByteBuffer(y, 4 * i, NATIVE);                                                    // x·Φ
+        }
+        return end;
     }
 
-    /**
-     * dx = dy·(Φ + x·φ), the slope recomputed from x: one loop with one store (as in the forward pass, a loop that
-     * stores twice is what C2 sometimes compiles through the Vector API's non-intrinsic, boxing path).
-     */
-    static void geluBackward(ByteBuffer dy, ByteBuffer x, ByteBuffer dx, int n) {
+    static void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
         int i = 0;
         for (int end = vectorEnd(n); i < end; i += LANES) {
-            FloatVector v = fromByteBuffer(SPECIES, x, 4 * i, NATIVE);
-            FloatVector gaussian = gaussian(v);
-            FloatVector slope = v.fma(gaussian.mul(INV_SQRT_2PI), normalCdf(v, gaussian));
-            fromByteBuffer(SPECIES, dy, 4 * i, NATIVE).mul(slope).intoByteBuffer(dx, 4 * i, NATIVE);
+            fromByteBuffer(SPECIES, dy, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, slope, 4 * i, NATIVE))
+                    .intoByteBuffer(dx, 4 * i, NATIVE);
         }
-        RowKernels.geluBackward(dy, x, dx, i, n);
+        for (; i < n; i++) {
+            put(dx, i, get(dy, i) * get(slope, i));
+        }
     }
 
     private static final IntVector INT_ONE = IntVector.broadcast(INTS, 1);
@@ -200,19 +212,17 @@ final class VectorLoops {
     private static final IntVector QUIET_NAN_BIT = IntVector.broadcast(INTS, 0x40);
 
     /** {@link FastMath#toBf16} lane-wise on the float bits, then narrowed to 16-bit lanes. */
-    private static ShortVector bf16(FloatVector values) {
-        IntVector bits = values.reinterpretAsInts();
-        IntVector upper = bits.lanewise(VectorOperators.LSHR, SIXTEEN);
-        IntVector rounded = bits.add(upper.and(INT_ONE)).add(HALF_BF16_ULP).lanewise(VectorOperators.LSHR, SIXTEEN);
-        VectorMask<Integer> nan = bits.and(NO_SIGN).compare(VectorOperators.GT, INFINITY_BITS);
-        IntVector bf16 = rounded.blend(upper.or(QUIET_NAN_BIT), nan);
-        return (ShortVector) bf16.convertShape(VectorOperators.I2S, HALVES, 0);
-    }
-
     static void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
         int i = 0;
         for (int end = vectorEnd(n); i < end; i += LANES) {
-            bf16(fromByteBuffer(SPECIES, src, 4 * i, NATIVE)).intoByteBuffer(dst, 2 * i, NATIVE);
+            IntVector bits = fromByteBuffer(SPECIES, src, 4 * i, NATIVE).reinterpretAsInts();
+            IntVector upper = bits.lanewise(VectorOperators.LSHR, SIXTEEN);
+            IntVector rounded = bits.add(upper.and(INT_ONE)).add(HALF_BF16_ULP)
+                    .lanewise(VectorOperators.LSHR, SIXTEEN);
+            VectorMask<Integer> nan = bits.and(NO_SIGN).compare(VectorOperators.GT, INFINITY_BITS);
+            IntVector bf16 = rounded.blend(upper.or(QUIET_NAN_BIT), nan);
+            ShortVector narrowed = (ShortVector) bf16.convertShape(VectorOperators.I2S, HALVES, 0);
+            narrowed.intoByteBuffer(dst, 2 * i, NATIVE);
         }
         for (; i < n; i++) {
             dst.putShort(2 * i, FastMath.toBf16(get(src, i)));

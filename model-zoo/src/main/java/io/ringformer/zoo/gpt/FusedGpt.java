@@ -122,7 +122,7 @@ public final class FusedGpt implements FusedModel {
         int offset = first * t;
         int n = sequences * t;
         int counted = countTargets(targets, offset, n);
-        forward(plan, sequences, tokens, offset);
+        forward(plan, sequences, tokens, offset, true);
         double sum = kernels.crossEntropy(logits.bytes, targets, offset, dLogits.bytes, n, v,
                 gradScale / Math.max(counted, 1));
         backward(plan, sequences, tokens, offset);
@@ -160,7 +160,7 @@ public final class FusedGpt implements FusedModel {
         int offset = first * t;
         int n = sequences * t;
         int counted = countTargets(targets, offset, n);
-        forward(plan, sequences, tokens, offset);
+        forward(plan, sequences, tokens, offset, false);
         double sum = kernels.crossEntropyLoss(logits.bytes, targets, offset, n, v);
         return counted == 0 ? 0 : sum / counted;
     }
@@ -173,13 +173,13 @@ public final class FusedGpt implements FusedModel {
     // ---------------------------------------------------------------------------------------------------------
     // Forward and backward
 
-    private void forward(HeadPlan plan, int sequences, int[] tokens, int offset) {
+    private void forward(HeadPlan plan, int sequences, int[] tokens, int offset, boolean training) {
         int n = sequences * t;
         boolean sinusoidal = positionTable != null;
         ByteBuffer positions = wpe != null ? wpe.value() : positionTable;
         kernels.embed(tokens, offset, wte.value(), sinusoidal ? (float) Math.sqrt(d) : 1f, positions,
                 embedded.bytes, n, t, d);                                                     // x₀ [N, d]
-        Activations x = blocks.forward(sequences, embedded, null);                            // [N, d]
+        Activations x = blocks.forward(sequences, embedded, null, training);                  // [N, d]
         kernels.layerNorm(x.bytes, lnFGain.value(), lnFBias.value(), lnF.bytes, lnFStats.mean,
                 lnFStats.rstd, n, d, FusedBlocks.LAYER_NORM_EPS);                              // [N, d]
         lnF.roundToBf16(n);

@@ -114,7 +114,7 @@ public final class FusedVit implements FusedModel {
     @Override
     public double trainStep(Batch batch, int first, int count, float gradScale) {
         Plan plan = plan(count);
-        forward(plan, batch, first, count);
+        forward(plan, batch, first, count, true);
         double sum = kernels.crossEntropy(logits.bytes, labels, 0, dLogits.bytes, count, c, gradScale / count);
         backward(plan, count);
         return sum / count;
@@ -123,7 +123,7 @@ public final class FusedVit implements FusedModel {
     /** The summed cross-entropy, the images, the correct images, the images ({@link Vit#metrics}). */
     @Override
     public double[] evaluate(Batch batch, int first, int count) {
-        forward(plan(count), batch, first, count);
+        forward(plan(count), batch, first, count, false);
         double sum = kernels.crossEntropyLoss(logits.bytes, labels, 0, count, c);
         int correct = 0;
         FloatBuffer scores = logits.bytes.asFloatBuffer();
@@ -140,7 +140,7 @@ public final class FusedVit implements FusedModel {
     // ---------------------------------------------------------------------------------------------------------
     // Forward and backward
 
-    private void forward(Plan plan, Batch batch, int first, int count) {
+    private void forward(Plan plan, Batch batch, int first, int count, boolean training) {
         float[] pixels = batch.floats(Vit.PIXELS);
         System.arraycopy(batch.ints(Vit.LABELS), first, labels, 0, count);
         int size = patchOrder.length;
@@ -169,7 +169,7 @@ public final class FusedVit implements FusedModel {
                 }
             }
         }
-        Activations out = blocks.forward(count, embedded, null);                      // [B·T, d]
+        Activations out = blocks.forward(count, embedded, null, training);            // [B·T, d]
         FloatBuffer leaving = out.bytes.asFloatBuffer();
         FloatBuffer first0 = clsIn.bytes.asFloatBuffer();
         for (int image = 0; image < count; image++) {

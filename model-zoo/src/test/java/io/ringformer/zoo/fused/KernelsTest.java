@@ -267,11 +267,12 @@ class KernelsTest {
             put(x, i, xs[i % xs.length]);
         }
         ByteBuffer y = buffer(n);
-        kernels.gelu(x, y, ElementType.F32, n);
-        ByteBuffer rounded = ByteBuffer.allocateDirect(2 * n).order(ByteOrder.nativeOrder());
-        kernels.gelu(x, rounded, ElementType.BF16, n);
+        ByteBuffer slope = buffer(n);
+        kernels.gelu(x, y, slope, n);
+        ByteBuffer alone = buffer(n);
+        kernels.gelu(x, alone, null, n);
         for (int i = 0; i < n; i++) {
-            assertEquals(FastMath.toBf16(get(y, i)), rounded.getShort(2 * i), "gelu into bf16 at " + i);
+            assertEquals(get(y, i), get(alone, i), 0f, "gelu with and without its slope at " + i);
             float v = xs[i % xs.length];
             double e = expected[i % xs.length];
             assertEquals(e, get(y, i), geluTolerance(v) * Math.abs(e), "gelu(" + v + ") at " + i);
@@ -313,9 +314,10 @@ class KernelsTest {
         for (int i = 0; i < n; i++) {
             put(ones, i, 1f);
         }
+        ByteBuffer slope = buffer(n);
         ByteBuffer derivative = buffer(n);
-        kernels.gelu(x, y, ElementType.F32, n);
-        kernels.geluBackward(ones, x, derivative, n);
+        kernels.gelu(x, y, slope, n);
+        kernels.geluBackward(ones, slope, derivative, n);
         double[] expectedY = new double[n];
         double[] expectedDerivative = new double[n];
         for (int i = 0; i < n; i++) {
@@ -400,14 +402,16 @@ class KernelsTest {
             ByteBuffer dy = uniform(random, n, -1, 1);
             ByteBuffer scalarY = buffer(n);
             ByteBuffer vectorY = buffer(n);
-            SCALAR.gelu(x, scalarY, ElementType.F32, n);
-            new VectorKernels().gelu(x, vectorY, ElementType.F32, n);
+            ByteBuffer scalarSlope = buffer(n);
+            ByteBuffer vectorSlope = buffer(n);
+            SCALAR.gelu(x, scalarY, scalarSlope, n);
+            new VectorKernels().gelu(x, vectorY, vectorSlope, n);
             // The same formula, fused multiply-adds or not: purely relative (tiny values in the tail too).
             assertClose("gelu n " + n, doubles(scalarY), doubles(vectorY), 1e-6, 0);
             ByteBuffer scalarDx = buffer(n);
             ByteBuffer vectorDx = buffer(n);
-            SCALAR.geluBackward(dy, x, scalarDx, n);
-            new VectorKernels().geluBackward(dy, x, vectorDx, n);
+            SCALAR.geluBackward(dy, scalarSlope, scalarDx, n);
+            new VectorKernels().geluBackward(dy, vectorSlope, vectorDx, n);
             // Φ(x) + x·φ(x) cancels near x ≈ −0.75 and in the lower tail: within 1e-6 of its terms' size.
             for (int i = 0; i < n; i++) {
                 double tolerance = 1e-6 * Math.abs(get(dy, i)) * geluDerivativeScale(get(x, i));
@@ -835,8 +839,11 @@ class KernelsTest {
         Random random = new Random(4);
         ByteBuffer x = uniform(random, n, -7, 7);
         ByteBuffer dy = uniform(random, n, -1, 1);
+        ByteBuffer y = buffer(n);
+        ByteBuffer slope = buffer(n);
         ByteBuffer dx = buffer(n);
-        kernels.geluBackward(dy, x, dx, n);
+        kernels.gelu(x, y, slope, n);
+        kernels.geluBackward(dy, slope, dx, n);
         double h = 1e-5;
         for (int i = 0; i < n; i++) {
             double v = get(x, i);
@@ -1047,13 +1054,14 @@ class KernelsTest {
         int[] tokens = {1, 2, 3, 4, 0, 2, 8, 7, 6, 5};
         ByteBuffer[] cosSin = angles(length, 6);
         ByteBuffer half = ByteBuffer.allocateDirect(2 * rows * width).order(ByteOrder.nativeOrder());
+        ByteBuffer slope = buffer(rows * width);
         k.layerNorm(x, gain, bias, y, mean, rstd, rows, width, 1e-5f);
         Map<String, Runnable> calls = new LinkedHashMap<>();
         calls.put("layerNorm", () -> k.layerNorm(x, gain, bias, y, mean, rstd, rows, width, 1e-5f));
         calls.put("layerNormBackward", () -> k.layerNormBackward(x, x, gain, mean, rstd, y, dGain, dBias, rows,
                                                                  width));
-        calls.put("gelu", () -> k.gelu(x, y, ElementType.F32, rows * width));
-        calls.put("gelu into bf16", () -> k.gelu(x, half, ElementType.BF16, rows * width));
+        calls.put("gelu", () -> k.gelu(x, y, null, rows * width));
+        calls.put("gelu with slope", () -> k.gelu(x, y, slope, rows * width));
         calls.put("geluBackward", () -> k.geluBackward(x, x, y, rows * width));
         calls.put("causalSoftmax", () -> k.causalSoftmax(scores, groups, length, 2, 0.3f, slopes));
         calls.put("causalSoftmaxBackward", () -> k.causalSoftmaxBackward(scores, dScores, groups, length, 0.3f));
