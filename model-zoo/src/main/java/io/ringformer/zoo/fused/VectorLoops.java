@@ -29,7 +29,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Vector API's own methods are force-inlined past that budget, ours are not. So the loops call the Vector API
  * directly for loads, stores and broadcasts (no helpers of ours for those), broadcast run-time scalars once before the
  * loop, keep constants in fields, and the only helpers of ours that take vectors are the math ({@link #exp},
- * {@link #erfcx}, {@link #gaussian}, {@link #normalCdf}), parsed early in their loops. Row operations are split into
+ * {@link #erfcx}, {@link #gaussian}, {@link #normalCdf}) and the rounding to bf16 ({@link #bf16}), parsed early in
+ * their loops. Row operations are split into
  * methods that take and return scalars, whose inlining, or not, costs nothing. {@code KernelsTest} checks that no
  * kernel allocates.
  */
@@ -192,20 +193,15 @@ final class VectorLoops {
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).fma(gaussian.mul(INV_SQRT_2PI),
                     fromByteBuffer(SPECIES, y, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // Φ + x·φ
         }
-        if (bf16 == null) {
-            timesInput(x, y, end);                                                                        // x·Φ
-        } else {
+        if (bf16 != null) {
             timesInputToBf16(x, y, bf16, end);                                                            // x·Φ
+            return end;
         }
-        return end;
-    }
-
-    /** y[i] ← x[i]·y[i] for i < end (whole vectors). */
-    private static void timesInput(ByteBuffer x, ByteBuffer y, int end) {
         for (int i = 0; i < end; i += LANES) {
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, y, 4 * i, NATIVE))
-                    .intoByteBuffer(y, 4 * i, NATIVE);
+                    .intoByteBuffer(y, 4 * i, NATIVE);                                                    // x·Φ
         }
+        return end;
     }
 
     /** bf16[i] = x[i]·y[i] rounded to bf16 for i < end (whole vectors): the pass that rounds it on its own saved. */
