@@ -8,6 +8,7 @@ import io.ringformer.worker.exchange.LocalExchange;
 import io.ringformer.zoo.family.Artifact;
 import io.ringformer.zoo.family.DataSource;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +20,9 @@ import picocli.CommandLine.Option;
 
 /**
  * Whole training steps (batch, forward, backward, clip, AdamW, copy back) of a config's model on its data: the
- * median and spread of the step time after warm-up, tokens/s at the median, and the process's peak RSS. Several
+ * median and spread of the step time after warm-up, tokens/s at the median, the training thread's CPU time and heap
+ * allocation per step (medians; on a shared machine the CPU time is the steadier figure), and the process's peak
+ * RSS. Several
  * backend/precision variants run side by side in alternating rounds, with ratios to the first.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -47,8 +50,9 @@ public final class TrainBenchmark implements Callable<Integer> {
                     + " drift falls on all alike (default ${DEFAULT-VALUE}).")
     int rounds;
 
-    /** One trainer under test and its step times. */
-    private record Variant(String label, Trainer trainer, List<Double> millis) {}
+    /** One trainer under test and its steps' wall times, the thread's CPU times (ms) and heap bytes allocated. */
+    private record Variant(String label, Trainer trainer, List<Double> millis, List<Double> cpuMillis,
+                           List<Double> allocatedBytes) {}
 
     @Override
     public Integer call() {
@@ -71,7 +75,8 @@ public final class TrainBenchmark implements Callable<Integer> {
                     List.of("model.backend=" + parts[0], "train.precision=" + parts[1]));
             Trainer trainer = new Trainer(variantSettings, artifact, data, new LocalExchange(),
                     message -> System.out.println(variant + ": " + message));
-            timed.add(new Variant(variant + " [" + trainer.backend() + "]", trainer, new ArrayList<>()));
+            timed.add(new Variant(variant + " [" + trainer.backend() + "]", trainer, new ArrayList<>(),
+                    new ArrayList<>(), new ArrayList<>()));
         }
         long itemsPerStep = timed.get(0).trainer().itemsPerStep();
         String items = timed.get(0).trainer().itemName();
@@ -83,11 +88,16 @@ public final class TrainBenchmark implements Callable<Integer> {
                 variant.trainer().trainStep();
             }
         }
+        com.sun.management.ThreadMXBean thread = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         for (int round = 0; round < rounds; round++) {
             int inRound = steps / rounds + (round < steps % rounds ? 1 : 0);
             for (Variant variant : timed) {
                 for (int i = 0; i < inRound; i++) {
+                    long cpuNanos = thread.getCurrentThreadCpuTime();
+                    long allocated = thread.getCurrentThreadAllocatedBytes();
                     variant.millis().add(variant.trainer().trainStep().millis());
+                    variant.cpuMillis().add((thread.getCurrentThreadCpuTime() - cpuNanos) / 1e6);
+                    variant.allocatedBytes().add((double) (thread.getCurrentThreadAllocatedBytes() - allocated));
                 }
             }
         }
@@ -100,6 +110,9 @@ public final class TrainBenchmark implements Callable<Integer> {
                     millis[millis.length / 10], millis[Math.min(millis.length - 1, millis.length * 9 / 10)],
                     millis[0], millis[millis.length - 1], millis.length, warmup, baseline / median,
                     itemsPerStep / (median / 1000.0), items);
+            System.out.printf("  thread CPU: median %.1f ms; heap allocated: median %,.0f bytes, max %,.0f%n",
+                    median(variant.cpuMillis()), median(variant.allocatedBytes()),
+                    variant.allocatedBytes().stream().mapToDouble(Double::doubleValue).max().orElse(0));
         }
         System.out.printf("peak RSS: %s%n", peakRss());
         return 0;
