@@ -97,9 +97,19 @@ class FamiliesIT {
         assertEquals(lastLine(uncached), lastLine(cached));
         assertFalse(lastLine(cached).isBlank(), cached);
         String scored = Cli.run(dir.resolve("test-books.log"), 0, 300, "translate", "--checkpoint",
-                translate.toString(), "--test-books", "--limit", "12", "--bible", Cli.bible().toString());
-        assertTrue(scored.contains("test books: 12 verses") && scored.matches("(?s).*\nBLEU \\d+\\.\\d\\d .*")
+                translate.toString(), "--test-books", "--limit", "40", "--bible", Cli.bible().toString());
+        assertTrue(scored.contains("test books: 40 verses") && scored.matches("(?s).*\nBLEU \\d+\\.\\d\\d .*")
                 && scored.matches("(?s).*\nchrF \\d+\\.\\d\\d\n.*") && scored.contains("Ruth 1:1"), scored);
+        // Issue 12: the tiny translator copies what it need not understand. An untrained model copies none.
+        assertTrue(copied(scored, "verse numbers") >= MIN_VERSE_NUMBERS, scored);
+        assertTrue(copied(scored, "names") >= MIN_NAMES, scored);
+    }
+
+    /** X of translate's "{what} copied: X of N" line. */
+    private static int copied(String translateOutput, String what) {
+        return translateOutput.lines().filter(line -> line.startsWith(what + " copied: ")).findFirst()
+                .map(line -> Integer.parseInt(line.replaceAll("^" + what + " copied: (\\d+) of .*", "$1")))
+                .orElseThrow(() -> new AssertionError("no '" + what + " copied' line in\n" + translateOutput));
     }
 
     /** The last evaluation's val loss is below {@code ratio} times the first's (step 0). */
