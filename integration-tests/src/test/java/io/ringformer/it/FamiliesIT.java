@@ -61,7 +61,13 @@ class FamiliesIT {
                     "--workers", "" + workers, "--out", out.toString(), "--sample", "0", "--set",
                     "data.path=" + Cli.mobyDick(), "--set", "data.bible=" + Cli.bible(), "--set",
                     "train.max_iters=" + STEPS, "--set", "checkpoint.interval=" + STEPS, "--set",
-                    "eval.interval=" + STEPS, "--set", "eval.iters=1"));
+                    "eval.interval=" + STEPS, "--set", "eval.iters=1",
+                    // The keys' biases have an exactly zero gradient (a query's softmax ignores a constant added to
+                    // all its scores); Adam turns the rounding noise there, which differs between one and two
+                    // workers' summation orders, into steps of ~lr unless ε exceeds it: with T5's N(0, 1/fan-in)
+                    // initialisation that noise is above the default 1e-8 (max |Δθ| 2.9e-4, all in b_qkv and b_kv;
+                    // 2.2e-6 with ε = 1e-6).
+                    "--set", "optim.eps=1e-6"));
             if (Files.exists(tokenizer)) {
                 arguments.addAll(List.of("--set", "data.tokenizer=" + tokenizer));   // the first run's, not again
             }

@@ -214,8 +214,10 @@ public final class T5 extends GraphModel {
         SDVariable shared = table.var(sd, "shared");                                                  // [V, d]
 
         // Encoder: embeddings (one-hot × table: M2.1's gather has broken backprop), then the blocks.
-        SDVariable x = dropout.apply(positioned(sd, "encoder", embed(sd, sourceTokens, shared, v), s), s, d); // [B·S, d]
-        SDVariable encoderBias = relativeBias(sd, table, "encoder", "encoder/relative_bias", s, s, true); // [1, H, S, S]
+        SDVariable x = dropout.apply(positioned(sd, "encoder", embed(sd, sourceTokens, shared, v), s),
+                s, d);                                                                                // [B·S, d]
+        SDVariable encoderBias = relativeBias(sd, table, "encoder", "encoder/relative_bias",
+                s, s, true);                                                                          // [1, H, S, S]
         MultiHeadAttention bidirectional = new MultiHeadAttention(config.attention(false), precision);
         for (int layer = 0; layer < config.layers(); layer++) {
             String name = "encoder/" + layer;
@@ -229,8 +231,10 @@ public final class T5 extends GraphModel {
                 .rename(ENCODED);                                                                     // [B·S, d]
 
         // Decoder: causal self-attention with its own relative bias, then cross-attention into the encoder.
-        SDVariable y = dropout.apply(positioned(sd, "decoder", embed(sd, decoderTokens, shared, v), t), t, d); // [B·T, d]
-        SDVariable decoderBias = relativeBias(sd, table, "decoder", "decoder/relative_bias", t, t, false); // [1, H, T, T]
+        SDVariable y = dropout.apply(positioned(sd, "decoder", embed(sd, decoderTokens, shared, v), t),
+                t, d);                                                                                // [B·T, d]
+        SDVariable decoderBias = relativeBias(sd, table, "decoder", "decoder/relative_bias",
+                t, t, false);                                                                         // [1, H, T, T]
         SDVariable crossBias = config.crossBias()
                 ? relativeBias(sd, table, "decoder/cross", CROSS_BIAS, t, s, true) : null;             // [1, H, T, S]
         MultiHeadAttention causal = new MultiHeadAttention(config.attention(true), precision);
