@@ -84,8 +84,14 @@ public final class MultiHeadAttention {
          * the attention type's own parameters.
          */
         public static void declare(io.ringformer.zoo.ParameterTable table, String name, Spec spec, double outStd) {
+            declare(table, name, spec, 0.02, outStd);
+        }
+
+        /** As above with the input projection drawn from N(0, {@code inStd}²) (T5: the fan-in's d^-½). */
+        public static void declare(io.ringformer.zoo.ParameterTable table, String name, Spec spec, double inStd,
+                                   double outStd) {
             int width = spec.width();
-            table.normal(name + "/w_qkv", 0.02, width, 3L * width);
+            table.normal(name + "/w_qkv", inStd, width, 3L * width);
             table.zeros(name + "/b_qkv", 3L * width);
             table.normal(name + "/w_out", outStd, width, width);
             table.zeros(name + "/b_out", width);
@@ -106,9 +112,18 @@ public final class MultiHeadAttention {
         /** Declares the projections {@link #create} makes, in the same order with the same initialisation. */
         public static void declare(io.ringformer.zoo.ParameterTable table, String name, int width, int memoryWidth,
                                    double outStd) {
-            table.normal(name + "/w_q", 0.02, width, width);
+            declare(table, name, width, memoryWidth, 0.02, 0.02, outStd);
+        }
+
+        /**
+         * As above with the query projection drawn from N(0, {@code queryStd}²) and the key/value one from
+         * N(0, {@code memoryStd}²) (T5: each its fan-in's ^-½).
+         */
+        public static void declare(io.ringformer.zoo.ParameterTable table, String name, int width, int memoryWidth,
+                                   double queryStd, double memoryStd, double outStd) {
+            table.normal(name + "/w_q", queryStd, width, width);
             table.zeros(name + "/b_q", width);
-            table.normal(name + "/w_kv", 0.02, memoryWidth, 2L * width);
+            table.normal(name + "/w_kv", memoryStd, memoryWidth, 2L * width);
             table.zeros(name + "/b_kv", 2L * width);
             table.normal(name + "/w_out", outStd, width, width);
             table.zeros(name + "/b_out", width);
@@ -205,6 +220,18 @@ public final class MultiHeadAttention {
      */
     public Output crossAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable memory,
                                  int memoryLength, SDVariable memoryKeep, CrossWeights w, Dropout dropout) {
+        return crossAttention(sd, name, x, length, memory, memoryLength, memoryKeep, w, dropout, null);
+    }
+
+    /**
+     * As above, with a bias the model adds to every score (a relative position bias between query and memory
+     * positions, say).
+     *
+     * @param scoreBias [1, H, T, S] or null
+     */
+    public Output crossAttention(SameDiff sd, String name, SDVariable x, int length, SDVariable memory,
+                                 int memoryLength, SDVariable memoryKeep, CrossWeights w, Dropout dropout,
+                                 SDVariable scoreBias) {
         int h = spec.heads();
         int dh = spec.headDim();
         SDVariable q = sd.permute(sd.reshape(precision.linear(sd, null, x, w.q(), w.qBias()), -1, length, h, dh),
@@ -213,6 +240,9 @@ public final class MultiHeadAttention {
         SDVariable[] split = sd.unstack(
                 sd.permute(sd.reshape(kv, -1, memoryLength, 2, h, dh), 2, 0, 3, 1, 4), 0, 2); // 2 × [B, H, S, dh]
         SDVariable bias = memoryKeep == null ? null : AttentionMasks.padding(sd, memoryKeep, memoryLength);
+        if (scoreBias != null) {
+            bias = bias == null ? scoreBias : bias.add(scoreBias);                           // [B|1, H, T, S]
+        }
         return project(sd, name, new AttentionInputs(q, split[0], split[1], bias, memoryKeep, false, length,
                 memoryLength, h, dh, weightDropout(dropout, length, memoryLength), precision, x, suffix -> {
                     throw new IllegalArgumentException("cross-attention layers hold no attention parameters");

@@ -8,6 +8,7 @@ import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.ParameterTable;
 import io.ringformer.zoo.attention.MultiHeadAttention;
 import io.ringformer.zoo.attention.PositionType;
+import io.ringformer.zoo.attention.SinusoidalPositions;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.FusedModel;
 import io.ringformer.zoo.family.GraphModel;
@@ -33,6 +34,21 @@ import org.nd4j.linalg.factory.Nd4j;
  * decoder's input and the output head, whose logits are (h · d^-½) · Eᵀ; the feed-forward is ReLU without biases.
  * Unlike T5, the attention projections keep their biases and scores are scaled by 1/√dₕ (the shared
  * {@link MultiHeadAttention}); T5 folds that scale into its initialisation instead.
+ *
+ * <p><b>Initialisation</b> as T5's (Mesh TensorFlow): the embedding N(0, 1), every matrix N(0, 1 / fan-in) — the
+ * query's d^-½ here with the 1/√dₕ on the scores is T5's (d·dₕ)^-½ without it. So each residual branch adds about
+ * as much to the stream as the embedding it starts from. GPT-2's initialisation (0.02, the branches' outputs
+ * 0.02/√(2L)) made the branches add about 1% to the N(0, 1) embedding: the decoder learnt a language model of its own
+ * input and hardly read the encoder (docs/architecture.md has the measurements).
+ *
+ * <p><b>Positions for copying</b>, three recipe choices that are not T5's (all off by default, so the model is T5's):
+ * {@code absolutePositions} adds Vaswani's sinusoids to both stacks' token embeddings; {@code crossBias} gives
+ * cross-attention a relative bias of its own (query position t, key position s, the encoder's bidirectional
+ * buckets of s − t), so that it can attend "the source token at my position"; {@code biasScale} multiplies every
+ * relative-bias table as it enters the scores, because Adam moves a table entry by about the learning rate a step
+ * and a bias that decides where a head looks needs several units. T5's cross-attention has no position
+ * information at all: position-aligned copying (the "chapter:verse" that starts both sides of a numbered verse)
+ * must then be built from the relative biases of both stacks, which a small model does not learn in a short run.
  *
  * <p>The loss, per row b: Σₜ w[b, t] · CE[b, t], with the data's weights w = B / N at the N real target tokens of
  * the global batch of B rows (0 at padding); {@value #LOSS} is its mean over the rows fed, so over a whole batch it
@@ -63,10 +79,28 @@ public final class T5 extends GraphModel {
      * @param maxDistance   the distance from which all positions share the last bucket (T5: 128)
      * @param labelSmoothing ε: the loss's target puts 1 − ε on the true token and ε / V on every token (0: plain
      *                      cross-entropy); only the training objective changes, not the decoder
+     * @param absolutePositions whether both stacks also add Vaswani's sinusoids to their token embeddings (not in T5;
+     *                      see the class comment)
+     * @param crossBias     whether cross-attention adds a relative position bias of its own (not in T5; see the
+     *                      class comment)
+     * @param biasScale     the relative-bias tables enter the scores times this (T5: 1): a larger one lets Adam move
+     *                      the biases as many times faster
      */
     public record Config(int vocabSize, int sourceLength, int targetLength, int layers, int heads, int width,
-                         int ffWidth, double dropout, int buckets, int maxDistance, double labelSmoothing) {
+                         int ffWidth, double dropout, int buckets, int maxDistance, double labelSmoothing,
+                         boolean absolutePositions, boolean crossBias, double biasScale) {
+
+        /** T5's positions: the relative bias of self-attention alone. */
+        public Config(int vocabSize, int sourceLength, int targetLength, int layers, int heads, int width,
+                      int ffWidth, double dropout, int buckets, int maxDistance, double labelSmoothing) {
+            this(vocabSize, sourceLength, targetLength, layers, heads, width, ffWidth, dropout, buckets, maxDistance,
+                    labelSmoothing, false, false, 1);
+        }
+
         public Config {
+            if (!(biasScale > 0)) {
+                throw new IllegalArgumentException("relative_bias_scale must be positive, got " + biasScale);
+            }
             if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
                 throw new IllegalArgumentException("label_smoothing must be in [0, 1), got " + labelSmoothing);
             }
@@ -104,6 +138,8 @@ public final class T5 extends GraphModel {
     public static final String TOKENS = "target_tokens";
     /** Real target tokens whose argmax is right: {@code token_accuracy}. */
     public static final String CORRECT = "correct";
+    /** Cross-attention's relative position bias table, [buckets, H], shared by the decoder's layers. */
+    static final String CROSS_BIAS = "decoder/cross/relative_bias";
     /** The padding id, which also starts every decoder input. */
     public static final int PAD = Seq2SeqBatch.PAD_ID;
     /** The end of a sequence, {@code </s>}: it closes every source and every target. */
@@ -125,27 +161,36 @@ public final class T5 extends GraphModel {
         return new T5(config, parameters(config, new Initializer(seed, dataType)), training, precision);
     }
 
-    /** T5's parameters: the shared embedding, then each stack's relative bias, blocks and final norm. */
+    /**
+     * T5's parameters: the shared embedding, then each stack's relative bias, blocks and final norm. Initialised as
+     * T5 (Mesh TensorFlow's defaults): the embedding N(0, 1), every matrix N(0, 1 / fan-in), so that each residual
+     * branch adds about as much as the embedding it is added to (see the class comment).
+     */
     static ParameterTable parameters(Config config, Initializer init) {
         ParameterTable table = new ParameterTable(init);
         int d = config.width();
-        double residualStd = 0.02 / Math.sqrt(2.0 * config.layers());
+        double widthStd = 1 / Math.sqrt(d);                 // fan-in d: q, k, v, the heads' merge (H·dₕ = d), w_in
+        double ffStd = 1 / Math.sqrt(config.ffWidth());     // fan-in F: w_out
         table.normal("shared", 1.0, config.vocabSize(), d);          // [V, d]; N(0, 1) as T5, the head rescales
         for (String stack : new String[] {"encoder", "decoder"}) {
             boolean decoder = stack.equals("decoder");
             table.normal(stack + "/relative_bias", 0.02, config.buckets(), config.heads());       // [NB, H]
+            if (decoder && config.crossBias()) {
+                table.normal(CROSS_BIAS, 0.02, config.buckets(), config.heads());                 // [NB, H]
+            }
             for (int layer = 0; layer < config.layers(); layer++) {
                 String name = stack + "/" + layer;
                 table.ones(name + "/norm_1/gain", d);
-                MultiHeadAttention.SelfWeights.declare(table, name + "/self", config.attention(decoder),
-                        residualStd);
+                MultiHeadAttention.SelfWeights.declare(table, name + "/self", config.attention(decoder), widthStd,
+                        widthStd);
                 if (decoder) {
                     table.ones(name + "/norm_cross/gain", d);
-                    MultiHeadAttention.CrossWeights.declare(table, name + "/cross", d, d, residualStd);
+                    MultiHeadAttention.CrossWeights.declare(table, name + "/cross", d, d, widthStd, widthStd,
+                            widthStd);
                 }
                 table.ones(name + "/norm_2/gain", d);
-                table.normal(name + "/mlp/w_in", 0.02, d, config.ffWidth());                    // [d, F]
-                table.normal(name + "/mlp/w_out", residualStd, config.ffWidth(), d);            // [F, d]
+                table.normal(name + "/mlp/w_in", widthStd, d, config.ffWidth());                 // [d, F]
+                table.normal(name + "/mlp/w_out", ffStd, config.ffWidth(), d);                   // [F, d]
             }
             table.ones(stack + "/norm_f/gain", d);
         }
@@ -169,9 +214,10 @@ public final class T5 extends GraphModel {
         SDVariable shared = table.var(sd, "shared");                                                  // [V, d]
 
         // Encoder: embeddings (one-hot × table: M2.1's gather has broken backprop), then the blocks.
-        SDVariable x = dropout.apply(embed(sd, sourceTokens, shared, v), s, d);                       // [B·S, d]
-        SDVariable encoderBias = RelativePositions.bias(sd, "encoder", table.var(sd, "encoder/relative_bias"),
-                s, s, true, config.maxDistance());                                                    // [1, H, S, S]
+        SDVariable x = dropout.apply(positioned(sd, "encoder", embed(sd, sourceTokens, shared, v), s),
+                s, d);                                                                                // [B·S, d]
+        SDVariable encoderBias = relativeBias(sd, table, "encoder", "encoder/relative_bias",
+                s, s, true);                                                                          // [1, H, S, S]
         MultiHeadAttention bidirectional = new MultiHeadAttention(config.attention(false), precision);
         for (int layer = 0; layer < config.layers(); layer++) {
             String name = "encoder/" + layer;
@@ -185,9 +231,12 @@ public final class T5 extends GraphModel {
                 .rename(ENCODED);                                                                     // [B·S, d]
 
         // Decoder: causal self-attention with its own relative bias, then cross-attention into the encoder.
-        SDVariable y = dropout.apply(embed(sd, decoderTokens, shared, v), t, d);                      // [B·T, d]
-        SDVariable decoderBias = RelativePositions.bias(sd, "decoder", table.var(sd, "decoder/relative_bias"),
-                t, t, false, config.maxDistance());                                                   // [1, H, T, T]
+        SDVariable y = dropout.apply(positioned(sd, "decoder", embed(sd, decoderTokens, shared, v), t),
+                t, d);                                                                                // [B·T, d]
+        SDVariable decoderBias = relativeBias(sd, table, "decoder", "decoder/relative_bias",
+                t, t, false);                                                                         // [1, H, T, T]
+        SDVariable crossBias = config.crossBias()
+                ? relativeBias(sd, table, "decoder/cross", CROSS_BIAS, t, s, true) : null;             // [1, H, T, S]
         MultiHeadAttention causal = new MultiHeadAttention(config.attention(true), precision);
         for (int layer = 0; layer < config.layers(); layer++) {
             String name = "decoder/" + layer;
@@ -198,7 +247,7 @@ public final class T5 extends GraphModel {
             h = rmsNorm(sd, y, table.var(sd, name + "/norm_cross/gain"));                              // [B·T, d]
             y = y.add(dropout.apply(bidirectional.crossAttention(sd, name + "/cross", h, t, encoded, s,
                     sourceKeep, MultiHeadAttention.CrossWeights.of(sd, table, name + "/cross"),
-                    attentionDropout(dropout)).rows(), t, d));                                         // [B·T, d]
+                    attentionDropout(dropout), crossBias).rows(), t, d));                              // [B·T, d]
             y = y.add(dropout.apply(feedForward(sd, name, y, table), t, d));                          // [B·T, d]
         }
         SDVariable decoded = dropout.apply(rmsNorm(sd, y, table.var(sd, "decoder/norm_f/gain")), t, d)
@@ -227,9 +276,34 @@ public final class T5 extends GraphModel {
         sd.eq(targetLogit, sd.max(logits, 1)).castTo(type).mul(realTargets).sum(CORRECT);             // []
     }
 
+    /**
+     * The relative bias of table {@code name} for {@code queries} × {@code keys} positions, times
+     * {@code biasScale}: [1, H, T, S].
+     */
+    private SDVariable relativeBias(SameDiff sd, ParameterTable table, String stack, String name, int queries,
+                                    int keys, boolean bidirectional) {
+        SDVariable bias = RelativePositions.bias(sd, stack, table.var(sd, name), queries, keys, bidirectional,
+                config.maxDistance());                                                               // [1, H, T, S]
+        return config.biasScale() == 1 ? bias : bias.mul(config.biasScale());
+    }
+
     /** [B, L] ids → [B·L, d] rows of the table. */
     private static SDVariable embed(SameDiff sd, SDVariable tokens, SDVariable table, int vocab) {
         return sd.mmul(sd.reshape(sd.oneHot(tokens, vocab, -1, 1.0, 0.0, table.dataType()), -1, vocab), table);
+    }
+
+    /**
+     * [B·L, d] token embeddings of a stack with L positions, plus the sinusoids of positions 0 … L−1 when the config
+     * asks for absolute positions.
+     */
+    private SDVariable positioned(SameDiff sd, String stack, SDVariable embedded, int length) {
+        if (!config.absolutePositions()) {
+            return embedded;
+        }
+        int d = config.width();
+        SDVariable sinusoid = sd.constant(stack + "/sinusoid", Nd4j.createFromArray(
+                SinusoidalPositions.table(length, d)).castTo(embedded.dataType()));                 // [L, d]
+        return sd.reshape(sd.reshape(embedded, -1, length, d).add(sinusoid), -1, d);                // [B·L, d]
     }
 
     private static Dropout attentionDropout(Dropout dropout) {

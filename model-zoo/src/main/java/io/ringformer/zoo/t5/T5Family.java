@@ -64,6 +64,15 @@ public final class T5Family implements ModelFamily {
         keys.add(new ConfigKey("model.label_smoothing", Type.DOUBLE, 0.0,
                 "ε of the loss's label smoothing: the target is (1 − ε)·one-hot + ε/V (0: plain cross-entropy; "
                         + "token_loss stays plain)", 0, 0.99));
+        keys.add(new ConfigKey("model.absolute_positions", Type.BOOLEAN, false,
+                "also add sinusoids to both stacks' token embeddings, so that cross-attention can align positions "
+                        + "(not in T5, whose positions are the relative bias alone)"));
+        keys.add(new ConfigKey("model.cross_bias", Type.BOOLEAN, false,
+                "give cross-attention a relative position bias of its own, one table for the decoder's layers, so "
+                        + "that it can attend by position (not in T5, whose cross-attention has none)"));
+        keys.add(new ConfigKey("model.relative_bias_scale", Type.DOUBLE, 1.0,
+                "the relative-bias tables enter the scores times this (T5: 1); larger lets Adam move them faster",
+                1e-3, 1e3));
         keys.add(new ConfigKey("model.vocab_size", Type.INT, 8000,
                 "tokenizer vocabulary, 100 sentinels and <pad> </s> <unk> included (ignored when data.tokenizer "
                         + "names a file)", 256, 1_000_000));
@@ -130,7 +139,9 @@ public final class T5Family implements ModelFamily {
         return new T5.Config(tokenizer.vocabSize(), source, target, config.getInt("model.n_layer"),
                 config.getInt("model.n_head"), config.getInt("model.n_embd"), config.getInt("model.ff_width"),
                 config.getDouble("model.dropout"), config.getInt("model.relative_buckets"),
-                config.getInt("model.relative_max_distance"), config.getDouble("model.label_smoothing"));
+                config.getInt("model.relative_max_distance"), config.getDouble("model.label_smoothing"),
+                config.getBoolean("model.absolute_positions"), config.getBoolean("model.cross_bias"),
+                config.getDouble("model.relative_bias_scale"));
     }
 
     /**

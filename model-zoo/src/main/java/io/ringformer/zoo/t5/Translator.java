@@ -1,5 +1,6 @@
 package io.ringformer.zoo.t5;
 
+import io.ringformer.zoo.attention.SinusoidalPositions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -26,6 +27,7 @@ public final class Translator {
     private final Function<String, INDArray> parameters;
     private final int heads;
     private final int headWidth;
+    private final INDArray sinusoid;                                                         // [max(S, T), d]
 
     /** @param parameters the trained parameter of each name (as {@link T5#parameterNames}), fp32 */
     public Translator(T5.Config config, Function<String, INDArray> parameters) {
@@ -33,6 +35,8 @@ public final class Translator {
         this.parameters = name -> parameters.apply(name).castTo(DataType.FLOAT);
         this.heads = config.heads();
         this.headWidth = config.width() / config.heads();
+        this.sinusoid = Nd4j.createFromArray(SinusoidalPositions.table(
+                Math.max(config.sourceLength(), config.targetLength()), config.width()));
     }
 
     /** One candidate translation: its tokens (EOS excluded) and the sum of their log-probabilities (EOS included). */
@@ -54,6 +58,11 @@ public final class Translator {
                 crossKeys[layer] = heads(kv.get(NDArrayIndex.all(), NDArrayIndex.interval(0, d)));
                 crossValues[layer] = heads(kv.get(NDArrayIndex.all(), NDArrayIndex.interval(d, 2 * d)));
             }
+        }
+
+        /** S, the source's tokens (EOS included). */
+        int length() {
+            return (int) crossKeys[0].size(1);
         }
     }
 
@@ -90,7 +99,7 @@ public final class Translator {
                     + config.sourceLength());
         }
         int s = source.length;
-        INDArray x = embed(source);                                                          // [S, d]
+        INDArray x = embed(source, 0);                                                       // [S, d]
         INDArray bias = relativeBias("encoder", s, s, true);                                 // [H, S, S]
         for (int layer = 0; layer < config.layers(); layer++) {
             String name = "encoder/" + layer;
@@ -250,8 +259,9 @@ public final class Translator {
             throw new IllegalArgumentException("this model decodes at most " + config.targetLength() + " tokens");
         }
         int d = config.width();
-        INDArray y = embed(new int[] {token});                                               // [1, d]
+        INDArray y = embed(new int[] {token}, position);                                     // [1, d]
         INDArray bias = relativeBias("decoder", 1, position + 1, false, position);          // [H, 1, t+1]
+        INDArray crossBias = crossBias(source, 1, position);                                 // [H, 1, S] or null
         for (int layer = 0; layer < config.layers(); layer++) {
             String name = "decoder/" + layer;
             INDArray h = rmsNorm(y, name + "/norm_1/gain");                                 // [1, d]
@@ -261,7 +271,7 @@ public final class Translator {
             INDArray keys = Nd4j.stack(1, cache.keys.get(layer).toArray(INDArray[]::new));     // [H, t+1, dₕ]
             INDArray values = Nd4j.stack(1, cache.values.get(layer).toArray(INDArray[]::new)); // [H, t+1, dₕ]
             y = y.add(attendHeads(name + "/self", heads(slice(qkv, 0)), keys, values, bias));
-            y = y.add(cross(source, layer, y));
+            y = y.add(cross(source, layer, y, crossBias));
             y = y.add(feedForward(name, y));
         }
         return logSoftmax(head(y).getRow(0));
@@ -270,8 +280,9 @@ public final class Translator {
     /** The decoder over a whole prefix at once (no cache): its logits at every position, [t, V]. */
     public INDArray prefixLogits(Source source, int[] prefix) {
         int t = prefix.length;
-        INDArray y = embed(prefix);                                                          // [t, d]
+        INDArray y = embed(prefix, 0);                                                       // [t, d]
         INDArray bias = relativeBias("decoder", t, t, false);                                // [H, t, t]
+        INDArray crossBias = crossBias(source, t, 0);                                        // [H, t, S] or null
         for (int i = 0; i < t; i++) {                                                        // causal
             for (int j = i + 1; j < t; j++) {
                 bias.get(NDArrayIndex.all(), NDArrayIndex.point(i), NDArrayIndex.point(j)).assign(-1e9);
@@ -282,18 +293,23 @@ public final class Translator {
             INDArray h = rmsNorm(y, name + "/norm_1/gain");                                 // [t, d]
             INDArray qkv = linear(h, name + "/self/w_qkv", name + "/self/b_qkv");          // [t, 3d]
             y = y.add(attend(name + "/self", slice(qkv, 0), slice(qkv, 1), slice(qkv, 2), bias));
-            y = y.add(cross(source, layer, y));
+            y = y.add(cross(source, layer, y, crossBias));
             y = y.add(feedForward(name, y));
         }
         return head(y);
     }
 
     /** The normed cross-attention branch of decoder layer {@code layer}, [n, d]. */
-    private INDArray cross(Source source, int layer, INDArray y) {
+    private INDArray cross(Source source, int layer, INDArray y, INDArray crossBias) {
         String name = "decoder/" + layer;
         INDArray h = rmsNorm(y, name + "/norm_cross/gain");                                 // [n, d]
         INDArray q = heads(linear(h, name + "/cross/w_q", name + "/cross/b_q"));            // [H, n, dₕ]
-        return attendHeads(name + "/cross", q, source.crossKeys[layer], source.crossValues[layer], null);
+        return attendHeads(name + "/cross", q, source.crossKeys[layer], source.crossValues[layer], crossBias);
+    }
+
+    /** Cross-attention's relative bias for n queries from position {@code firstQuery} on: [H, n, S], or null. */
+    private INDArray crossBias(Source source, int queries, int firstQuery) {
+        return config.crossBias() ? relativeBias("decoder/cross", queries, source.length(), true, firstQuery) : null;
     }
 
     /** Self-attention from [n, d] projections. */
@@ -334,7 +350,7 @@ public final class Translator {
                 int bucket = RelativePositions.bucket(j - (firstQuery + i), bidirectional, config.buckets(),
                         config.maxDistance());
                 for (int h = 0; h < heads; h++) {
-                    bias.putScalar(h, i, j, table.getFloat(bucket, h));
+                    bias.putScalar(h, i, j, table.getDouble(bucket, h) * config.biasScale());
                 }
             }
         }
@@ -353,11 +369,15 @@ public final class Translator {
         return h.mmul(parameters.apply("shared").transpose());                               // [n, V]
     }
 
-    private INDArray embed(int[] tokens) {
+    /** The tokens' rows of the shared table, [n, d]; with absolute positions, plus those of first … first + n − 1. */
+    private INDArray embed(int[] tokens, int first) {
         INDArray shared = parameters.apply("shared");                                        // [V, d]
         INDArray rows = Nd4j.create(DataType.FLOAT, tokens.length, config.width());
         for (int i = 0; i < tokens.length; i++) {
             rows.putRow(i, shared.getRow(tokens[i]));
+        }
+        if (config.absolutePositions()) {
+            rows.addi(sinusoid.get(NDArrayIndex.interval(first, first + tokens.length), NDArrayIndex.all()));
         }
         return rows;                                                                          // [n, d]
     }

@@ -120,6 +120,15 @@ class T5Test {
         GradientCheck.check(t5.graph(), T5.LOSS, feed, 4, t5.parameterNames().toArray(String[]::new));
     }
 
+    /** With sinusoids on both stacks' embeddings and cross-attention's own relative bias (S ≠ T), not in T5. */
+    @Test
+    void gradientsWithAbsolutePositionsAndACrossBiasMatchFiniteDifferences() {
+        T5 t5 = T5.build(new T5.Config(V, S, T, 1, 2, 8, 12, 0, 8, 6, 0, true, true, 4), DataType.DOUBLE, 8, false,
+                MixedPrecision.FP32);
+        GradientCheck.check(t5.graph(), T5.LOSS, new HashMap<>(t5.feed(batch(), 0, 3)), 4,
+                t5.parameterNames().toArray(String[]::new));
+    }
+
     /** Changing the decoder's input at position 3 leaves the logits of positions 0–2 exactly as they were. */
     @Test
     void theDecoderDoesNotSeeTheFuture() {
