@@ -109,6 +109,15 @@ final class LocalCluster {
         // when it brings the job back to N.
         Coordinator.submit(client, layout, JobSpec.of(JobToken.generate(),
                 config.getInt("train.batch_size"), plan.minWorkers(), plan.workers(), 60_000, config.toYaml()));
+        say("ringformer: job " + job + ", ZooKeeper at " + zooKeeper.connectString() + "; watch it with: ringformer "
+                + "status --watch --zk " + zooKeeper.connectString() + " --job " + job);
+        Runtime.getRuntime().addShutdownHook(stopper);
+        StopSignals.install(this::stopGracefully, () -> ChildJvm.killAll(all));
+        // Workers first: a worker spends a second or two reading its data and building its model before it
+        // registers, which is time enough for the coordinators to start.
+        for (int i = 0; i < plan.workers(); i++) {
+            start(String.format("w%02d", i), zooKeeper.connectString(), driver.directory(), plan.resume());
+        }
         for (int c = 0; c <= plan.standbyCoordinators(); c++) {
             CuratorFramework own = c == 0 ? client : connection.newClient();
             if (c > 0) {
@@ -118,13 +127,6 @@ final class LocalCluster {
             Coordinator coordinator = new Coordinator(own, layout, "coordinator-" + job + "-" + c);
             coordinators.add(coordinator);
             coordinator.start();
-        }
-        say("ringformer: job " + job + ", ZooKeeper at " + zooKeeper.connectString() + "; watch it with: ringformer "
-                + "status --watch --zk " + zooKeeper.connectString() + " --job " + job);
-        Runtime.getRuntime().addShutdownHook(stopper);
-        StopSignals.install(this::stopGracefully, () -> ChildJvm.killAll(all));
-        for (int i = 0; i < plan.workers(); i++) {
-            start(String.format("w%02d", i), zooKeeper.connectString(), driver.directory(), plan.resume());
         }
         return supervise(client, zooKeeper.connectString(), driver.directory());
     }
