@@ -122,9 +122,8 @@ public final class KernelWarmup {
         kernels.scaleRow(scores, 0, LENGTH, 1f / sum);
         float rowDot = kernels.dot(scores, 0, dScores, 0, LENGTH);
         kernels.softmaxGradientRow(scores, dScores, 0, LENGTH, rowDot, 0.125f);
-        kernels.gelu(x, y, slope, null, ROWS * WIDTH);
-        kernels.gelu(x, y, slope, halves, ROWS * WIDTH);
-        kernels.gelu(x, y, null, null, ROWS * WIDTH);
+        kernels.gelu(x, y, slope, ROWS * WIDTH);
+        kernels.gelu(x, y, null, ROWS * WIDTH);
         kernels.add(x, y, dx, ROWS * WIDTH);
         kernels.crossEntropy(logits, targets, 0, dLogits, ROWS, VOCAB, 1f);
         kernels.crossEntropyLoss(logits, targets, 0, ROWS, VOCAB);
