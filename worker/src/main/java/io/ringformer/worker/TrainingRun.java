@@ -1,6 +1,5 @@
 package io.ringformer.worker;
 
-import io.ringformer.worker.backend.ModelBackend;
 import io.ringformer.worker.checkpoint.Checkpoint;
 import io.ringformer.worker.checkpoint.CheckpointException;
 import io.ringformer.worker.checkpoint.CheckpointStore;
@@ -121,7 +120,6 @@ public final class TrainingRun {
      * may come from another member ({@link Trainer#synchronise}).
      */
     public Prepared prepare(boolean resume, boolean force, GradientExchange exchange) {
-        ModelBackend.warmUp(config.getString("model.backend"));       // compiles while the data loads
         ModelFamily family = config.family();
         Checkpoint checkpoint = null;
         if (resume) {

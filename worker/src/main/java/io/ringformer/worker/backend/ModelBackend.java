@@ -6,7 +6,6 @@ import io.ringformer.zoo.MixedPrecision;
 import io.ringformer.zoo.family.Batch;
 import io.ringformer.zoo.family.Model;
 import io.ringformer.zoo.fused.Dnnl;
-import io.ringformer.zoo.fused.KernelWarmup;
 import io.ringformer.zoo.fused.Kernels;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -90,18 +89,6 @@ public interface ModelBackend {
                 return new SameDiffBackend(model, inference, layout, precision, seed);
             }
             default -> throw new ConfigException("model.backend must be fused or samediff, got '" + name + "'");
-        }
-    }
-
-    /**
-     * Starts getting the backend {@code name} asks for compiled, before the model is built: for {@code fused}, the
-     * kernels on a background thread ({@link KernelWarmup}), so that the first evaluation and steps do not run the
-     * Vector API's slow fallback. A family that then trains on SameDiff after all has spent a second of a background
-     * thread for nothing.
-     */
-    static void warmUp(String name) {
-        if (name.equals("fused")) {
-            KernelWarmup.start(Kernels.best());
         }
     }
 
