@@ -257,7 +257,7 @@ public final class FusedBert implements FusedModel {
         }
         chosen.roundToBf16(bucketRows);
         mlm.dense.run();                                                                      // [M, d]
-        kernels.gelu(dense.bytes, activated.bytes, training ? geluSlope.bytes : null, null, bucketRows * d);
+        kernels.gelu(dense.bytes, activated.bytes, training ? geluSlope.bytes : null, bucketRows * d);
         kernels.layerNorm(activated.bytes, mlmLnGain.value(), mlmLnBias.value(), transformed.bytes,
                 transformedStats.mean, transformedStats.rstd, bucketRows, d, FusedBlocks.LAYER_NORM_EPS);
         transformed.roundToBf16(bucketRows);

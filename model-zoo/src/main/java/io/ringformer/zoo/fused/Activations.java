@@ -34,11 +34,6 @@ public final class Activations {
         return View.matrix(bf16Copy != null ? bf16Copy : f32, 0, n, columns);
     }
 
-    /** The bf16 copy, or null in fp32 (for a kernel that writes a GEMM operand in bf16 itself). */
-    public ByteBuffer bf16Bytes() {
-        return bf16Bytes;
-    }
-
     /** Refreshes the bf16 copy of the first n rows (nothing in fp32). */
     public void roundToBf16(int n) {
         if (bf16Copy != null) {

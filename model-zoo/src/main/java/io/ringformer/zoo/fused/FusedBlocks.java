@@ -206,7 +206,7 @@ public final class FusedBlocks {
         final Activations ln2;          // [N, d]
         final Activations.Stats ln2Stats;
         final Activations hidden;       // [N, F] before GELU
-        final Activations activated;    // [N, F] after GELU; only GEMMs read it, so in bf16 the fp32 rows are scratch
+        final Activations activated;    // [N, F] after GELU
         final Activations geluSlope;    // [N, F] GELU's derivative at hidden, saved by a training forward pass
         final Activations output;       // [N, d] the residual stream leaving the block
         Activations input;              // [N, d] the residual stream entering the block (the previous output)
@@ -253,8 +253,8 @@ public final class FusedBlocks {
                     ln2Stats.mean, ln2Stats.rstd, n, d, LAYER_NORM_EPS);                      // [N, d]
             ln2.roundToBf16(n);
             p.fc.run();                                                                       // [N, F]
-            kernels.gelu(hidden.bytes, activated.bytes, training ? geluSlope.bytes : null,
-                    activated.bf16Bytes(), n * 4 * d);                                        // [N, F], in bf16 bf16 only
+            kernels.gelu(hidden.bytes, activated.bytes, training ? geluSlope.bytes : null, n * 4 * d); // [N, F]
+            activated.roundToBf16(n);
             p.proj.run();                                                                     // [N, d]
             kernels.add(middle.bytes, output.bytes, output.bytes, n * d);                    // residual
         }

@@ -43,10 +43,9 @@ public interface Kernels {
     /**
      * y = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact GELU (PyTorch's default), over n values. When {@code slope} is
      * not null it also receives the derivative Φ(x) + x·φ(x) (φ the standard normal density), which shares the
-     * forward pass's exp and makes the backward pass one multiply ({@link #geluBackward}). When {@code bf16} is not
-     * null the result goes there, rounded as by {@link #toBf16} (where only a bf16 GEMM reads it), and y is scratch.
+     * forward pass's exp and makes the backward pass one multiply ({@link #geluBackward}).
      */
-    void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, ByteBuffer bf16, int n);
+    void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n);
 
     /** dx = dy·slope, the slope as {@link #gelu} saved it (overwritten; dx may be dy). */
     void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n);

@@ -70,7 +70,7 @@ public final class ScalarKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, ByteBuffer bf16, int n) {
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
         for (int i = 0; i < n; i++) {
             float v = get(x, i);
             float gaussian = FastMath.gaussian(v);
@@ -79,9 +79,6 @@ public final class ScalarKernels extends RowKernels {
             if (slope != null) {
                 put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
             }
-        }
-        if (bf16 != null) {
-            toBf16(y, bf16, n);
         }
     }
 

@@ -58,8 +58,8 @@ public final class VectorKernels extends RowKernels {
     }
 
     @Override
-    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, ByteBuffer bf16, int n) {
-        VectorLoops.gelu(x, y, slope, bf16, n);
+    public void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
+        VectorLoops.gelu(x, y, slope, n);
     }
 
     @Override

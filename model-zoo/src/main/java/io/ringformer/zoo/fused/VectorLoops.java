@@ -29,8 +29,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Vector API's own methods are force-inlined past that budget, ours are not. So the loops call the Vector API
  * directly for loads, stores and broadcasts (no helpers of ours for those), broadcast run-time scalars once before the
  * loop, keep constants in fields, and the only helpers of ours that take vectors are the math ({@link #exp},
- * {@link #erfcx}, {@link #gaussian}, {@link #normalCdf}) and the rounding to bf16 ({@link #bf16}), parsed early in
- * their loops. Row operations are split into
+ * {@link #erfcx}, {@link #gaussian}, {@link #normalCdf}), parsed early in their loops. Row operations are split into
  * methods that take and return scalars, whose inlining, or not, costs nothing. {@code KernelsTest} checks that no
  * kernel allocates.
  */
@@ -142,12 +141,9 @@ final class VectorLoops {
     // ---------------------------------------------------------------------------------------------------------------
     // Element-wise kernels
 
-    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, ByteBuffer bf16, int n) {
+    static void gelu(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
         // Two loops in two methods: one with both stores in it grows past what C2 inlines, and boxes its vectors.
-        int i = slope == null ? geluVectors(x, y, n) : geluAndSlopeVectors(x, y, slope, bf16, n);
-        if (bf16 != null && slope == null) {
-            toBf16(y, bf16, i);     // evaluation: its whole vectors rounded in a pass of their own
-        }
+        int i = slope == null ? geluVectors(x, y, n) : geluAndSlopeVectors(x, y, slope, n);
         for (; i < n; i++) {
             float v = get(x, i);
             float gaussian = FastMath.gaussian(v);
@@ -155,9 +151,6 @@ final class VectorLoops {
             put(y, i, v * cdf);
             if (slope != null) {
                 put(slope, i, FastMath.geluDerivative(v, gaussian, cdf));
-            }
-            if (bf16 != null) {
-                bf16.putShort(2 * i, FastMath.toBf16(v * cdf));
             }
         }
     }
@@ -179,7 +172,7 @@ final class VectorLoops {
      * One loop with both stores was compiled by C2 in some worker JVMs (not in others) with its stores going
      * through the Vector API's non-intrinsic path, several times slower; small loops inline reliably.
      */
-    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, ByteBuffer bf16, int n) {
+    private static int geluAndSlopeVectors(ByteBuffer x, ByteBuffer y, ByteBuffer slope, int n) {
         int end = vectorEnd(n);
         for (int i = 0; i < end; i += LANES) {
             gaussian(fromByteBuffer(SPECIES, x, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // φ
@@ -193,23 +186,11 @@ final class VectorLoops {
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).fma(gaussian.mul(INV_SQRT_2PI),
                     fromByteBuffer(SPECIES, y, 4 * i, NATIVE)).intoByteBuffer(slope, 4 * i, NATIVE);      // Φ + x·φ
         }
-        if (bf16 != null) {
-            timesInputToBf16(x, y, bf16, end);                                                            // x·Φ
-            return end;
-        }
         for (int i = 0; i < end; i += LANES) {
             fromByteBuffer(SPECIES, x, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, y, 4 * i, NATIVE))
                     .intoByteBuffer(y, 4 * i, NATIVE);                                                    // x·Φ
         }
         return end;
-    }
-
-    /** bf16[i] = x[i]·y[i] rounded to bf16 for i < end (whole vectors): the pass that rounds it on its own saved. */
-    private static void timesInputToBf16(ByteBuffer x, ByteBuffer y, ByteBuffer bf16, int end) {
-        for (int i = 0; i < end; i += LANES) {
-            bf16(fromByteBuffer(SPECIES, x, 4 * i, NATIVE).mul(fromByteBuffer(SPECIES, y, 4 * i, NATIVE)))
-                    .intoByteBuffer(bf16, 2 * i, NATIVE);
-        }
     }
 
     static void geluBackward(ByteBuffer dy, ByteBuffer slope, ByteBuffer dx, int n) {
@@ -231,19 +212,17 @@ final class VectorLoops {
     private static final IntVector QUIET_NAN_BIT = IntVector.broadcast(INTS, 0x40);
 
     /** {@link FastMath#toBf16} lane-wise on the float bits, then narrowed to 16-bit lanes. */
-    private static ShortVector bf16(FloatVector values) {
-        IntVector bits = values.reinterpretAsInts();
-        IntVector upper = bits.lanewise(VectorOperators.LSHR, SIXTEEN);
-        IntVector rounded = bits.add(upper.and(INT_ONE)).add(HALF_BF16_ULP).lanewise(VectorOperators.LSHR, SIXTEEN);
-        VectorMask<Integer> nan = bits.and(NO_SIGN).compare(VectorOperators.GT, INFINITY_BITS);
-        IntVector bf16 = rounded.blend(upper.or(QUIET_NAN_BIT), nan);
-        return (ShortVector) bf16.convertShape(VectorOperators.I2S, HALVES, 0);
-    }
-
     static void toBf16(ByteBuffer src, ByteBuffer dst, int n) {
         int i = 0;
         for (int end = vectorEnd(n); i < end; i += LANES) {
-            bf16(fromByteBuffer(SPECIES, src, 4 * i, NATIVE)).intoByteBuffer(dst, 2 * i, NATIVE);
+            IntVector bits = fromByteBuffer(SPECIES, src, 4 * i, NATIVE).reinterpretAsInts();
+            IntVector upper = bits.lanewise(VectorOperators.LSHR, SIXTEEN);
+            IntVector rounded = bits.add(upper.and(INT_ONE)).add(HALF_BF16_ULP)
+                    .lanewise(VectorOperators.LSHR, SIXTEEN);
+            VectorMask<Integer> nan = bits.and(NO_SIGN).compare(VectorOperators.GT, INFINITY_BITS);
+            IntVector bf16 = rounded.blend(upper.or(QUIET_NAN_BIT), nan);
+            ShortVector narrowed = (ShortVector) bf16.convertShape(VectorOperators.I2S, HALVES, 0);
+            narrowed.intoByteBuffer(dst, 2 * i, NATIVE);
         }
         for (; i < n; i++) {
             dst.putShort(2 * i, FastMath.toBf16(get(src, i)));

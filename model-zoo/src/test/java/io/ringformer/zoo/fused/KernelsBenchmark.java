@@ -115,9 +115,9 @@ public final class KernelsBenchmark {
 
         Map<String, Call> calls = new LinkedHashMap<>();
         long matrices = (long) GROUPS * LENGTH * LENGTH;
-        calls.put("gelu (768×512)", new Call(ROWS * MLP, () -> k.gelu(hidden, hiddenOut, null, null, ROWS * MLP)));
+        calls.put("gelu (768×512)", new Call(ROWS * MLP, () -> k.gelu(hidden, hiddenOut, null, ROWS * MLP)));
         calls.put("gelu with slope (768×512)",
-                  new Call(ROWS * MLP, () -> k.gelu(hidden, hiddenOut, hiddenGrad, null, ROWS * MLP)));
+                  new Call(ROWS * MLP, () -> k.gelu(hidden, hiddenOut, hiddenGrad, ROWS * MLP)));
         calls.put("geluBackward (768×512)",
                   new Call(ROWS * MLP, () -> k.geluBackward(hiddenOut, hiddenGrad, hiddenOut, ROWS * MLP)));
         calls.put("layerNorm (768×128)",
